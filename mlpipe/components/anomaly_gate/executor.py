@@ -1,0 +1,70 @@
+"""The AnomalyGate executor: reads ExampleValidator's anomalies and fails when there are any."""
+
+import os
+from typing import Any, Dict, List
+
+import tensorflow_data_validation as tfdv
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+
+ANOMALIES_FILE = "SchemaDiff.pb"
+SCHEMA_FILE = "schema.pbtxt"
+
+
+class DataAnomaliesError(RuntimeError):
+    """The data breaks the curated schema; the message lists each anomaly readably."""
+
+
+class Executor(base_executor.BaseExecutor):
+
+    def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
+           exec_properties: Dict[str, Any]) -> None:
+        anomalies_artifact = artifact_utils.get_single_instance(input_dict["anomalies"])
+        schema = tfdv.load_schema_text(
+            os.path.join(artifact_utils.get_single_uri(input_dict["schema"]), SCHEMA_FILE))
+        lines = []
+        for split in artifact_utils.decode_split_names(anomalies_artifact.split_names):
+            anomalies = read_anomalies(os.path.join(anomalies_artifact.uri, f"Split-{split}",
+                                                    ANOMALIES_FILE))
+            lines.extend(describe_anomalies(anomalies, schema, split))
+        if lines:
+            raise DataAnomaliesError(
+                f"the data has {len(lines)} anomal{'y' if len(lines) == 1 else 'ies'} "
+                "against the curated schema:\n" + "\n".join(lines))
+
+
+def read_anomalies(path: str) -> anomalies_pb2.Anomalies:
+    anomalies = anomalies_pb2.Anomalies()
+    with fileio.open(path, "rb") as source:
+        anomalies.ParseFromString(source.read())
+    return anomalies
+
+
+def describe_anomalies(anomalies: anomalies_pb2.Anomalies, schema: schema_pb2.Schema,
+                       split: str) -> List[str]:
+    """One line per anomalous feature: feature, split, what was expected, what was found."""
+    lines = []
+    for feature, info in sorted(anomalies.anomaly_info.items()):
+        found = "; ".join(reason.description or reason.short_description for reason in info.reason)
+        lines.append(f"  - column '{feature}' ({split} split): expected {expectation(feature, schema)}"
+                     f"; found: {found or info.description}")
+    if anomalies.HasField("dataset_anomaly_info"):
+        lines.append(f"  - dataset ({split} split): {anomalies.dataset_anomaly_info.description}")
+    return lines
+
+
+def expectation(feature_name: str, schema: schema_pb2.Schema) -> str:
+    feature = next((f for f in schema.feature if f.name == feature_name), None)
+    if feature is None:
+        return "no such column (not in the schema)"
+    kind = schema_pb2.FeatureType.Name(feature.type)
+    if feature.HasField("int_domain"):
+        return f"{kind} in [{feature.int_domain.min}, {feature.int_domain.max}]"
+    if feature.HasField("float_domain"):
+        return f"{kind} in [{feature.float_domain.min:g}, {feature.float_domain.max:g}]"
+    if feature.HasField("domain"):
+        values = next((d.value for d in schema.string_domain if d.name == feature.domain), [])
+        return f"one of {sorted(values)}"
+    return kind

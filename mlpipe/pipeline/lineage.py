@@ -1,0 +1,39 @@
+"""Reads a run's outcome back from ML Metadata and the Evaluator's output."""
+
+import contextlib
+import pathlib
+from typing import Dict, Iterator
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+
+
+@contextlib.contextmanager
+def open_store(metadata_path: pathlib.Path) -> Iterator[mlmd.MetadataStore]:
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = str(metadata_path)
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    yield mlmd.MetadataStore(config)
+
+
+def outputs_of(store: mlmd.MetadataStore, execution_id: int) -> Dict[str, metadata_store_pb2.Artifact]:
+    """Output key -> artifact of one execution."""
+    events = [event for event in store.get_events_by_execution_ids([execution_id])
+              if event.type in (metadata_store_pb2.Event.OUTPUT,
+                                metadata_store_pb2.Event.DECLARED_OUTPUT)]
+    artifacts = {artifact.id: artifact
+                 for artifact in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    return {event.path.steps[0].key: artifacts[event.artifact_id]
+            for event in events if event.path.steps and event.artifact_id in artifacts}
+
+
+def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
+    """The candidate model's overall (unsliced) metrics, as TFMA loads them."""
+    import tensorflow_model_analysis as tfma
+    result = tfma.load_eval_result(evaluation_uri)
+    for slice_key, metrics_by_output in result.slicing_metrics:
+        if slice_key == ():
+            values = metrics_by_output.get("", {}).get("", {})
+            return {name: value["doubleValue"] for name, value in values.items()
+                    if isinstance(value, dict) and "doubleValue" in value}
+    return {}

@@ -1,0 +1,147 @@
+"""Runs `create_pipeline()` locally: TFX's LocalDagRunner on Beam's DirectRunner, SQLite metadata.
+
+The run shows each component's progress on `out`, sends TensorFlow/Beam/TFX logs to a log file
+in the run home, and returns a `RunResult` read back from ML Metadata. Input data is checked
+(preflight) before TFX is even imported, so bad input fails fast and touches nothing.
+"""
+
+import contextlib
+import dataclasses
+import hashlib
+import logging
+import os
+import pathlib
+import sys
+from typing import Iterator, List, Optional, TextIO
+
+from absl import logging as absl_logging
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+from mlpipe.pipeline.config import ProblemConfig
+from mlpipe.pipeline.preflight import DataSummary, check_input_data
+from mlpipe.pipeline.progress import ComponentRun, ProgressReporter
+from mlpipe.pipeline.run_home import RunHome
+
+TRAINER_PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "trainer"
+
+
+class PipelineFailed(RuntimeError):
+    """A component failed; carries what the CLI needs to explain it."""
+
+    def __init__(self, component: str, error: BaseException, log_file: pathlib.Path):
+        super().__init__(f"{component} failed: {error}")
+        self.component = component
+        self.error = error
+        self.log_file = log_file
+
+
+@dataclasses.dataclass
+class RunResult:
+    components: List[ComponentRun]
+    data: DataSummary
+    log_file: pathlib.Path
+    metadata_path: pathlib.Path
+    blessed: Optional[bool] = None
+    evaluation_uri: Optional[str] = None
+    pushed_version: Optional[str] = None
+    metrics: dict = dataclasses.field(default_factory=dict)
+
+
+def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout) -> RunResult:
+    schema = text_format.Parse(pathlib.Path(config.schema_path).read_text(), schema_pb2.Schema())
+    data = check_input_data(config, numeric_columns_of(schema))
+    home.create()
+    log_file = home.new_log_file()
+    reporter = ProgressReporter(out)
+    with _logs_to(log_file, reporter):
+        try:
+            _run_pipeline(config, _local_settings(config, home))
+        except Exception as error:  # noqa: BLE001 - any component error is reported, then raised
+            logging.exception("pipeline run failed")
+            failed = reporter.mark_failed()
+            raise PipelineFailed(failed.name if failed else "pipeline", error, log_file) from error
+    result = RunResult(components=reporter.components, data=data, log_file=log_file,
+                       metadata_path=home.metadata_path)
+    _read_outcome(result, home, reporter)
+    return result
+
+
+def numeric_columns_of(schema: schema_pb2.Schema) -> dict:
+    return {feature.name: schema_pb2.FeatureType.Name(feature.type)
+            for feature in schema.feature if feature.type in (schema_pb2.INT, schema_pb2.FLOAT)}
+
+
+def trainer_code_version() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(TRAINER_PACKAGE.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _local_settings(config: ProblemConfig, home: RunHome):
+    from mlpipe.pipeline.pipeline import RunnerSettings
+    beam_args = [f"--direct_running_mode={config.beam.direct_running_mode}",
+                 f"--direct_num_workers={config.beam.direct_num_workers}",
+                 *config.beam.extra_args]
+    return RunnerSettings(
+        pipeline_root=str(home.pipeline_root), serving_dir=str(home.serving_dir),
+        schema_file=str(home.stage(config.schema_path)), code_version=trainer_code_version(),
+        metadata_path=str(home.metadata_path), beam_args=beam_args)
+
+
+def _run_pipeline(config: ProblemConfig, settings) -> None:
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    from mlpipe.pipeline.pipeline import create_pipeline
+    LocalDagRunner().run(create_pipeline(config, settings))
+
+
+@contextlib.contextmanager
+def _logs_to(log_file: pathlib.Path, reporter: ProgressReporter) -> Iterator[None]:
+    """Python logging, warnings and everything written to fd 2 (TF's C++ logs) go to `log_file`;
+    absl's records also feed the progress reporter."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    file_handler = logging.FileHandler(log_file)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.handlers = [file_handler, reporter]
+    root.setLevel(logging.INFO)
+    # Beam executors re-parse absl flags, which re-applies absl's verbosity to its logger: set the
+    # flag itself, or TFX's INFO records (the progress events) would be dropped mid-run.
+    absl_logging.set_verbosity(absl_logging.INFO)
+    logging.captureWarnings(True)
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    with open(log_file, "ab", buffering=0) as raw_log:
+        os.dup2(raw_log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved_stderr, 2)
+            os.close(saved_stderr)
+            root.handlers, root.level = saved_handlers, saved_level
+            logging.captureWarnings(False)
+            file_handler.close()
+
+
+def _read_outcome(result: RunResult, home: RunHome, reporter: ProgressReporter) -> None:
+    """Blessing, evaluation and pushed version, read from ML Metadata by execution id."""
+    from mlpipe.pipeline import lineage
+    components = reporter.by_name()
+    with lineage.open_store(home.metadata_path) as store:
+        evaluator = components.get("Evaluator")
+        if evaluator and evaluator.execution_id:
+            outputs = lineage.outputs_of(store, evaluator.execution_id)
+            if "blessing" in outputs:
+                result.blessed = outputs["blessing"].custom_properties["blessed"].int_value == 1
+            if "evaluation" in outputs:
+                result.evaluation_uri = outputs["evaluation"].uri
+        pusher = components.get("Pusher")
+        if pusher and pusher.execution_id:
+            pushed = lineage.outputs_of(store, pusher.execution_id).get("pushed_model")
+            if pushed and pushed.custom_properties["pushed"].int_value == 1:
+                result.pushed_version = pushed.custom_properties["pushed_destination"].string_value
+    if result.evaluation_uri:
+        result.metrics = lineage.overall_metrics(result.evaluation_uri)

@@ -1,0 +1,108 @@
+"""`create_pipeline()`: the one TFX graph that every runner (local Beam, Kubeflow, Vertex) uses.
+
+Runners differ only in `RunnerSettings` (where artifacts, metadata and pushed models go, Beam
+arguments, caching); the graph is built from the problem config alone.
+"""
+
+import dataclasses
+import os
+from typing import List, Optional
+
+from tfx import v1 as tfx
+
+from mlpipe.components.anomaly_gate import AnomalyGate
+from mlpipe.pipeline import baseline
+from mlpipe.pipeline.config import ProblemConfig
+from mlpipe.pipeline.evaluation import build_eval_config
+from mlpipe.trainer.features import ProblemSpec
+
+PREPROCESSING_FN = "mlpipe.trainer.preprocessing.preprocessing_fn"
+RUN_FN = "mlpipe.trainer.model.run_fn"
+CODE_VERSION_KEY = "code_version"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunnerSettings:
+    pipeline_root: str
+    serving_dir: str
+    schema_file: str
+    # Module code is referenced by dotted path, so TFX cannot see it change: its version is an
+    # input of Transform and Trainer, and a code change invalidates their cache.
+    code_version: str
+    metadata_path: Optional[str] = None
+    beam_args: List[str] = dataclasses.field(default_factory=list)
+    enable_cache: bool = True
+
+
+def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.Pipeline:
+    spec = ProblemSpec(label=config.label, features=config.features, train=config.train)
+    custom_config = {**spec.to_custom_config(), CODE_VERSION_KEY: settings.code_version}
+
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=_input_base(config.data.path),
+        input_config=tfx.proto.Input(splits=[
+            tfx.proto.Input.Split(name="all", pattern=_input_pattern(config.data.path))]),
+        output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
+            tfx.proto.SplitConfig.Split(name=name, hash_buckets=weight)
+            for name, weight in sorted(config.data.split.items(), reverse=True)])))
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=settings.schema_file)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"],
+                               schema=schema_gen.outputs["schema"])
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN, custom_config=custom_config,
+        disable_statistics=True)
+    transform.add_upstream_node(anomaly_gate)
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config=custom_config)
+    baseline_resolver = tfx.dsl.Resolver(
+        strategy_class=baseline.LatestOtherBlessedModelStrategy,
+        **{baseline.CANDIDATE_KEY: trainer.outputs["model"],
+           baseline.MODEL_KEY: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+           baseline.BLESSING_KEY: tfx.dsl.Channel(
+               type=tfx.types.standard_artifacts.ModelBlessing)},
+    ).with_id("baseline_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline_resolver.outputs[baseline.MODEL_KEY],
+        example_splits=["eval"],
+        eval_config=build_eval_config(config.evaluation, spec.label_key))
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=settings.serving_dir)))
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.name,
+        pipeline_root=settings.pipeline_root,
+        components=[example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
+                    transform, trainer, baseline_resolver, evaluator, pusher],
+        enable_cache=settings.enable_cache,
+        metadata_connection_config=(
+            tfx.orchestration.metadata.sqlite_metadata_connection_config(settings.metadata_path)
+            if settings.metadata_path else None),
+        beam_pipeline_args=settings.beam_args)
+
+
+def _input_base(data_path: str) -> str:
+    return data_path if _is_folder(data_path) else os.path.dirname(data_path)
+
+
+def _input_pattern(data_path: str) -> str:
+    return "*" if _is_folder(data_path) else os.path.basename(data_path)
+
+
+def _is_folder(data_path: str) -> bool:
+    return data_path.endswith("/") or os.path.isdir(data_path)

@@ -1,0 +1,76 @@
+"""The run home: one folder per pipeline holding everything its runs produce.
+
+    <base>/<pipeline name>/
+        pipeline_root/      TFX artifacts of every run
+        metadata.sqlite     ML Metadata store (lineage, cache)
+        serving/<version>/  pushed (blessed) models, never overwritten
+        logs/               one log file per run: TensorFlow, Beam and TFX output
+        staged/             content-addressed copies of inputs TFX only knows by path
+
+Every command that reads results finds them from the config's name and the same base folder,
+so a user never types an artifact path.
+"""
+
+import dataclasses
+import hashlib
+import os
+import pathlib
+import shutil
+import time
+
+DEFAULT_BASE = "runs"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunHome:
+    root: pathlib.Path
+
+    @classmethod
+    def for_pipeline(cls, name: str, base: str = DEFAULT_BASE) -> "RunHome":
+        return cls(pathlib.Path(base).resolve() / name)
+
+    @property
+    def pipeline_root(self) -> pathlib.Path:
+        return self.root / "pipeline_root"
+
+    @property
+    def metadata_path(self) -> pathlib.Path:
+        return self.root / "metadata.sqlite"
+
+    @property
+    def serving_dir(self) -> pathlib.Path:
+        return self.root / "serving"
+
+    @property
+    def logs_dir(self) -> pathlib.Path:
+        return self.root / "logs"
+
+    @property
+    def staged_dir(self) -> pathlib.Path:
+        return self.root / "staged"
+
+    def create(self) -> None:
+        for folder in (self.pipeline_root, self.serving_dir, self.logs_dir, self.staged_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def new_log_file(self) -> pathlib.Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        return self.logs_dir / f"run-{stamp}-{os.getpid()}.log"
+
+    def stage(self, source: str) -> pathlib.Path:
+        """Copies `source` under a name carrying its content hash (TFX caches on the path)."""
+        data = pathlib.Path(source).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        path = pathlib.Path(source)
+        staged = self.staged_dir / f"{path.stem}-{digest}{path.suffix}"
+        if not staged.exists():
+            shutil.copyfile(source, staged)
+        return staged
+
+    def pushed_versions(self) -> list:
+        """Complete pushed versions, oldest first (a version is complete once saved_model.pb is in)."""
+        if not self.serving_dir.is_dir():
+            return []
+        return sorted((p for p in self.serving_dir.iterdir()
+                       if p.is_dir() and (p / "saved_model.pb").exists()),
+                      key=lambda p: int(p.name) if p.name.isdigit() else -1)

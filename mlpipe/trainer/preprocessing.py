@@ -1,0 +1,87 @@
+"""TF Transform preprocessing, driven by the problem config (no column names in code).
+
+- numeric: z-scored over present values and clipped to +-5 (heavy tails); missing -> the mean;
+- categorical: a vocabulary of the most frequent values with OOV buckets; ints are treated as
+  strings, a missing value is its own category;
+- bucketized: quantile buckets computed on present values, plus one bucket for missing;
+- label: taken from a 0/1 column, or derived (`ratio_above`: numerator > threshold * denominator;
+  rows with a denominator <= 0 cannot be labelled and count as negatives, bounded by the preflight
+  check's `max_underivable_fraction`).
+At serving time the label's source columns are absent and TF Transform prunes the label output.
+"""
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from mlpipe.trainer import features as names
+from mlpipe.trainer.features import ProblemSpec
+
+Z_CLIP = 5.0
+
+
+def preprocessing_fn(inputs, custom_config):
+    spec = ProblemSpec.from_custom_config(custom_config)
+    outputs = {}
+    for name in spec.features.numeric:
+        outputs[names.numeric_key(name)] = _scaled(inputs[name])
+    for name in spec.features.categorical:
+        outputs[names.categorical_key(name)] = tft.compute_and_apply_vocabulary(
+            _as_string(inputs[name]), top_k=spec.features.vocab_top_k,
+            num_oov_buckets=spec.features.oov_buckets, vocab_filename=names.vocabulary_name(name))
+    for name, buckets in spec.features.bucketized.items():
+        outputs[names.bucket_key(name)] = _bucketized(inputs[name], buckets)
+    if all(column in inputs for column in spec.label.source_columns):
+        outputs[spec.label_key] = _label(inputs, spec)
+    return outputs
+
+
+def _dense(x, default):
+    """One value per row as a rank-1 tensor; absent values become `default`."""
+    if isinstance(x, tf.sparse.SparseTensor):
+        x = tf.sparse.to_dense(tf.SparseTensor(x.indices, x.values, [x.dense_shape[0], 1]), default)
+    return tf.reshape(x, [-1])
+
+
+def _float_and_presence(x):
+    if isinstance(x, tf.sparse.SparseTensor):
+        x = tf.SparseTensor(x.indices, tf.cast(x.values, tf.float32), x.dense_shape)
+    else:
+        x = tf.cast(x, tf.float32)
+    value = _dense(x, float("nan"))
+    return value, tf.logical_not(tf.math.is_nan(value))
+
+
+def _scaled(x):
+    """z-score over present values; a missing value gets 0, i.e. the mean (one analyzer phase)."""
+    value, present = _float_and_presence(x)
+    observed = tf.boolean_mask(value, present)
+    mean, variance = tft.mean(observed), tft.var(observed)
+    z = (value - mean) * tf.math.rsqrt(tf.maximum(variance, 1e-12))
+    return tf.where(present, tf.clip_by_value(z, -Z_CLIP, Z_CLIP), tf.zeros_like(z))
+
+
+def _as_string(x):
+    if x.dtype != tf.string:
+        values = x.values if isinstance(x, tf.sparse.SparseTensor) else x
+        values = tf.strings.as_string(values)
+        x = (tf.SparseTensor(x.indices, values, x.dense_shape)
+             if isinstance(x, tf.sparse.SparseTensor) else values)
+    return _dense(x, "")
+
+
+def _bucketized(x, num_buckets):
+    value, present = _float_and_presence(x)
+    boundaries = tft.quantiles(tf.boolean_mask(value, present), num_buckets, epsilon=0.01)
+    buckets = tft.apply_buckets(tf.where(present, value, tf.zeros_like(value)), boundaries)
+    return tf.where(present, buckets, tf.cast(num_buckets, tf.int64))
+
+
+def _label(inputs, spec: ProblemSpec):
+    if spec.label.column is not None:
+        return tf.cast(_dense(inputs[spec.label.column], 0), tf.int64)
+    rule = spec.label.derive
+    numerator, _ = _float_and_presence(inputs[rule.numerator])
+    denominator, _ = _float_and_presence(inputs[rule.denominator])
+    derivable = denominator > 0
+    above = numerator > rule.threshold * denominator
+    return tf.cast(tf.logical_and(derivable, above), tf.int64)

@@ -1,0 +1,20 @@
+"""mlpipe: a TFX pipeline package. Install with the pinned set: `make venv` (see README)."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="mlpipe",
+    version="0.1.0",
+    description="A production TFX pipeline: validate, transform, train, evaluate, push, serve.",
+    python_requires=">=3.10,<3.11",
+    packages=find_packages(include=["mlpipe", "mlpipe.*"]),
+    package_data={"mlpipe": ["configs/*.yaml", "schema/*/*.pbtxt"]},
+    # Loose bounds for `pip install .`; the exact, tested set is requirements.lock.
+    install_requires=[
+        "tfx==1.16.0",
+        "dill",
+        "pydantic>=2,<3",
+        "PyYAML",
+    ],
+    entry_points={"console_scripts": ["mlpipe=mlpipe.pipeline.cli:main"]},
+)
