@@ -93,10 +93,10 @@ class FeaturesConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    epochs: int = Field(8, ge=1)
-    batch_size: int = Field(128, ge=1)
+    epochs: int = Field(4, ge=1)
+    batch_size: int = Field(512, ge=1)
     hidden_units: List[int] = Field(default_factory=lambda: [64, 32])
-    learning_rate: float = Field(0.003, gt=0)
+    learning_rate: float = Field(0.01, gt=0)
     strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
 
 

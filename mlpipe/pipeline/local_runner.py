@@ -61,9 +61,9 @@ def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout) ->
             logging.exception("pipeline run failed")
             failed = reporter.mark_failed()
             raise PipelineFailed(failed.name if failed else "pipeline", error, log_file) from error
-    result = RunResult(components=reporter.components, data=data, log_file=log_file,
-                       metadata_path=home.metadata_path)
-    _read_outcome(result, home, reporter)
+        result = RunResult(components=reporter.components, data=data, log_file=log_file,
+                           metadata_path=home.metadata_path)
+        _read_outcome(result, home, reporter)
     return result
 
 
@@ -83,6 +83,9 @@ def _local_settings(config: ProblemConfig, home: RunHome):
     from mlpipe.pipeline.pipeline import RunnerSettings
     beam_args = [f"--direct_running_mode={config.beam.direct_running_mode}",
                  f"--direct_num_workers={config.beam.direct_num_workers}",
+                 # Without a dependency flag TFX builds an sdist of itself before every Beam
+                 # component (~1 s each) for remote workers; the DirectRunner stages nothing.
+                 "--sdk_container_image=none-direct-runner",
                  *config.beam.extra_args]
     return RunnerSettings(
         pipeline_root=str(home.pipeline_root), serving_dir=str(home.serving_dir),

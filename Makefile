@@ -1,0 +1,48 @@
+# The project's interface. `make run` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# TFX 1.16 installs only on Python 3.10 here (see README); pyenv's 3.10 is used when not on PATH.
+PYTHON310 ?= $(shell for p in python3.10 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { command -v "$$p"; break; }; done)
+CONFIG ?=
+HOME_DIR ?= runs
+PYTEST_ARGS ?=
+
+.PHONY: venv run test test-fast test-e2e bench schema clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock setup.py pyproject.toml
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: install it (e.g. pyenv install 3.10) or set PYTHON310=/path/to/python3.10"; exit 1; }
+	@echo "Setting up $(VENV) with $(PYTHON310) from requirements.lock (first time: a few minutes; log: $(VENV)-install.log)"
+	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check "pip==24.3.1" > $(VENV)-install.log 2>&1
+	@$(PY) -m pip install --disable-pip-version-check -r requirements.lock >> $(VENV)-install.log 2>&1 \
+		|| { tail -n 30 $(VENV)-install.log; exit 1; }
+	@$(PY) -m pip install --disable-pip-version-check --no-deps --no-build-isolation -e . >> $(VENV)-install.log 2>&1 \
+		|| { tail -n 30 $(VENV)-install.log; exit 1; }
+	@touch $(STAMP)
+
+run: venv
+	$(VENV)/bin/mlpipe run --home $(HOME_DIR) $(if $(CONFIG),--config $(CONFIG))
+
+schema: venv
+	$(VENV)/bin/mlpipe schema --home $(HOME_DIR) $(if $(CONFIG),--config $(CONFIG))
+
+# Everything: the fast suite and the end-to-end pipeline runs.
+test: venv
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+test-fast: venv
+	$(PY) -m pytest tests -m "not e2e" $(PYTEST_ARGS)
+
+test-e2e: venv
+	$(PY) -m pytest tests -m e2e $(PYTEST_ARGS)
+
+bench: venv
+	$(PY) benchmarks/bench_pipeline.py
+
+clean:
+	rm -rf $(VENV) $(VENV)-install.log runs benchmarks/out

@@ -1,0 +1,152 @@
+"""The real pipeline, end to end, on a 3,000-row slice of the taxi data (slow: a few minutes).
+
+One run home is shared by the tests in file order: a cold run, an unchanged re-run, a model that
+misses its KPI, the anomaly gate on bad data, and a re-run once the data is fixed.
+"""
+
+import io
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import mlpipe  # noqa: F401  (process settings before TensorFlow)
+from mlpipe.pipeline.config import Bound, load_config
+from mlpipe.pipeline.local_runner import PipelineFailed, run_local
+from mlpipe.pipeline.run_home import RunHome
+
+pytestmark = pytest.mark.e2e
+
+SLICE_ROWS = 3000
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    default = load_config()
+    data_dir = root / "data"
+    data_dir.mkdir()
+    with open(default.data.path) as source, open(data_dir / "data.csv", "w") as target:
+        for _, line in zip(range(SLICE_ROWS + 1), source):
+            target.write(line)
+    evaluation = default.evaluation.model_copy(update={"kpi": {"auc": Bound(min=0.85)}})
+    config = default.model_copy(update={
+        "data": default.data.model_copy(update={"path": str(data_dir / "data.csv")}),
+        "evaluation": evaluation,
+    })
+    home = RunHome.for_pipeline(config.name, str(root / "runs"))
+    return {"root": root, "config": config, "home": home, "csv": data_dir / "data.csv"}
+
+
+def _states(result):
+    return {component.name: component.state for component in result.components}
+
+
+def test_cold_run_produces_every_artifact_and_a_blessed_pushed_model(workspace):
+    result = run_local(workspace["config"], workspace["home"], out=io.StringIO())
+    states = _states(result)
+    assert states.pop("baseline_resolver") == "resolved"
+    assert set(states.values()) == {"executed"}, states
+    assert len(states) == 9
+    assert result.blessed is True
+    assert result.metrics["auc"] >= 0.85
+    assert result.data.rows == SLICE_ROWS
+
+    root = workspace["home"].pipeline_root
+    for produced in ["CsvExampleGen/examples", "StatisticsGen/statistics", "ImportSchemaGen/schema",
+                     "ExampleValidator/anomalies", "Transform/transform_graph",
+                     "Transform/transformed_examples", "Trainer/model", "Evaluator/evaluation",
+                     "Evaluator/blessing", "Pusher/pushed_model"]:
+        assert any((root / produced).rglob("*")), f"no output under {produced}"
+    assert list((root / "Evaluator/blessing").rglob("BLESSED"))
+
+    versions = workspace["home"].pushed_versions()
+    assert [str(v) for v in versions] == [result.pushed_version]
+    _assert_serves_raw_examples(versions[0])
+
+
+def _assert_serves_raw_examples(model_dir: pathlib.Path) -> None:
+    import tensorflow as tf
+    model = tf.saved_model.load(str(model_dir))
+    serve = model.signatures["serving_default"]
+    example = tf.train.Example(features=tf.train.Features(feature={
+        "payment_type": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"Credit Card"])),
+        "fare": tf.train.Feature(float_list=tf.train.FloatList(value=[12.5])),
+        "trip_start_hour": tf.train.Feature(int64_list=tf.train.Int64List(value=[19])),
+    }))
+    # No label source ('tips') and most features missing: the Transform graph imputes them.
+    probability = serve(examples=tf.constant([example.SerializeToString()]))["probability"]
+    assert probability.shape == (1, 1)
+    assert 0.0 < float(probability[0, 0]) < 1.0
+
+
+def test_unchanged_rerun_is_served_from_cache_and_pushes_nothing_new(workspace):
+    before = workspace["home"].pushed_versions()
+    result = run_local(workspace["config"], workspace["home"], out=io.StringIO())
+    states = _states(result)
+    assert states.pop("baseline_resolver") == "resolved"
+    assert set(states.values()) == {"cached"}, states
+    assert result.blessed is True
+    assert workspace["home"].pushed_versions() == before
+
+
+def test_model_missing_its_kpi_is_not_pushed(workspace):
+    before = workspace["home"].pushed_versions()
+    config = workspace["config"]
+    strict = config.model_copy(update={"evaluation": config.evaluation.model_copy(
+        update={"kpi": {"auc": Bound(min=0.999)}})})
+    result = run_local(strict, workspace["home"], out=io.StringIO())
+    states = _states(result)
+    assert states["Trainer"] == "cached" and states["Evaluator"] == "executed"
+    assert result.blessed is False
+    assert result.pushed_version is None
+    assert workspace["home"].pushed_versions() == before
+
+
+def test_gate_stops_data_that_breaks_the_schema_and_keeps_the_pushed_model(workspace):
+    before = workspace["home"].pushed_versions()
+    original = workspace["csv"].read_text()
+    lines = original.splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    hour = header.index("trip_start_hour")
+    broken = [lines[0]]
+    for i, line in enumerate(lines[1:]):
+        fields = line.rstrip("\n").split(",")
+        if i % 3 == 0:
+            fields[hour] = "31"
+        broken.append(",".join(fields) + "\n")
+    shutil.copy(workspace["csv"], workspace["root"] / "good.csv")
+    workspace["csv"].write_text("".join(broken))
+
+    out = io.StringIO()
+    with pytest.raises(PipelineFailed) as failure:
+        run_local(workspace["config"], workspace["home"], out=out)
+    assert failure.value.component == "AnomalyGate"
+    assert "trip_start_hour" in str(failure.value.error)
+    assert "[0, 23]" in str(failure.value.error)
+    assert "Transform" not in out.getvalue()
+    assert workspace["home"].pushed_versions() == before
+    assert failure.value.log_file.exists()
+
+
+def test_fixed_data_reruns_cleanly_through_the_cli(workspace):
+    shutil.copy(workspace["root"] / "good.csv", workspace["csv"])
+    config_file = workspace["root"] / "config.yaml"
+    config = workspace["config"]
+    dumped = config.model_dump(by_alias=True, exclude={"source"})
+    import yaml
+    config_file.write_text(yaml.safe_dump(dumped))
+    completed = subprocess.run(
+        [sys.executable, "-m", "mlpipe.pipeline.cli", "run", "--config", str(config_file),
+         "--home", str(workspace["home"].root.parent)],
+        capture_output=True, text=True, timeout=900, env=dict(os.environ))
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "Model:        BLESSED" in completed.stdout
+    for component in ["CsvExampleGen", "Transform", "Trainer", "Evaluator", "Pusher"]:
+        assert component in completed.stdout
+    # TensorFlow/Beam chatter went to the log file, not the terminal.
+    assert "struct2tensor" not in completed.stdout + completed.stderr
+    assert len(workspace["home"].pushed_versions()) >= 1

@@ -1,0 +1,129 @@
+"""build_model and the distribution strategy choice, on synthetic transformed features."""
+
+import json
+
+import mlpipe  # noqa: F401  (process settings before TensorFlow)
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mlpipe.trainer import model as model_lib
+from mlpipe.trainer.features import ProblemSpec
+
+VOCABULARY_SIZE = 5
+
+
+@pytest.fixture(scope="module")
+def spec(taxi_config):
+    return ProblemSpec(label=taxi_config.label, features=taxi_config.features,
+                       train=taxi_config.train.model_copy(update={"hidden_units": [8],
+                                                                  "learning_rate": 0.05}))
+
+
+def _batch(spec, n, seed=0):
+    """Random transformed features for `n` rows, and a label that one z-score separates."""
+    rng = np.random.default_rng(seed)
+    features = {key: rng.normal(size=(n, 1)).astype(np.float32) for key in spec.numeric_keys()}
+    for key, width in spec.categorical_keys_and_sizes(lambda name: VOCABULARY_SIZE):
+        features[key] = rng.integers(0, width, size=(n, 1)).astype(np.int64)
+    labels = (features["fare_z"][:, 0] > 0).astype(np.float32)
+    return features, labels
+
+
+def test_keras_is_keras_2():
+    # TFX 1.16 needs tf_keras; mlpipe's process settings make tf.keras mean it.
+    import tf_keras
+    assert tf.keras.Model is tf_keras.Model
+
+
+def test_model_inputs_are_the_transformed_feature_keys(spec):
+    model = model_lib.build_model(spec, vocabulary_size=lambda name: VOCABULARY_SIZE)
+    expected = set(spec.numeric_keys()) | {
+        key for key, _ in spec.categorical_keys_and_sizes(lambda name: VOCABULARY_SIZE)}
+    assert set(model.input_names) == expected
+    assert {"fare_z", "payment_type_id", "fare_bucket"} <= expected
+    assert model.output_names == [model_lib.OUTPUT_KEY]
+
+
+def test_one_hot_widths_include_oov_and_missing_buckets(spec):
+    widths = dict(spec.categorical_keys_and_sizes(lambda name: VOCABULARY_SIZE))
+    assert widths["payment_type_id"] == VOCABULARY_SIZE + spec.features.oov_buckets
+    assert widths["fare_bucket"] == spec.features.bucketized["fare"] + 1
+    model = model_lib.build_model(spec, vocabulary_size=lambda name: VOCABULARY_SIZE)
+    assert model.get_layer("payment_type_id_onehot").num_tokens == widths["payment_type_id"]
+
+
+def test_vocabulary_size_is_asked_by_vocabulary_name(spec):
+    asked = []
+
+    def vocabulary_size(name):
+        asked.append(name)
+        return VOCABULARY_SIZE
+    model_lib.build_model(spec, vocabulary_size=vocabulary_size)
+    assert sorted(asked) == sorted(f"{name}_vocab" for name in spec.features.categorical)
+
+
+def test_outputs_are_probabilities(spec):
+    model = model_lib.build_model(spec, vocabulary_size=lambda name: VOCABULARY_SIZE)
+    features, _ = _batch(spec, 16)
+    probabilities = model(features, training=False).numpy()
+    assert probabilities.shape == (16, 1)
+    assert np.all((probabilities > 0) & (probabilities < 1))
+
+
+def test_missing_input_key_is_an_error(spec):
+    model = model_lib.build_model(spec, vocabulary_size=lambda name: VOCABULARY_SIZE)
+    features, _ = _batch(spec, 4)
+    del features["fare_z"]
+    with pytest.raises((KeyError, ValueError)):
+        model(features)
+
+
+def test_training_lowers_the_loss(spec):
+    tf.keras.utils.set_random_seed(0)
+    model = model_lib.build_model(spec, vocabulary_size=lambda name: VOCABULARY_SIZE)
+    features, labels = _batch(spec, 256)
+    before = model.evaluate(features, labels, batch_size=256, verbose=0, return_dict=True)
+    model.fit(features, labels, batch_size=32, epochs=3, verbose=0)
+    after = model.evaluate(features, labels, batch_size=256, verbose=0, return_dict=True)
+    assert after["loss"] < before["loss"] * 0.7
+    assert after["auc"] > 0.9
+    assert after["binary_accuracy"] > 0.85
+
+
+def test_auto_strategy_without_tf_config_is_the_default(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert model_lib._cluster_workers() == 0
+    if len(tf.config.list_physical_devices("GPU")) > 1:
+        pytest.fail("this test expects a machine with at most one GPU")
+    strategy = model_lib.choose_strategy("auto")
+    assert strategy is tf.distribute.get_strategy()
+    assert not tf.distribute.has_strategy()
+    assert strategy.num_replicas_in_sync == 1
+    assert not isinstance(strategy, (tf.distribute.MirroredStrategy,
+                                     tf.distribute.MultiWorkerMirroredStrategy))
+
+
+def test_default_strategy_by_name(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert model_lib.choose_strategy("default") is tf.distribute.get_strategy()
+
+
+@pytest.mark.parametrize("cluster, workers", [
+    ({"worker": ["host-a:2222", "host-b:2222"]}, 2),
+    ({"chief": ["host-c:2222"], "worker": ["host-a:2222"]}, 2),
+    ({"worker": ["host-a:2222"]}, 1),
+    ({"ps": ["host-p:2222"]}, 0),
+])
+def test_cluster_workers_reads_tf_config(monkeypatch, cluster, workers):
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster,
+                                                "task": {"type": "worker", "index": 0}}))
+    assert model_lib._cluster_workers() == workers
+
+
+def test_single_worker_tf_config_keeps_the_default_strategy(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["localhost:2222"]},
+                                                "task": {"type": "worker", "index": 0}}))
+    if len(tf.config.list_physical_devices("GPU")) > 1:
+        pytest.fail("this test expects a machine with at most one GPU")
+    assert model_lib.choose_strategy("auto") is tf.distribute.get_strategy()
