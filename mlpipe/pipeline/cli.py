@@ -11,8 +11,9 @@ from typing import List, Optional
 
 import mlpipe  # noqa: F401  (process settings before anything imports TensorFlow)
 from mlpipe.pipeline.config import ConfigError, ProblemConfig, load_config
-from mlpipe.pipeline.local_runner import PipelineFailed, RunResult, run_local
-from mlpipe.pipeline.preflight import InputDataError
+from mlpipe.pipeline.local_runner import (PipelineFailed, RunResult, numeric_columns_of,
+                                          read_schema, run_local)
+from mlpipe.pipeline.preflight import InputDataError, check_input_data
 from mlpipe.pipeline.run_home import DEFAULT_BASE, RunHome
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_BLESSED = 1, 2, 3
@@ -94,7 +95,8 @@ def _schema(config: ProblemConfig, args) -> int:
     output = pathlib.Path(args.output) if args.output else home.root / "schema-proposal.pbtxt"
     if output.resolve() == pathlib.Path(config.schema_path).resolve():
         raise ConfigError(f"--output {output}: refusing to overwrite the curated schema")
-    proposed = proposal.propose_schema(config.data.path, config.label.source_columns)
+    check_input_data(config, numeric_columns_of(read_schema(config.schema_path)))
+    proposed = proposal.propose_schema(config.data.path, config.label_only_columns)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text_format.MessageToString(proposed))
     differences = proposal.schema_diff(proposal.load_schema(config.schema_path), proposed)

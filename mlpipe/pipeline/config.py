@@ -143,6 +143,11 @@ class ProblemConfig(_Strict):
         return self
 
     @property
+    def label_only_columns(self) -> List[str]:
+        """Columns needed for the label but not as features: absent when serving."""
+        return sorted(set(self.label.source_columns) - set(self.features.raw_columns))
+
+    @property
     def required_columns(self) -> List[str]:
         return sorted(set(self.features.raw_columns) | set(self.label.source_columns))
 
@@ -167,9 +172,12 @@ def load_config(path: Optional[str | pathlib.Path] = None) -> ProblemConfig:
     except ValidationError as err:
         raise ConfigError(f"{config_path}: invalid config:\n{_describe(err)}") from err
     base = config_path.resolve().parent
+    schema_path = resolve_path(config.schema_path, base)
+    if "://" not in schema_path and not pathlib.Path(schema_path).is_file():
+        raise ConfigError(f"{config_path}: schema: file not found: {schema_path}")
     return config.model_copy(update={
         "data": config.data.model_copy(update={"path": resolve_path(config.data.path, base)}),
-        "schema_path": resolve_path(config.schema_path, base),
+        "schema_path": schema_path,
         "source": str(config_path.resolve()),
     })
 

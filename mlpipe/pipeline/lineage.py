@@ -1,8 +1,10 @@
 """Reads a run's outcome back from ML Metadata and the Evaluator's output."""
 
 import contextlib
+import hashlib
+import json
 import pathlib
-from typing import Dict, Iterator
+from typing import Dict, Iterator, Optional
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
@@ -27,13 +29,34 @@ def outputs_of(store: mlmd.MetadataStore, execution_id: int) -> Dict[str, metada
             for event in events if event.path.steps and event.artifact_id in artifacts}
 
 
+def overall_metrics_cached(evaluation_uri: str, cache_dir: pathlib.Path) -> Dict[str, float]:
+    """overall_metrics, remembered per evaluation (an evaluation artifact never changes)."""
+    key = hashlib.sha256(evaluation_uri.encode()).hexdigest()[:16]
+    cached = cache_dir / f"metrics-{key}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    metrics = overall_metrics(evaluation_uri)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(metrics, sort_keys=True))
+    return metrics
+
+
 def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
     """The candidate model's overall (unsliced) metrics, as TFMA loads them."""
     import tensorflow_model_analysis as tfma
-    result = tfma.load_eval_result(evaluation_uri)
+    result = tfma.load_eval_result(evaluation_uri, model_name=candidate_model_name(evaluation_uri))
     for slice_key, metrics_by_output in result.slicing_metrics:
         if slice_key == ():
             values = metrics_by_output.get("", {}).get("", {})
             return {name: value["doubleValue"] for name, value in values.items()
                     if isinstance(value, dict) and "doubleValue" in value}
     return {}
+
+
+def candidate_model_name(evaluation_uri: str) -> Optional[str]:
+    """The candidate's name when the evaluation compared it with a baseline, else None."""
+    config = json.loads((pathlib.Path(evaluation_uri) / "eval_config.json").read_text())
+    specs = config.get("evalConfig", {}).get("modelSpecs", [])
+    if len(specs) < 2:
+        return None
+    return next((spec.get("name") for spec in specs if not spec.get("isBaseline")), None)

@@ -8,6 +8,8 @@ in the run home, and returns a `RunResult` read back from ML Metadata. Input dat
 import contextlib
 import dataclasses
 import hashlib
+import importlib.metadata
+import json
 import logging
 import os
 import pathlib
@@ -18,12 +20,14 @@ from absl import logging as absl_logging
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from mlpipe.pipeline.config import ProblemConfig
+from mlpipe.pipeline.config import ConfigError, ProblemConfig
 from mlpipe.pipeline.preflight import DataSummary, check_input_data
 from mlpipe.pipeline.progress import ComponentRun, ProgressReporter
 from mlpipe.pipeline.run_home import RunHome
+from mlpipe.pipeline.settings import RunnerSettings
 
-TRAINER_PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "trainer"
+PACKAGE_ROOT = pathlib.Path(__file__).resolve().parent.parent
+TRAINER_PACKAGE = PACKAGE_ROOT / "trainer"
 
 
 class PipelineFailed(RuntimeError):
@@ -49,14 +53,13 @@ class RunResult:
 
 
 def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout) -> RunResult:
-    schema = text_format.Parse(pathlib.Path(config.schema_path).read_text(), schema_pb2.Schema())
-    data = check_input_data(config, numeric_columns_of(schema))
+    data = check_input_data(config, numeric_columns_of(read_schema(config.schema_path)))
     home.create()
     log_file = home.new_log_file()
     reporter = ProgressReporter(out)
     with _logs_to(log_file, reporter):
         try:
-            _run_pipeline(config, _local_settings(config, home))
+            _run_pipeline(config, _local_settings(config, home), home)
         except Exception as error:  # noqa: BLE001 - any component error is reported, then raised
             logging.exception("pipeline run failed")
             failed = reporter.mark_failed()
@@ -67,20 +70,23 @@ def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout) ->
     return result
 
 
+def read_schema(path: str) -> schema_pb2.Schema:
+    try:
+        return text_format.Parse(pathlib.Path(path).read_text(), schema_pb2.Schema())
+    except (OSError, text_format.ParseError) as error:
+        raise ConfigError(f"schema {path}: cannot be read as a TFMD Schema text proto: {error}")
+
+
 def numeric_columns_of(schema: schema_pb2.Schema) -> dict:
     return {feature.name: schema_pb2.FeatureType.Name(feature.type)
             for feature in schema.feature if feature.type in (schema_pb2.INT, schema_pb2.FLOAT)}
 
 
 def trainer_code_version() -> str:
-    digest = hashlib.sha256()
-    for path in sorted(TRAINER_PACKAGE.glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
+    return _source_hash(TRAINER_PACKAGE.glob("*.py"))
 
 
-def _local_settings(config: ProblemConfig, home: RunHome):
-    from mlpipe.pipeline.pipeline import RunnerSettings
+def _local_settings(config: ProblemConfig, home: RunHome) -> RunnerSettings:
     beam_args = [f"--direct_running_mode={config.beam.direct_running_mode}",
                  f"--direct_num_workers={config.beam.direct_num_workers}",
                  # Without a dependency flag TFX builds an sdist of itself before every Beam
@@ -93,11 +99,49 @@ def _local_settings(config: ProblemConfig, home: RunHome):
         metadata_path=str(home.metadata_path), beam_args=beam_args)
 
 
-def _run_pipeline(config: ProblemConfig, settings) -> None:
+def _run_pipeline(config: ProblemConfig, settings: RunnerSettings, home: RunHome) -> None:
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+    LocalDagRunner().run_with_ir(_compiled_pipeline(config, settings, home))
+
+
+def _compiled_pipeline(config: ProblemConfig, settings: RunnerSettings, home: RunHome):
+    """The pipeline IR, compiled once per (config, settings, package code, TFX version).
+
+    Building the Python pipeline imports every component's executor module (TFMA, TFDV, TFT, ...,
+    about 10 s); a re-run whose graph has not changed loads the IR instead, and components served
+    from the cache never import their executors.
+    """
+    from tfx.proto.orchestration import pipeline_pb2
+    key = hashlib.sha256(json.dumps({
+        "config": config.model_dump(mode="json"),
+        "settings": dataclasses.asdict(settings),
+        "package": package_fingerprint(),
+        "tfx": importlib.metadata.version("tfx"),
+    }, sort_keys=True).encode()).hexdigest()[:16]
+    compiled = home.compiled_dir / f"pipeline-{key}.pb"
+    if compiled.exists():
+        return pipeline_pb2.Pipeline.FromString(compiled.read_bytes())
+    from tfx.dsl.compiler import compiler
 
     from mlpipe.pipeline.pipeline import create_pipeline
-    LocalDagRunner().run(create_pipeline(config, settings))
+    ir = compiler.Compiler().compile(create_pipeline(config, settings))
+    home.compiled_dir.mkdir(parents=True, exist_ok=True)
+    partial = compiled.with_suffix(".partial")
+    partial.write_bytes(ir.SerializeToString())
+    partial.replace(compiled)
+    return ir
+
+
+def package_fingerprint() -> str:
+    """Hash of every Python source of the mlpipe package (the graph and the module code)."""
+    return _source_hash(PACKAGE_ROOT.rglob("*.py"))
+
+
+def _source_hash(paths) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(PACKAGE_ROOT)).encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @contextlib.contextmanager
@@ -147,4 +191,5 @@ def _read_outcome(result: RunResult, home: RunHome, reporter: ProgressReporter) 
             if pushed and pushed.custom_properties["pushed"].int_value == 1:
                 result.pushed_version = pushed.custom_properties["pushed_destination"].string_value
     if result.evaluation_uri:
-        result.metrics = lineage.overall_metrics(result.evaluation_uri)
+        result.metrics = lineage.overall_metrics_cached(result.evaluation_uri,
+                                                        home.summaries_dir)

@@ -4,9 +4,7 @@ Runners differ only in `RunnerSettings` (where artifacts, metadata and pushed mo
 arguments, caching); the graph is built from the problem config alone.
 """
 
-import dataclasses
 import os
-from typing import List, Optional
 
 from tfx import v1 as tfx
 
@@ -14,24 +12,12 @@ from mlpipe.components.anomaly_gate import AnomalyGate
 from mlpipe.pipeline import baseline
 from mlpipe.pipeline.config import ProblemConfig
 from mlpipe.pipeline.evaluation import build_eval_config
+from mlpipe.pipeline.settings import RunnerSettings
 from mlpipe.trainer.features import ProblemSpec
 
 PREPROCESSING_FN = "mlpipe.trainer.preprocessing.preprocessing_fn"
 RUN_FN = "mlpipe.trainer.model.run_fn"
 CODE_VERSION_KEY = "code_version"
-
-
-@dataclasses.dataclass(frozen=True)
-class RunnerSettings:
-    pipeline_root: str
-    serving_dir: str
-    schema_file: str
-    # Module code is referenced by dotted path, so TFX cannot see it change: its version is an
-    # input of Transform and Trainer, and a code change invalidates their cache.
-    code_version: str
-    metadata_path: Optional[str] = None
-    beam_args: List[str] = dataclasses.field(default_factory=list)
-    enable_cache: bool = True
 
 
 def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.Pipeline:

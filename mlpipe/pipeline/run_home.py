@@ -6,6 +6,8 @@
         serving/<version>/  pushed (blessed) models, never overwritten
         logs/               one log file per run: TensorFlow, Beam and TFX output
         staged/             content-addressed copies of inputs TFX only knows by path
+        compiled/           compiled pipeline IR, reused while the graph is unchanged
+        summaries/          metrics read from each evaluation (TFMA is slow to import)
 
 Every command that reads results finds them from the config's name and the same base folder,
 so a user never types an artifact path.
@@ -48,6 +50,14 @@ class RunHome:
     @property
     def staged_dir(self) -> pathlib.Path:
         return self.root / "staged"
+
+    @property
+    def compiled_dir(self) -> pathlib.Path:
+        return self.root / "compiled"
+
+    @property
+    def summaries_dir(self) -> pathlib.Path:
+        return self.root / "summaries"
 
     def create(self) -> None:
         for folder in (self.pipeline_root, self.serving_dir, self.logs_dir, self.staged_dir):

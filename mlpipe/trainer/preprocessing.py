@@ -17,6 +17,9 @@ from mlpipe.trainer import features as names
 from mlpipe.trainer.features import ProblemSpec
 
 Z_CLIP = 5.0
+# TF Transform leaves "" out of vocabularies; a named value gives "missing" a vocabulary entry of
+# its own instead of sharing an OOV bucket with unseen values.
+MISSING = "__missing__"
 
 
 def preprocessing_fn(inputs, custom_config):
@@ -66,7 +69,7 @@ def _as_string(x):
         values = tf.strings.as_string(values)
         x = (tf.SparseTensor(x.indices, values, x.dense_shape)
              if isinstance(x, tf.sparse.SparseTensor) else values)
-    return _dense(x, "")
+    return _dense(x, MISSING)
 
 
 def _bucketized(x, num_buckets):

@@ -68,6 +68,11 @@ def test_clean_data_passes(taxi_row, anomalies_artifact, schema_artifact):
     assert _do(anomalies, schema_artifact) is None
 
 
+def _line_of(message, column):
+    [line] = [line for line in message.splitlines() if f"column '{column}'" in line]
+    return line
+
+
 def test_new_payment_type_and_hour_out_of_range_stop_the_gate(taxi_row, anomalies_artifact,
                                                               schema_artifact):
     rows = _clean_rows(taxi_row)
@@ -75,17 +80,16 @@ def test_new_payment_type_and_hour_out_of_range_stop_the_gate(taxi_row, anomalie
     rows[5]["trip_start_hour"] = 25
     message = _gate_error(anomalies_artifact({"train": rows}), schema_artifact)
     assert message.startswith("the data has 2 anomalies against the curated schema")
-    lines = message.splitlines()[1:]
-    assert len(lines) == 2
-    payment = next(line for line in lines if "'payment_type'" in line)
-    hour = next(line for line in lines if "'trip_start_hour'" in line)
-    # What was expected (the closed domain / the range) and what was found.
-    assert "(train split)" in payment
+    assert len(message.splitlines()) == 3
+    payment = _line_of(message, "payment_type")
+    hour = _line_of(message, "trip_start_hour")
+    # What was expected (the closed domain / the range), what was found, and in which split.
     assert f"expected one of {PAYMENT_DOMAIN}" in payment
     assert "Bitcoin" in payment
-    assert "(train split)" in hour
+    assert "train" in payment
     assert "expected INT in [0, 23]" in hour
     assert "25" in hour
+    assert "train" in hour
 
 
 def test_each_split_is_checked_and_named(taxi_row, anomalies_artifact, schema_artifact):
@@ -94,21 +98,37 @@ def test_each_split_is_checked_and_named(taxi_row, anomalies_artifact, schema_ar
     message = _gate_error(anomalies_artifact({"train": _clean_rows(taxi_row), "eval": bad}),
                           schema_artifact)
     assert message.startswith("the data has 1 anomaly ")
-    assert "column 'trip_start_hour' (eval split): expected INT in [0, 23]" in message
-    assert "train split" not in message
+    line = _line_of(message, "trip_start_hour")
+    assert "expected INT in [0, 23]" in line and "-1" in line
+    assert "eval" in line and "train" not in line
+
+
+def test_anomaly_in_both_splits_names_both(taxi_row, anomalies_artifact, schema_artifact):
+    def without_miles(rows):
+        for row in rows:
+            del row["trip_miles"]
+        return rows
+    message = _gate_error(anomalies_artifact({"train": without_miles(_clean_rows(taxi_row)),
+                                              "eval": without_miles(_clean_rows(taxi_row, 5))}),
+                          schema_artifact)
+    lines = [line for line in message.splitlines() if "column 'trip_miles'" in line]
+    assert lines
+    assert all("expected FLOAT in [0, 2000]" in line for line in lines)
+    assert any("train" in line for line in lines) and any("eval" in line for line in lines)
 
 
 def test_float_out_of_range_names_the_float_range(taxi_row, anomalies_artifact, schema_artifact):
     rows = _clean_rows(taxi_row)
     rows[2]["pickup_latitude"] = 45.0
     message = _gate_error(anomalies_artifact({"train": rows}), schema_artifact)
-    assert "column 'pickup_latitude' (train split): expected FLOAT in [41.5, 42.2]" in message
+    assert "column 'pickup_latitude': expected FLOAT in [41.5, 42.2]" in message
+    assert "45" in _line_of(message, "pickup_latitude")
 
 
 def test_column_not_in_the_schema(taxi_row, anomalies_artifact, schema_artifact):
     rows = [dict(row, surcharge=1.5) for row in _clean_rows(taxi_row)]
     message = _gate_error(anomalies_artifact({"train": rows}), schema_artifact)
-    assert "column 'surcharge' (train split): expected no such column (not in the schema)" in message
+    assert "column 'surcharge': expected no such column (not in the schema)" in message
 
 
 def test_missing_required_column(taxi_row, anomalies_artifact, schema_artifact):
@@ -116,7 +136,8 @@ def test_missing_required_column(taxi_row, anomalies_artifact, schema_artifact):
     for row in rows:
         del row["trip_miles"]
     message = _gate_error(anomalies_artifact({"train": rows}), schema_artifact)
-    assert "column 'trip_miles' (train split)" in message
+    assert "column 'trip_miles': expected FLOAT in [0, 2000]" in message
+    assert "missing" in _line_of(message, "trip_miles")
 
 
 def test_component_wires_anomalies_and_schema():

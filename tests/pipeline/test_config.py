@@ -76,9 +76,18 @@ def test_relative_paths_resolve_against_the_config_file(write_config, tmp_path):
     def edit(raw):
         raw["data"]["path"] = "data/trips.csv"
         raw["schema"] = "schemas/s.pbtxt"
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "s.pbtxt").write_text("")
     config = load_config(write_config(edit))
     assert config.data.path == str((tmp_path / "data" / "trips.csv").resolve())
     assert config.schema_path == str((tmp_path / "schemas" / "s.pbtxt").resolve())
+
+
+def test_missing_schema_file_names_the_field(write_config):
+    def edit(raw):
+        raw["schema"] = "no/such/schema.pbtxt"
+    message = _config_error(write_config(edit))
+    assert "schema" in message and "no/such/schema.pbtxt" in message and "not found" in message
 
 
 def test_package_path_of_a_missing_package(write_config):

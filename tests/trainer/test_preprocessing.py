@@ -11,6 +11,7 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata
 
 from mlpipe.trainer import features as names
+from mlpipe.trainer import preprocessing
 from mlpipe.trainer.features import ProblemSpec
 from mlpipe.trainer.preprocessing import preprocessing_fn
 
@@ -164,7 +165,10 @@ def test_missing_categorical_value_gets_a_consistent_id(transformed, spec):
     vocabulary_size = output.vocabulary_size_by_name(names.vocabulary_name("company"))
     present_ids = {ids[i] for i in range(N_ROWS) if i not in MISSING_COMPANY}
     assert not (missing_ids & present_ids)
-    assert max(missing_ids) < vocabulary_size + spec.features.oov_buckets
+    # "Missing" is a vocabulary entry of its own, not an OOV bucket shared with unseen values.
+    assert max(missing_ids) < vocabulary_size
+    vocabulary = output.vocabulary_by_name(names.vocabulary_name("company"))
+    assert vocabulary[max(missing_ids)] == preprocessing.MISSING.encode()
 
 
 @pytest.mark.parametrize("name", ["fare", "trip_miles", "trip_seconds", "pickup_latitude",

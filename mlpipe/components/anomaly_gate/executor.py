@@ -24,12 +24,14 @@ class Executor(base_executor.BaseExecutor):
         anomalies_artifact = artifact_utils.get_single_instance(input_dict["anomalies"])
         schema = tfdv.load_schema_text(
             os.path.join(artifact_utils.get_single_uri(input_dict["schema"]), SCHEMA_FILE))
-        lines = []
+        found_in_splits: Dict[str, List[str]] = {}
         for split in artifact_utils.decode_split_names(anomalies_artifact.split_names):
             anomalies = read_anomalies(os.path.join(anomalies_artifact.uri, f"Split-{split}",
                                                     ANOMALIES_FILE))
-            lines.extend(describe_anomalies(anomalies, schema, split))
-        if lines:
+            for line in describe_anomalies(anomalies, schema):
+                found_in_splits.setdefault(line, []).append(split)
+        if found_in_splits:
+            lines = [f"  - {line} [{', '.join(splits)}]" for line, splits in found_in_splits.items()]
             raise DataAnomaliesError(
                 f"the data has {len(lines)} anomal{'y' if len(lines) == 1 else 'ies'} "
                 "against the curated schema:\n" + "\n".join(lines))
@@ -42,16 +44,15 @@ def read_anomalies(path: str) -> anomalies_pb2.Anomalies:
     return anomalies
 
 
-def describe_anomalies(anomalies: anomalies_pb2.Anomalies, schema: schema_pb2.Schema,
-                       split: str) -> List[str]:
-    """One line per anomalous feature: feature, split, what was expected, what was found."""
+def describe_anomalies(anomalies: anomalies_pb2.Anomalies, schema: schema_pb2.Schema) -> List[str]:
+    """One line per anomalous feature: the column, what was expected, what was found."""
     lines = []
     for feature, info in sorted(anomalies.anomaly_info.items()):
         found = "; ".join(reason.description or reason.short_description for reason in info.reason)
-        lines.append(f"  - column '{feature}' ({split} split): expected {expectation(feature, schema)}"
-                     f"; found: {found or info.description}")
+        lines.append(f"column '{feature}': expected {expectation(feature, schema)}; "
+                     f"found: {found or info.description}")
     if anomalies.HasField("dataset_anomaly_info"):
-        lines.append(f"  - dataset ({split} split): {anomalies.dataset_anomaly_info.description}")
+        lines.append(f"dataset: {anomalies.dataset_anomaly_info.description}")
     return lines
 
 
