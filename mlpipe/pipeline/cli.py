@@ -5,6 +5,7 @@ Exit codes: 0 success; 1 a pipeline component failed; 2 bad config or input data
 """
 
 import argparse
+import importlib
 import pathlib
 import sys
 from typing import List, Optional
@@ -17,6 +18,10 @@ from mlpipe.pipeline.preflight import InputDataError, check_input_data
 from mlpipe.pipeline.run_home import DEFAULT_BASE, RunHome
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_BLESSED = 1, 2, 3
+# Each module has `register(command)`: `command(name, handler, help)` returns an argparse
+# sub-parser that already takes --config and --home; `handler(config, args)` returns the exit
+# code. Modules keep heavy imports inside their handlers, so `mlpipe --help` stays fast.
+COMMAND_MODULES: List[str] = []
 ERROR_LINES_SHOWN = 20
 
 
@@ -47,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
                      "propose a schema from the data with TFDV and diff it with the curated one")
     schema.add_argument("--output", help="where to write the proposal "
                                          "(default: <run home>/schema-proposal.pbtxt)")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(command)
     return parser
 
 

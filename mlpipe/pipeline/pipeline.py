@@ -50,13 +50,7 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config=custom_config)
-    baseline_resolver = tfx.dsl.Resolver(
-        strategy_class=baseline.LatestOtherBlessedModelStrategy,
-        **{baseline.CANDIDATE_KEY: trainer.outputs["model"],
-           baseline.MODEL_KEY: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-           baseline.BLESSING_KEY: tfx.dsl.Channel(
-               type=tfx.types.standard_artifacts.ModelBlessing)},
-    ).with_id("baseline_resolver")
+    baseline_resolver = _baseline_resolver(settings, trainer.outputs["model"])
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
@@ -80,6 +74,19 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
             tfx.orchestration.metadata.sqlite_metadata_connection_config(settings.metadata_path)
             if settings.metadata_path else None),
         beam_pipeline_args=settings.beam_args)
+
+
+def _baseline_resolver(settings: RunnerSettings, candidate) -> tfx.dsl.Resolver:
+    channels = {
+        baseline.MODEL_KEY: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        baseline.BLESSING_KEY: tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    }
+    if settings.baseline == "latest_blessed":
+        strategy = tfx.dsl.experimental.LatestBlessedModelStrategy
+    else:
+        strategy = baseline.LatestOtherBlessedModelStrategy
+        channels[baseline.CANDIDATE_KEY] = candidate
+    return tfx.dsl.Resolver(strategy_class=strategy, **channels).with_id("baseline_resolver")
 
 
 def _input_base(data_path: str) -> str:

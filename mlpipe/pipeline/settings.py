@@ -1,7 +1,13 @@
 """What differs between runners: where things go and how Beam runs. Never the graph."""
 
 import dataclasses
-from typing import List, Optional
+from typing import List, Literal, Optional
+
+# How the Evaluator's baseline is found. "latest_other_blessed" (mlpipe.pipeline.baseline) keeps an
+# unchanged re-run fully cached, but needs the orchestrator to run a Python resolver against ML
+# Metadata; KFP v2 / Vertex compile only TFX's built-in strategies, so cloud runners use
+# "latest_blessed" (TFX's LatestBlessedModelStrategy). The rest of the graph is identical.
+Baseline = Literal["latest_other_blessed", "latest_blessed"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,3 +21,4 @@ class RunnerSettings:
     metadata_path: Optional[str] = None
     beam_args: List[str] = dataclasses.field(default_factory=list)
     enable_cache: bool = True
+    baseline: Baseline = "latest_other_blessed"
