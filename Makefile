@@ -10,7 +10,7 @@ CONFIG ?=
 HOME_DIR ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: venv run test test-fast test-e2e bench schema clean
+.PHONY: venv browser run test test-fast test-e2e bench schema clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,14 @@ $(STAMP): requirements.lock setup.py pyproject.toml
 		|| { tail -n 30 $(VENV)-install.log; exit 1; }
 	@touch $(STAMP)
 
+# Debian's Chromium renders the HTML report in the report tests (headless, offline).
+browser:
+	@command -v chromium >/dev/null || { echo "Installing Debian's chromium for the HTML report tests (log: .chromium-install.log)"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq > .chromium-install.log 2>&1 && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >> .chromium-install.log 2>&1 \
+		|| { tail -n 20 .chromium-install.log; exit 1; }; }
+
 run: venv
 	$(VENV)/bin/mlpipe run --home $(HOME_DIR) $(if $(CONFIG),--config $(CONFIG))
 
@@ -32,17 +40,17 @@ schema: venv
 	$(VENV)/bin/mlpipe schema --home $(HOME_DIR) $(if $(CONFIG),--config $(CONFIG))
 
 # Everything: the fast suite and the end-to-end pipeline runs.
-test: venv
+test: venv browser
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-fast: venv
 	$(PY) -m pytest tests -m "not e2e" $(PYTEST_ARGS)
 
-test-e2e: venv
+test-e2e: venv browser
 	$(PY) -m pytest tests -m e2e $(PYTEST_ARGS)
 
 bench: venv
 	$(PY) benchmarks/bench_pipeline.py
 
 clean:
-	rm -rf $(VENV) $(VENV)-install.log runs benchmarks/out
+	rm -rf $(VENV) $(VENV)-install.log .chromium-install.log runs benchmarks/out

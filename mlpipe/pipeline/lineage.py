@@ -60,3 +60,32 @@ def candidate_model_name(evaluation_uri: str) -> Optional[str]:
     if len(specs) < 2:
         return None
     return next((spec.get("name") for spec in specs if not spec.get("isBaseline")), None)
+
+
+def inputs_of(store: mlmd.MetadataStore, execution_id: int) -> Dict[str, metadata_store_pb2.Artifact]:
+    """Input key -> artifact of one execution (the first artifact when a key holds several)."""
+    events = [event for event in store.get_events_by_execution_ids([execution_id])
+              if event.type == metadata_store_pb2.Event.INPUT]
+    artifacts = {artifact.id: artifact
+                 for artifact in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    found: Dict[str, metadata_store_pb2.Artifact] = {}
+    for event in events:
+        if event.path.steps and event.artifact_id in artifacts:
+            found.setdefault(event.path.steps[0].key, artifacts[event.artifact_id])
+    return found
+
+
+def pipeline_runs(store: mlmd.MetadataStore) -> list:
+    """The pipeline_run contexts, oldest first (their names are the run ids)."""
+    return sorted(store.get_contexts_by_type("pipeline_run"),
+                  key=lambda context: (context.create_time_since_epoch, context.id))
+
+
+def executions_by_node(store: mlmd.MetadataStore, run_context_id: int) -> Dict[str, object]:
+    """Node id (e.g. 'Evaluator') -> the execution of that node in one pipeline run."""
+    found = {}
+    for execution in store.get_executions_by_context(run_context_id):
+        for context in store.get_contexts_by_execution(execution.id):
+            if context.type == "node":
+                found[context.name.split(".", 1)[-1]] = execution
+    return found

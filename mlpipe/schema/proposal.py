@@ -46,10 +46,27 @@ def schema_diff(curated: schema_pb2.Schema, proposed: schema_pb2.Schema) -> List
             lines.append(f"+ feature {name}: in the data, not in the curated schema")
         elif old[name] != new[name]:
             lines.append(f"~ feature {name}:")
-            lines.extend("    " + line for line in difflib.unified_diff(
+            changed = [line for line in difflib.unified_diff(
                 old[name].splitlines(), new[name].splitlines(), "curated", "proposed", lineterm="",
-                n=0) if not line.startswith(("---", "+++", "@@")))
+                n=0) if not line.startswith(("---", "+++", "@@"))]
+            lines.extend("    " + line for line in _shorten_domain_values(changed))
     return lines
+
+
+def _shorten_domain_values(changed: List[str], shown: int = 5) -> List[str]:
+    """A domain of hundreds of values would bury the diff: show a few per sign, count the rest."""
+    kept, hidden = [], {"+": 0, "-": 0}
+    seen = {"+": 0, "-": 0}
+    for line in changed:
+        sign = line[:1]
+        if line[1:].lstrip().startswith("value:") and sign in seen:
+            seen[sign] += 1
+            if seen[sign] > shown:
+                hidden[sign] += 1
+                continue
+        kept.append(line)
+    kept += [f"{sign}... and {count} more domain values" for sign, count in hidden.items() if count]
+    return kept
 
 
 def _features_as_text(schema: schema_pb2.Schema) -> Dict[str, str]:

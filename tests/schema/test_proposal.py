@@ -135,3 +135,14 @@ def test_proposal_differs_from_curated_in_domains_not_in_columns(curated, propos
     found = _diff_features(proposal.schema_diff(curated, proposed))
     assert "-" not in found.values() and "+" not in found.values()
     assert found.get("trip_start_hour") == "~"  # curated adds int_domain [0, 23]
+
+
+def test_long_domain_changes_are_counted_not_listed(curated):
+    proposed_schema = schema_pb2.Schema()
+    proposed_schema.CopyFrom(curated)
+    domain = next(d for d in proposed_schema.string_domain if d.name == "payment_type")
+    domain.value.extend(f"Token {i}" for i in range(20))
+    lines = proposal.schema_diff(curated, proposed_schema)
+    added = [line for line in lines if line.strip().startswith("+value:")]
+    assert len(added) == 5
+    assert any("and 15 more domain values" in line for line in lines)

@@ -1,0 +1,1 @@
+"""Evaluation reports that open anywhere: terminal, one self-contained HTML file, JSON."""

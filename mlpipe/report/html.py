@@ -1,0 +1,223 @@
+"""One self-contained HTML file: styles inline, charts as inline SVG, no script, font or image
+fetched from anywhere, so it opens offline in any browser and can be attached to a ticket."""
+
+import html
+import math
+from typing import List, Optional, Sequence, Tuple
+
+from mlpipe.report.loader import Report
+from mlpipe.report.terminal import OVERALL_METRICS, format_number, format_signed
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem;
+  color:#1d2433;max-width:1100px}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde;padding-bottom:.3rem}
+table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .7rem;text-align:right;
+  border-bottom:1px solid #eef}th{background:#f4f6fa}td:first-child,th:first-child{text-align:left}
+.badge{display:inline-block;padding:.2rem .7rem;border-radius:1rem;color:#fff;font-weight:600}
+.pass{background:#1e8e3e}.fail{background:#d93025}.none{background:#80868b}
+.small{color:#80868b;font-style:italic}.charts{display:flex;flex-wrap:wrap;gap:1rem}
+svg text{font-size:11px;fill:#3c4043}.mono{font-family:ui-monospace,monospace;font-size:.85rem}
+"""
+WIDTH, HEIGHT, PAD = 300, 260, 40
+
+
+def render_html(report: Report) -> str:
+    decision = {True: ("BLESSED", "pass"), False: ("NOT BLESSED", "fail"),
+                None: ("NO DECISION", "none")}[report.blessed]
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Evaluation: {_e(report.pipeline)} {_e(report.run_id)}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>Evaluation of {_e(report.pipeline)}, run {_e(report.run_id)}</h1>",
+        f"<p id='decision'><span class='badge {decision[1]}'>{decision[0]}</span></p>",
+        "<h2>Thresholds</h2>", _thresholds_table(report),
+        "<h2>Overall metrics</h2>", _overall_table(report),
+        "<h2>Curves</h2><div class='charts'>",
+        _line_chart("ROC curve", "false positive rate", "true positive rate", report.roc,
+                    diagonal=True, chart_id="roc"),
+        _line_chart("Precision-recall curve", "recall", "precision", report.pr,
+                    chart_id="pr"),
+        _line_chart("Calibration", "mean prediction", "observed rate",
+                    [(p, label) for p, label, _ in report.calibration], diagonal=True,
+                    markers=True, chart_id="calibration"),
+        _confusion_matrix(report.confusion), "</div>",
+        f"<h2>Slices by {_e(report.main_metric)}</h2>", _slice_charts(report),
+        _slices_table(report),
+        "<h2>Training data (TFDV statistics, train split)</h2>", _data_table(report),
+        "<h2>Lineage</h2>", _lineage_table(report),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def _num(value: Optional[float], signed: bool = False) -> str:
+    return format_signed(value) if signed else format_number(value)
+
+
+def _thresholds_table(report: Report) -> str:
+    rows = ["<table id='thresholds'><tr><th>metric</th><th>kind</th><th>value</th><th>bound</th>"
+            "<th>result</th><th>margin</th></tr>"]
+    for check in report.thresholds:
+        result = {True: "<span class='badge pass'>pass</span>",
+                  False: "<span class='badge fail'>fail</span>",
+                  None: "<span class='badge none'>not checked</span>"}[check.passed]
+        rows.append(f"<tr><td>{_e(check.metric)}</td><td>{_e(check.kind)}</td>"
+                    f"<td>{_num(check.value)}</td><td>{check.comparison} {_num(check.bound)}</td>"
+                    f"<td>{result}</td><td>{_num(check.margin, signed=True)}</td></tr>")
+    return "".join(rows) + "</table>"
+
+
+def _overall_table(report: Report) -> str:
+    head = "<tr><th>metric</th><th>candidate</th>"
+    head += "<th>baseline</th><th>change</th></tr>" if report.baseline else "</tr>"
+    rows = [f"<table id='overall'>{head}"]
+    for name in OVERALL_METRICS:
+        if name not in report.candidate:
+            continue
+        row = f"<tr><td>{_e(name)}</td><td>{_num(report.candidate[name])}</td>"
+        if report.baseline:
+            base = report.baseline.get(name)
+            change = report.candidate[name] - base if base is not None else None
+            row += f"<td>{_num(base)}</td><td>{_num(change, signed=True)}</td>"
+        rows.append(row + "</tr>")
+    if not report.baseline:
+        rows.append("<tr><td colspan='2' class='small'>no baseline model (first blessed "
+                    "model)</td></tr>")
+    return "".join(rows) + "</table>"
+
+
+def _line_chart(title: str, x_label: str, y_label: str, points: Sequence[Tuple[float, float]],
+                diagonal: bool = False, markers: bool = False, chart_id: str = "") -> str:
+    def x(value):
+        return PAD + value * (WIDTH - PAD - 10)
+
+    def y(value):
+        return HEIGHT - PAD - value * (HEIGHT - PAD - 25)
+    parts = [f"<svg id='{chart_id}' role='img' aria-label='{_e(title)}' width='{WIDTH}' "
+             f"height='{HEIGHT}' viewBox='0 0 {WIDTH} {HEIGHT}'>",
+             f"<text x='{WIDTH / 2}' y='15' text-anchor='middle' font-weight='600'>{_e(title)}</text>",
+             f"<rect x='{PAD}' y='25' width='{WIDTH - PAD - 10}' height='{HEIGHT - PAD - 25}' "
+             "fill='#fafbfd' stroke='#dadce0'/>"]
+    for tick in (0, 0.5, 1):
+        parts.append(f"<text x='{x(tick)}' y='{HEIGHT - PAD + 14}' text-anchor='middle'>{tick}</text>")
+        parts.append(f"<text x='{PAD - 5}' y='{y(tick) + 4}' text-anchor='end'>{tick}</text>")
+    parts.append(f"<text x='{WIDTH / 2}' y='{HEIGHT - 8}' text-anchor='middle'>{_e(x_label)}</text>")
+    parts.append(f"<text x='12' y='{HEIGHT / 2}' text-anchor='middle' "
+                 f"transform='rotate(-90 12 {HEIGHT / 2})'>{_e(y_label)}</text>")
+    if diagonal:
+        parts.append(f"<line x1='{x(0)}' y1='{y(0)}' x2='{x(1)}' y2='{y(1)}' stroke='#bdc1c6' "
+                     "stroke-dasharray='4 3'/>")
+    clipped = [(min(1, max(0, a)), min(1, max(0, b))) for a, b in points]
+    if clipped:
+        path = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in sorted(clipped))
+        parts.append(f"<polyline class='series' points='{path}' fill='none' stroke='#1a73e8' "
+                     "stroke-width='2'/>")
+        if markers:
+            parts += [f"<circle cx='{x(a):.1f}' cy='{y(b):.1f}' r='3' fill='#1a73e8'/>"
+                      for a, b in clipped]
+    else:
+        parts.append(f"<text x='{WIDTH / 2}' y='{HEIGHT / 2}' text-anchor='middle'>no data</text>")
+    return "".join(parts) + "</svg>"
+
+
+def _confusion_matrix(confusion) -> str:
+    cells = [("TN", confusion.get("tn", 0), 0, 0), ("FP", confusion.get("fp", 0), 1, 0),
+             ("FN", confusion.get("fn", 0), 0, 1), ("TP", confusion.get("tp", 0), 1, 1)]
+    largest = max(value for _, value, _, _ in cells) or 1
+    size = 90
+    parts = [f"<svg id='confusion' role='img' aria-label='Confusion matrix' width='{WIDTH}' "
+             f"height='{HEIGHT}' viewBox='0 0 {WIDTH} {HEIGHT}'>",
+             f"<text x='{WIDTH / 2}' y='15' text-anchor='middle' font-weight='600'>Confusion "
+             f"matrix at threshold {confusion.get('threshold', 0.5):.2f}</text>",
+             f"<text x='{80 + size}' y='40' text-anchor='middle'>predicted 0 / 1</text>",
+             f"<text x='30' y='{60 + size}' text-anchor='middle' "
+             f"transform='rotate(-90 30 {60 + size})'>actual 0 / 1</text>"]
+    for label, value, column, row in cells:
+        shade = int(235 - 160 * value / largest)
+        left, top = 80 + column * size, 50 + row * size
+        parts.append(f"<rect x='{left}' y='{top}' width='{size}' height='{size}' "
+                     f"fill='rgb({shade},{shade + 10},255)' stroke='#fff'/>")
+        ink = "#fff" if shade < 150 else "#1d2433"
+        parts.append(f"<text x='{left + size / 2}' y='{top + size / 2}' text-anchor='middle' "
+                     f"style='fill:{ink}'>{label} {value:,.0f}</text>")
+    return "".join(parts) + "</svg>"
+
+
+def _slice_charts(report: Report) -> str:
+    by_feature = {}
+    for row in report.slices:
+        by_feature.setdefault(row.feature, []).append(row)
+    charts = []
+    for feature, rows in sorted(by_feature.items()):
+        rows = sorted(rows, key=lambda r: (not r.value.lstrip("-").isdigit(),
+                                           int(r.value) if r.value.lstrip("-").isdigit() else 0,
+                                           r.value))
+        bar_height, label_width, chart_width = 16, 150, 520
+        height = 30 + bar_height * len(rows)
+        parts = [f"<svg class='slice-chart' role='img' aria-label='{_e(feature)}' "
+                 f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
+                 f"<text x='0' y='14' font-weight='600'>{_e(feature)}</text>"]
+        for i, row in enumerate(rows):
+            value = row.metrics.get(report.main_metric)
+            top = 22 + i * bar_height
+            finite = isinstance(value, float) and math.isfinite(value)
+            width = (chart_width - label_width - 110) * (value if finite else 0)
+            colour = "#bdc1c6" if row.too_small else "#1a73e8"
+            parts.append(f"<text x='{label_width - 6}' y='{top + 11}' text-anchor='end'>"
+                         f"{_e(row.value)}</text>")
+            parts.append(f"<rect x='{label_width}' y='{top}' width='{max(width, 0):.1f}' "
+                         f"height='{bar_height - 3}' fill='{colour}'/>")
+            parts.append(f"<text x='{label_width + max(width, 0) + 4:.1f}' y='{top + 11}'>"
+                         f"{_num(value)} (n={row.example_count:,.0f})</text>")
+        charts.append("".join(parts) + "</svg>")
+    return "<div class='charts'>" + "".join(charts) + "</div>"
+
+
+def _slices_table(report: Report) -> str:
+    rows = [f"<table id='slices'><tr><th>slice</th><th>examples</th><th>{_e(report.main_metric)}"
+            "</th><th>accuracy</th><th>note</th></tr>"]
+    for row in report.slices:
+        note = "<span class='small'>too small to trust</span>" if row.too_small else ""
+        rows.append(f"<tr><td>{_e(row.feature)} = {_e(row.value)}</td>"
+                    f"<td>{row.example_count:,.0f}</td>"
+                    f"<td>{_num(row.metrics.get(report.main_metric))}</td>"
+                    f"<td>{_num(row.metrics.get('binary_accuracy'))}</td><td>{note}</td></tr>")
+    return "".join(rows) + "</table>"
+
+
+def _sparkline(values: List[float]) -> str:
+    if not values:
+        return ""
+    top = max(values) or 1
+    width = 120 / len(values)
+    bars = "".join(f"<rect x='{i * width:.1f}' y='{24 - 22 * v / top:.1f}' "
+                   f"width='{max(width - 1, 1):.1f}' height='{22 * v / top:.1f}' fill='#5f6368'/>"
+                   for i, v in enumerate(values))
+    return f"<svg class='spark' width='120' height='24' viewBox='0 0 120 24'>{bars}</svg>"
+
+
+def _data_table(report: Report) -> str:
+    if not report.data:
+        return "<p class='small'>no statistics found for this run</p>"
+    rows = ["<table id='data'><tr><th>feature</th><th>type</th><th>missing</th>"
+            "<th>distribution</th><th></th><th>anomaly</th></tr>"]
+    for feature in report.data:
+        anomaly = (f"<span class='badge fail'>{_e(feature.anomaly)}</span>"
+                   if feature.anomaly else "none")
+        rows.append(f"<tr><td>{_e(feature.name)}</td><td>{_e(feature.type)}</td>"
+                    f"<td>{feature.missing_rate:.1%}</td><td class='mono'>{_e(feature.summary)}"
+                    f"</td><td>{_sparkline(feature.histogram)}</td><td>{anomaly}</td></tr>")
+    return "".join(rows) + "</table>"
+
+
+def _lineage_table(report: Report) -> str:
+    rows = ["<table id='lineage'>"]
+    rows += [f"<tr><td>{_e(key)}</td><td class='mono'>{_e(value)}</td></tr>"
+             for key, value in report.lineage.items()]
+    rows.append(f"<tr><td>evaluation</td><td class='mono'>{_e(report.evaluation_uri)}</td></tr>")
+    return "".join(rows) + "</table>"

@@ -1,0 +1,367 @@
+"""Builds a `Report` of one pipeline run from ML Metadata, TFMA's own loaders and TFDV statistics.
+
+A run is found by run id (the pipeline_run context's name, or a unique prefix of it), by pushed
+model version (the folder name under serving/), or is the latest run. Every number comes from
+`tfma.load_eval_result` / `tfma.load_validation_result` on the Evaluator's output, or from the
+run's TFDV statistics and anomalies: nothing is recomputed here.
+"""
+
+import dataclasses
+import math
+import os
+import pathlib
+from typing import Dict, List, Optional, Tuple
+
+from mlpipe.pipeline import lineage
+from mlpipe.pipeline.run_home import RunHome
+
+STATISTICS_FILE = "FeatureStats.pb"
+ANOMALIES_FILE = "SchemaDiff.pb"
+CURVE_POINTS = 101
+
+
+class ReportError(ValueError):
+    """The run or its outputs cannot be reported on; the message says what and where."""
+
+
+@dataclasses.dataclass
+class ThresholdCheck:
+    metric: str
+    kind: str  # "kpi" (absolute bound) or "regression" (change against the baseline)
+    value: Optional[float]
+    bound: float
+    comparison: str  # ">=" or "<="
+    passed: Optional[bool]  # None: not checked (no baseline for a change threshold)
+    margin: Optional[float]  # how far inside (+) or outside (-) the bound
+
+
+@dataclasses.dataclass
+class SliceRow:
+    feature: str
+    value: str
+    example_count: float
+    metrics: Dict[str, float]
+    too_small: bool
+
+
+@dataclasses.dataclass
+class FeatureSummary:
+    name: str
+    type: str
+    missing_rate: float
+    summary: str
+    histogram: List[float]
+    anomaly: Optional[str]
+
+
+@dataclasses.dataclass
+class Report:
+    pipeline: str
+    run_id: str
+    main_metric: str
+    blessed: Optional[bool]
+    validation_ok: Optional[bool]
+    thresholds: List[ThresholdCheck]
+    candidate: Dict[str, float]
+    baseline: Optional[Dict[str, float]]
+    slices: List[SliceRow]
+    roc: List[Tuple[float, float]]
+    pr: List[Tuple[float, float]]
+    calibration: List[Tuple[float, float, float]]
+    confusion: Dict[str, float]
+    data: List[FeatureSummary]
+    lineage: Dict[str, Optional[str]]
+    evaluation_uri: str
+
+
+def load_report(home: RunHome, selector: Optional[str], main_metric: str,
+                min_slice_size: int) -> Report:
+    if not home.metadata_path.exists():
+        raise ReportError(f"{home.root}: no pipeline run found here (no metadata.sqlite); "
+                          "run `mlpipe run` first, or pass the --home used for it")
+    with lineage.open_store(home.metadata_path) as store:
+        run = _select_run(store, home, selector)
+        nodes = lineage.executions_by_node(store, run.id)
+        evaluator = nodes.get("Evaluator")
+        if evaluator is None:
+            raise ReportError(f"run {run.name} never reached the Evaluator: "
+                              f"{_where_it_stopped(nodes)}")
+        outputs = lineage.outputs_of(store, evaluator.id)
+        inputs = lineage.inputs_of(store, evaluator.id)
+        if "evaluation" not in outputs:
+            raise ReportError(f"run {run.name}: the Evaluator failed before writing its output")
+        evaluation_uri = outputs["evaluation"].uri
+        blessing = outputs.get("blessing")
+        blessed = (blessing.custom_properties["blessed"].int_value == 1) if blessing else None
+        run_lineage = _lineage(store, nodes, inputs, blessed)
+        statistics_uri, anomalies_uri = _artifact_uri(store, nodes, "StatisticsGen", "statistics"), \
+            _artifact_uri(store, nodes, "ExampleValidator", "anomalies")
+    evaluation = load_evaluation(evaluation_uri)
+    candidate = evaluation["candidate"]
+    thresholds = _threshold_checks(evaluation["config"], candidate, evaluation["baseline"])
+    plots = evaluation["plots"]
+    return Report(
+        pipeline=home.root.name, run_id=run.name, main_metric=main_metric, blessed=blessed,
+        validation_ok=evaluation["validation_ok"], thresholds=thresholds, candidate=candidate,
+        baseline=evaluation["baseline"],
+        slices=_slices(evaluation["slices"], main_metric, min_slice_size),
+        roc=plots["roc"], pr=plots["pr"], calibration=plots["calibration"],
+        confusion=plots["confusion"],
+        data=_data_summary(statistics_uri, anomalies_uri),
+        lineage=run_lineage, evaluation_uri=evaluation_uri)
+
+
+def _select_run(store, home: RunHome, selector: Optional[str]):
+    runs = lineage.pipeline_runs(store)
+    if not runs:
+        raise ReportError(f"{home.metadata_path}: no pipeline run recorded")
+    if selector is None:
+        return runs[-1]
+    version_run = _run_of_pushed_version(store, runs, selector)
+    if version_run is not None:
+        return version_run
+    matching = [run for run in runs if run.name.startswith(selector)]
+    if len(matching) != 1:
+        known = ", ".join(run.name for run in runs[-5:])
+        raise ReportError(f"'{selector}' names {'no' if not matching else 'more than one'} run or "
+                          f"pushed model version in {home.root} (latest runs: {known}; versions: "
+                          f"{', '.join(p.name for p in home.pushed_versions()) or 'none'})")
+    return matching[0]
+
+
+def _run_of_pushed_version(store, runs, version: str):
+    for run in reversed(runs):
+        pusher = lineage.executions_by_node(store, run.id).get("Pusher")
+        if pusher is None:
+            continue
+        pushed = lineage.outputs_of(store, pusher.id).get("pushed_model")
+        if pushed and pushed.custom_properties["pushed_version"].string_value == version:
+            return run
+    return None
+
+
+def _where_it_stopped(nodes) -> str:
+    failed = [name for name, execution in nodes.items()
+              if execution.last_known_state == execution.FAILED]
+    if failed:
+        return f"{', '.join(failed)} failed (see the run's log under logs/)"
+    return "the run stopped early (no failed component recorded)"
+
+
+def _artifact_uri(store, nodes, node: str, key: str) -> Optional[str]:
+    execution = nodes.get(node)
+    if execution is None:
+        return None
+    artifact = lineage.outputs_of(store, execution.id).get(key)
+    return artifact.uri if artifact else None
+
+
+def _lineage(store, nodes, evaluator_inputs, blessed) -> Dict[str, Optional[str]]:
+    pushed_version = None
+    if "Pusher" in nodes:
+        pushed = lineage.outputs_of(store, nodes["Pusher"].id).get("pushed_model")
+        if pushed and pushed.custom_properties["pushed"].int_value == 1:
+            pushed_version = pushed.custom_properties["pushed_destination"].string_value
+    baseline = evaluator_inputs.get("baseline_model")
+    return {
+        "data": _artifact_uri(store, nodes, "CsvExampleGen", "examples"),
+        "schema": _artifact_uri(store, nodes, "ImportSchemaGen", "schema"),
+        "model": evaluator_inputs["model"].uri if "model" in evaluator_inputs else None,
+        "baseline_model": baseline.uri if baseline else None,
+        "blessed": {True: "yes", False: "no", None: "unknown"}[blessed],
+        "pushed_to": pushed_version,
+    }
+
+
+def load_evaluation(uri: str) -> dict:
+    import tensorflow_model_analysis as tfma
+    try:
+        candidate_name = lineage.candidate_model_name(uri)
+        result = tfma.load_eval_result(uri, model_name=candidate_name)
+        validation = tfma.load_validation_result(uri)
+    except Exception as error:  # noqa: BLE001 - any unreadable output gets the same clear error
+        raise ReportError(f"{uri}: cannot read the Evaluator's output with TFMA "
+                          f"{tfma.__version__} ({type(error).__name__}: {error})") from error
+    baseline = None
+    if candidate_name is not None:
+        baseline_name = next(spec.name for spec in result.config.model_specs if spec.is_baseline)
+        baseline = _overall(tfma.load_eval_result(uri, model_name=baseline_name).slicing_metrics)
+    return {
+        "config": result.config,
+        "candidate": _overall(result.slicing_metrics),
+        "baseline": baseline,
+        "slices": result.slicing_metrics,
+        "plots": _curves(next((plots for key, plots in result.plots if key == ()), {})),
+        "validation_ok": validation.validation_ok,
+    }
+
+
+def _values(metrics_by_output) -> Dict[str, float]:
+    values = metrics_by_output.get("", {}).get("", {})
+    return {name: float(value["doubleValue"]) for name, value in values.items()
+            if isinstance(value, dict) and "doubleValue" in value}
+
+
+def _overall(slicing_metrics) -> Dict[str, float]:
+    return next((_values(metrics) for key, metrics in slicing_metrics if key == ()), {})
+
+
+def _threshold_checks(eval_config, candidate, baseline) -> List[ThresholdCheck]:
+    checks = []
+    for spec in eval_config.metrics_specs:
+        for metric in spec.metrics:
+            name = _metric_name(metric.class_name)
+            thresholds = [t.threshold for t in metric.per_slice_thresholds]
+            if metric.HasField("threshold"):
+                thresholds.append(metric.threshold)
+            for threshold in thresholds:
+                checks.extend(_checks_of(name, threshold, candidate, baseline))
+    return checks
+
+
+def _checks_of(name, threshold, candidate, baseline) -> List[ThresholdCheck]:
+    import tensorflow_model_analysis as tfma
+    checks = []
+    value = candidate.get(name)
+    if threshold.HasField("value_threshold"):
+        bounds = threshold.value_threshold
+        if bounds.HasField("lower_bound"):
+            checks.append(_check(name, "kpi", value, bounds.lower_bound.value, ">="))
+        if bounds.HasField("upper_bound"):
+            checks.append(_check(name, "kpi", value, bounds.upper_bound.value, "<="))
+    if threshold.HasField("change_threshold"):
+        change = threshold.change_threshold
+        bound = change.absolute.value
+        if baseline is None or name not in baseline or value is None:
+            checks.append(ThresholdCheck(name, "regression", None, bound, ">=", None, None))
+        else:
+            delta = value - baseline[name]
+            higher = change.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+            checks.append(_check(name, "regression", delta, bound if higher else -bound,
+                                 ">=" if higher else "<="))
+    return checks
+
+
+def _check(name, kind, value, bound, comparison) -> ThresholdCheck:
+    if value is None or math.isnan(value):
+        return ThresholdCheck(name, kind, value, bound, comparison, False, None)
+    margin = value - bound if comparison == ">=" else bound - value
+    return ThresholdCheck(name, kind, value, bound, comparison, margin >= 0, margin)
+
+
+def _metric_name(class_name: str) -> str:
+    from mlpipe.pipeline.evaluation import METRICS
+    return dict(METRICS).get(class_name, class_name.lower())
+
+
+def _slices(slicing_metrics, main_metric: str, min_slice_size: int) -> List[SliceRow]:
+    rows = []
+    for key, metrics in slicing_metrics:
+        if key == ():
+            continue
+        values = _values(metrics)
+        count = values.get("example_count", 0.0)
+        feature = " x ".join(str(part[0]) for part in key)
+        value = " x ".join(str(part[1]) for part in key)
+        rows.append(SliceRow(feature, value, count, values, count < min_slice_size))
+
+    def worst_first(row: SliceRow):
+        metric = row.metrics.get(main_metric, float("nan"))
+        return (row.too_small, math.inf if math.isnan(metric) else metric)
+    return sorted(rows, key=worst_first)
+
+
+def _curves(plots_by_output) -> dict:
+    plots = plots_by_output.get("", {}).get("", {})
+    matrices = plots.get("confusionMatrixAtThresholds", {}).get("matrices", [])
+    roc, pr = [], []
+    for matrix in _thin(matrices):
+        fpr, recall = matrix.get("falsePositiveRate"), matrix.get("recall")
+        precision = matrix.get("precision")
+        if _finite(fpr) and _finite(recall):
+            roc.append((float(fpr), float(recall)))
+        if _finite(recall) and _finite(precision):
+            pr.append((float(recall), float(precision)))
+    at_half = min(matrices, key=lambda m: abs(float(m.get("threshold", 0)) - 0.5), default={})
+    confusion = {key: float(at_half.get(name, 0.0)) for key, name in [
+        ("threshold", "threshold"), ("tp", "truePositives"), ("fp", "falsePositives"),
+        ("tn", "trueNegatives"), ("fn", "falseNegatives")]}
+    calibration = []
+    for bucket in plots.get("calibrationHistogramBuckets", {}).get("buckets", []):
+        count = float(bucket.get("numWeightedExamples", 0))
+        if count > 0:
+            calibration.append((float(bucket["totalWeightedRefinedPrediction"]) / count,
+                                float(bucket["totalWeightedLabel"]) / count, count))
+    return {"roc": roc, "pr": pr, "calibration": _merge_buckets(calibration),
+            "confusion": confusion}
+
+
+def _thin(items: list) -> list:
+    if len(items) <= CURVE_POINTS:
+        return items
+    step = (len(items) - 1) / (CURVE_POINTS - 1)
+    return [items[round(i * step)] for i in range(CURVE_POINTS)]
+
+
+def _merge_buckets(buckets, target: int = 20):
+    """TFMA's 10,000 calibration buckets, merged into `target` equal-width prediction bins."""
+    bins = [[0.0, 0.0, 0.0] for _ in range(target)]
+    for prediction, label, count in buckets:
+        index = min(target - 1, max(0, int(prediction * target)))
+        bins[index][0] += prediction * count
+        bins[index][1] += label * count
+        bins[index][2] += count
+    return [(p / n, l / n, n) for p, l, n in bins if n > 0]
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _data_summary(statistics_uri: Optional[str], anomalies_uri: Optional[str]):
+    if not statistics_uri:
+        return []
+    import tensorflow_data_validation as tfdv
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+    path = os.path.join(statistics_uri, "Split-train", STATISTICS_FILE)
+    if not os.path.exists(path):
+        return []
+    statistics = tfdv.load_stats_binary(path).datasets[0]
+    anomalies = _anomalies(anomalies_uri)
+    rows = []
+    for feature in statistics.features:
+        name = feature.path.step[0] if feature.path.step else feature.name
+        kind = statistics_pb2.FeatureNameStatistics.Type.Name(feature.type)
+        stats = feature.num_stats if feature.HasField("num_stats") else feature.string_stats
+        # CsvExampleGen writes a missing CSV value as an empty list, which TFDV counts as present:
+        # for single-valued columns, the share of examples without a value is the missing rate.
+        values = stats.common_stats.tot_num_values
+        missing = min(1.0, max(0.0, 1 - values / statistics.num_examples)) \
+            if statistics.num_examples else 0.0
+        if feature.HasField("num_stats"):
+            summary = (f"mean {stats.mean:.4g}, std {stats.std_dev:.4g}, min {stats.min:.4g}, "
+                       f"median {stats.median:.4g}, max {stats.max:.4g}")
+            standard = [h for h in stats.histograms if h.type == h.STANDARD]
+            histogram = [b.sample_count for b in standard[0].buckets] if standard else []
+        else:
+            top = ", ".join(f"{v.value} ({v.frequency:.0f})" for v in stats.top_values[:3])
+            summary = f"{stats.unique} unique; top: {top}"
+            histogram = [v.frequency for v in stats.top_values[:10]]
+        rows.append(FeatureSummary(name, kind, missing, summary, histogram, anomalies.get(name)))
+    return sorted(rows, key=lambda row: row.name)
+
+
+def _anomalies(anomalies_uri: Optional[str]) -> Dict[str, str]:
+    if not anomalies_uri:
+        return {}
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+    found = {}
+    for split_dir in sorted(pathlib.Path(anomalies_uri).glob("Split-*")):
+        anomalies = anomalies_pb2.Anomalies()
+        anomalies.ParseFromString((split_dir / ANOMALIES_FILE).read_bytes())
+        for name, info in anomalies.anomaly_info.items():
+            found.setdefault(name, info.description)
+    return found

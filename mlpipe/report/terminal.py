@@ -1,0 +1,104 @@
+"""Plain-text renderings of a Report (and of two, side by side) for terminals and CI logs."""
+
+import dataclasses
+import json
+import math
+from typing import Optional
+
+from mlpipe.report.loader import Report
+
+OVERALL_METRICS = ["auc", "auc_precision_recall", "binary_accuracy", "precision", "recall",
+                   "calibration", "mean_label", "mean_prediction", "example_count"]
+SLICE_ROWS_SHOWN = 15
+
+
+def render_text(report: Report) -> str:
+    lines = [f"Evaluation of run {report.run_id} ({report.pipeline})",
+             f"Decision: {_decision(report)}", "", "Thresholds:"]
+    for check in report.thresholds:
+        what = "change vs baseline" if check.kind == "regression" else "value"
+        if check.passed is None:
+            lines.append(f"  -    {check.metric:<16} {what}: not checked (no baseline model)")
+            continue
+        mark = "PASS" if check.passed else "FAIL"
+        lines.append(f"  {mark} {check.metric:<16} {what} {format_number(check.value)} "
+                     f"{check.comparison} {format_number(check.bound)}  (margin {format_signed(check.margin)})")
+    lines += ["", "Overall metrics:" + ("" if report.baseline else "  (no baseline model)")]
+    header = f"  {'metric':<22}{'candidate':>12}"
+    if report.baseline:
+        header += f"{'baseline':>12}{'change':>12}"
+    lines.append(header)
+    for name in OVERALL_METRICS:
+        if name not in report.candidate:
+            continue
+        row = f"  {name:<22}{format_number(report.candidate[name]):>12}"
+        if report.baseline and name in report.baseline:
+            row += (f"{format_number(report.baseline[name]):>12}"
+                    f"{format_signed(report.candidate[name] - report.baseline[name]):>12}")
+        lines.append(row)
+    lines += ["", f"Slices, worst first by {report.main_metric}:"]
+    lines.append(f"  {'slice':<36}{'examples':>10}{report.main_metric:>10}{'accuracy':>10}")
+    for row in report.slices[:SLICE_ROWS_SHOWN]:
+        note = "  (too small to trust)" if row.too_small else ""
+        lines.append(f"  {row.feature + ' = ' + row.value:<36}{row.example_count:>10.0f}"
+                     f"{format_number(row.metrics.get(report.main_metric)):>10}"
+                     f"{format_number(row.metrics.get('binary_accuracy')):>10}{note}")
+    if len(report.slices) > SLICE_ROWS_SHOWN:
+        lines.append(f"  ... {len(report.slices) - SLICE_ROWS_SHOWN} more (see --html or --json)")
+    lines += ["", "Lineage:"] + [f"  {key:<15} {value}" for key, value in report.lineage.items()]
+    return "\n".join(lines)
+
+
+def render_comparison(a: Report, b: Report) -> str:
+    lines = [f"{'':<24}{'A: ' + a.run_id[:19]:>24}{'B: ' + b.run_id[:19]:>24}{'B - A':>10}",
+             f"  {'decision':<22}{_decision(a):>24}{_decision(b):>24}"]
+    for name in OVERALL_METRICS:
+        if name in a.candidate and name in b.candidate:
+            lines.append(f"  {name:<22}{format_number(a.candidate[name]):>24}{format_number(b.candidate[name]):>24}"
+                         f"{format_signed(b.candidate[name] - a.candidate[name]):>10}")
+    lines += ["", f"Per slice ({a.main_metric}):"]
+    b_slices = {(row.feature, row.value): row for row in b.slices}
+    for row in a.slices:
+        other = b_slices.get((row.feature, row.value))
+        if other is None:
+            continue
+        va, vb = row.metrics.get(a.main_metric), other.metrics.get(a.main_metric)
+        change = format_signed(vb - va) if _finite(va) and _finite(vb) else "n/a"
+        lines.append(f"  {row.feature + ' = ' + row.value:<22}{format_number(va):>24}{format_number(vb):>24}"
+                     f"{change:>10}")
+    return "\n".join(lines)
+
+
+def render_json(report: Report, other: Optional[Report] = None) -> str:
+    """Strict JSON (NaN -> null) with the same numbers as the text and HTML forms."""
+    data = dataclasses.asdict(report) if other is None else {
+        "a": dataclasses.asdict(report), "b": dataclasses.asdict(other)}
+    return json.dumps(_strict(data), indent=2, allow_nan=False)
+
+
+def _decision(report: Report) -> str:
+    return {True: "BLESSED", False: "NOT BLESSED", None: "no decision"}[report.blessed]
+
+
+def format_number(value: Optional[float]) -> str:
+    if not _finite(value):
+        return "n/a"
+    return f"{value:,.0f}" if value == int(value) and abs(value) > 1 else f"{value:.4f}"
+
+
+def format_signed(value: Optional[float]) -> str:
+    return "n/a" if not _finite(value) else f"{value:+.4f}"
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _strict(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(item) for item in value]
+    return value
