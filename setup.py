@@ -15,6 +15,8 @@ setup(
         "dill",
         "pydantic>=2,<3",
         "PyYAML",
+        "fastapi",
+        "uvicorn",
     ],
     entry_points={"console_scripts": ["mlpipe=mlpipe.pipeline.cli:main"]},
 )

@@ -21,7 +21,9 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_BLESSED = 1, 2, 3
 # Each module has `register(command)`: `command(name, handler, help)` returns an argparse
 # sub-parser that already takes --config and --home; `handler(config, args)` returns the exit
 # code. Modules keep heavy imports inside their handlers, so `mlpipe --help` stays fast.
-COMMAND_MODULES: List[str] = ["mlpipe.report.commands"]
+COMMAND_MODULES: List[str] = ["mlpipe.report.commands", "mlpipe.serving.commands",
+                              "mlpipe.monitoring.commands",
+                              "mlpipe.kubeflow.commands"]
 ERROR_LINES_SHOWN = 20
 
 

@@ -15,6 +15,10 @@ from typing import Dict, List, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mlpipe.kubeflow.settings import CloudConfig
+from mlpipe.monitoring.settings import MonitoringConfig
+from mlpipe.serving.settings import ServingConfig
+
 DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "taxi.yaml"
 PACKAGE_URI_PREFIX = "pkg://"
 
@@ -98,6 +102,7 @@ class TrainConfig(_Strict):
     hidden_units: List[int] = Field(default_factory=lambda: [64, 32])
     learning_rate: float = Field(0.01, gt=0)
     strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
+    seed: int = Field(0, description="Seeds weight initialisation and shuffling: reruns agree.")
 
 
 class Bound(_Strict):
@@ -130,6 +135,9 @@ class ProblemConfig(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluation: EvaluationConfig
     beam: BeamConfig = Field(default_factory=BeamConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    cloud: Optional[CloudConfig] = None
     source: str = Field("", description="The file this config was loaded from.")
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ the Transform graph inside the model, so serving never re-implements preprocessi
 
 import json
 import os
+import tempfile
 from typing import Dict, List
 
 import tensorflow as tf
@@ -85,13 +86,14 @@ def skip_autograph_for_tf_keras() -> None:
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     skip_autograph_for_tf_keras()
     spec = ProblemSpec.from_custom_config(fn_args.custom_config)
+    tf.keras.utils.set_random_seed(spec.train.seed)
     transform_output = tft.TFTransformOutput(fn_args.transform_output)
     strategy = choose_strategy(spec.train.strategy)
     logging.info("Training with %s over %d replica(s)", type(strategy).__name__,
                  strategy.num_replicas_in_sync)
     global_batch = spec.train.batch_size * strategy.num_replicas_in_sync
     train_dataset = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output,
-                             spec.label_key, global_batch)
+                             spec.label_key, global_batch, spec.train.seed)
     with strategy.scope():
         model = build_model(spec, transform_output.vocabulary_size_by_name)
     model.fit(train_dataset, epochs=spec.train.epochs, verbose=0,
@@ -100,14 +102,29 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         SERVING_SIGNATURE: _serving_signature(model, transform_output, spec.serving_columns),
         TRANSFORM_SIGNATURE: _transform_signature(model, transform_output),
     }
-    model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)
+    # Every worker must take part in saving (collective ops); only the chief writes the export.
+    export_dir = (fn_args.serving_model_dir if _is_chief(strategy)
+                  else tempfile.mkdtemp(prefix="non-chief-export-"))
+    model.save(export_dir, save_format="tf", signatures=signatures)
+    if export_dir != fn_args.serving_model_dir:
+        tf.io.gfile.rmtree(export_dir)
 
 
-def _dataset(file_pattern, data_accessor, transform_output, label_key, batch_size):
+def _is_chief(strategy: tf.distribute.Strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def _dataset(file_pattern, data_accessor, transform_output, label_key, batch_size, seed):
     return data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label_key, num_epochs=1,
-                                       shuffle=True, shuffle_seed=0),
+                                       shuffle=True, shuffle_seed=seed),
         transform_output.transformed_metadata.schema)
 
 

@@ -136,3 +136,22 @@ def test_single_worker_tf_config_keeps_the_default_strategy(monkeypatch):
     if len(tf.config.list_physical_devices("GPU")) > 1:
         pytest.fail("this test expects a machine with at most one GPU")
     assert model_lib.choose_strategy("auto") is tf.distribute.get_strategy()
+
+
+class _Strategy:
+    def __init__(self, resolver):
+        self.cluster_resolver = resolver
+
+
+@pytest.mark.parametrize("cluster, task_type, task_id, chief", [
+    ({"chief": ["a:1"], "worker": ["b:1"]}, "chief", 0, True),
+    ({"chief": ["a:1"], "worker": ["b:1"]}, "worker", 0, False),
+    ({"worker": ["a:1", "b:1"]}, "worker", 0, True),
+    ({"worker": ["a:1", "b:1"]}, "worker", 1, False),
+])
+def test_only_the_chief_writes_the_export(cluster, task_type, task_id, chief):
+    from mlpipe.trainer.model import _is_chief
+    resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+        tf.train.ClusterSpec(cluster), task_type=task_type, task_id=task_id)
+    assert _is_chief(_Strategy(resolver)) is chief
+    assert _is_chief(tf.distribute.get_strategy()) is True

@@ -1,0 +1,217 @@
+"""Serving benchmark: `mlpipe serve` over HTTP vs calling the same SavedModel in process.
+
+    .venv/bin/python benchmarks/bench_serving.py [--home runs] [--seconds 4]
+
+The server runs as a separate process on 127.0.0.1; a bounded async client (httpx, one task per
+slot) sends predict requests at concurrency 1, 8 and 32, with 1 and 100 rows per request, for
+`--seconds` each. Side by side: the in-process floor, i.e. the same model's `serving_default`
+called directly on already serialized tf.Examples (one call per request, sequentially), as
+ratios. Then batch scoring: `mlpipe predict`'s `score_csv` on the taxi CSV (15,002 rows) vs the
+SavedModel called directly on pre-serialized chunks of the same size.
+
+Without a pushed model under --home the script first runs the pipeline on 2,000 taxi rows into
+benchmarks/out/serving-home (about a minute and a half).
+"""
+
+import argparse
+import asyncio
+import io
+import pathlib
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import mlpipe  # noqa: F401  (process settings before TensorFlow)
+from mlpipe.pipeline.config import Bound, load_config
+from mlpipe.pipeline.run_home import RunHome
+
+HERE = pathlib.Path(__file__).resolve().parent
+CONCURRENCY = (1, 8, 32)
+ROWS_PER_REQUEST = (1, 100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", default="runs", help="base folder of run homes")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per load level")
+    parser.add_argument("--log-sample-rate", type=float, default=1.0,
+                        help="request log sampling in the server (default 1: log everything)")
+    args = parser.parse_args()
+
+    config = load_config()
+    base = args.home
+    if not RunHome.for_pipeline(config.name, base).pushed_versions():
+        base = str(HERE / "out" / "serving-home")
+        _train(config, base)
+    home = RunHome.for_pipeline(config.name, base)
+    with tempfile.TemporaryDirectory() as scratch:
+        config_file = _config_file(config, pathlib.Path(scratch))
+        rows = _taxi_rows(config)
+        print(f"model: {home.pushed_versions()[-1]}")
+        floor = _in_process_floor(config, home, rows, args.seconds)
+        server = _start_server(config_file, base, args.log_sample_rate)
+        try:
+            http = asyncio.run(_http_levels(server["url"], rows, args.seconds))
+        finally:
+            server["process"].terminate()
+            server["process"].wait(60)
+        _print_serving(http, floor, args.log_sample_rate)
+        _batch_scoring(config, home, pathlib.Path(scratch))
+
+
+def _train(config, base: str) -> None:
+    from mlpipe.pipeline.local_runner import run_local
+    data = HERE / "out" / "serving-data.csv"
+    data.parent.mkdir(parents=True, exist_ok=True)
+    with open(config.data.path) as source, data.open("w") as target:
+        for _, line in zip(range(2001), source):
+            target.write(line)
+    trained = config.model_copy(update={
+        "data": config.data.model_copy(update={"path": str(data)}),
+        "evaluation": config.evaluation.model_copy(update={"kpi": {"auc": Bound(min=0.8)}})})
+    print(f"no pushed model: training one on 2,000 rows into {base} ...", flush=True)
+    result = run_local(trained, RunHome.for_pipeline(config.name, base), out=io.StringIO())
+    if not result.pushed_version:
+        sys.exit("the benchmark model was not pushed")
+
+
+def _config_file(config, folder: pathlib.Path) -> pathlib.Path:
+    import yaml
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config.model_dump(by_alias=True, mode="json",
+                                                     exclude={"source"})))
+    return path
+
+
+def _taxi_rows(config):
+    """Request rows (SERVING features only, typed) from the taxi CSV."""
+    import csv
+    from mlpipe.serving.commands import encoder_for
+    encoder = encoder_for(config)
+    rows = []
+    with open(config.data.path, newline="") as source:
+        for row in csv.DictReader(source):
+            checked = encoder.check_csv_row(row, "")
+            rows.append({name: (values[0].decode() if isinstance(values[0], bytes)
+                                else values[0]) for name, values in checked.items()})
+            if len(rows) == 1000:
+                break
+    return rows
+
+
+def _in_process_floor(config, home, rows, seconds):
+    """One direct `serving_default` call per request, on already serialized examples."""
+    from mlpipe.serving.commands import encoder_for
+    from mlpipe.serving.model import LoadedModel, resolve_version
+    encoder = encoder_for(config)
+    model = LoadedModel.load(*resolve_version(home))
+    results = {}
+    for size in ROWS_PER_REQUEST:
+        batches = [encoder.serialize_all(encoder.rows_from_request(
+            {"instances": rows[i:i + size]})[0]) for i in range(0, 500, size)]
+        latencies, deadline, i = [], time.monotonic() + seconds / 2, 0
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            model.predict(batches[i % len(batches)])
+            latencies.append(time.perf_counter() - started)
+            i += 1
+        results[size] = _summary(latencies, seconds / 2, size)
+    return results
+
+
+def _start_server(config_file, base, sample_rate):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlpipe.pipeline.cli", "serve", "--config", str(config_file),
+         "--home", base, "--port", "0", "--log-sample-rate", str(sample_rate)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in process.stdout:
+        if line.startswith("READY "):
+            return {"process": process, "url": line.split()[1]}
+    sys.exit("the server did not start")
+
+
+async def _http_levels(url, rows, seconds):
+    import httpx
+    results = {}
+    for size in ROWS_PER_REQUEST:
+        bodies = [{"instances": rows[i:i + size]} for i in range(0, 500, size)]
+        for concurrency in CONCURRENCY:
+            limits = httpx.Limits(max_connections=concurrency,
+                                  max_keepalive_connections=concurrency)
+            # httpx writes a request's headers and body separately: without TCP_NODELAY the
+            # body waits ~40 ms for the server's delayed ACK (curl sets it by default).
+            transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=[
+                (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+            async with httpx.AsyncClient(transport=transport, timeout=60) as client:
+                await client.post(f"{url}:predict", json=bodies[0])   # warm connection
+                latencies, failures = [], 0
+                deadline = time.monotonic() + seconds
+
+                async def slot(offset):
+                    nonlocal failures
+                    i = offset
+                    while time.monotonic() < deadline:
+                        started = time.perf_counter()
+                        response = await client.post(f"{url}:predict",
+                                                     json=bodies[i % len(bodies)])
+                        latencies.append(time.perf_counter() - started)
+                        failures += response.status_code != 200
+                        i += concurrency
+                began = time.monotonic()
+                await asyncio.gather(*(slot(k) for k in range(concurrency)))
+                elapsed = time.monotonic() - began
+            results[(concurrency, size)] = {**_summary(latencies, elapsed, size),
+                                            "failures": failures}
+    return results
+
+
+def _summary(latencies, elapsed, size):
+    ordered = sorted(latencies)
+    return {"requests_per_s": len(ordered) / elapsed, "rows_per_s": len(ordered) * size / elapsed,
+            "p50_ms": 1000 * statistics.median(ordered),
+            "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]}
+
+
+def _print_serving(http, floor, sample_rate):
+    print(f"\nHTTP serving (127.0.0.1, request log sampling {sample_rate}) vs in-process floor")
+    print(f"{'rows/req':>8} {'conc':>5} {'req/s':>8} {'rows/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+          f" | {'floor p50':>9} {'floor req/s':>11} | {'p50 x':>6} {'req/s x':>7} {'fail':>5}")
+    for (concurrency, size), result in sorted(http.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        base = floor[size]
+        print(f"{size:>8} {concurrency:>5} {result['requests_per_s']:>8.0f} "
+              f"{result['rows_per_s']:>9.0f} {result['p50_ms']:>8.2f} {result['p99_ms']:>8.2f}"
+              f" | {base['p50_ms']:>9.2f} {base['requests_per_s']:>11.0f} | "
+              f"{result['p50_ms'] / base['p50_ms']:>6.1f} "
+              f"{result['requests_per_s'] / base['requests_per_s']:>7.2f} "
+              f"{result['failures']:>5}")
+
+
+def _batch_scoring(config, home, scratch: pathlib.Path):
+    import csv
+    from mlpipe.serving.commands import encoder_for
+    from mlpipe.serving.model import LoadedModel, resolve_version
+    from mlpipe.serving.predict import score_csv
+    encoder = encoder_for(config)
+    model = LoadedModel.load(*resolve_version(home))
+    batch = 2048
+    summary = score_csv(model, encoder, config.data.path, scratch / "scored.csv",
+                        batch_size=batch, progress=None)
+    with open(config.data.path, newline="") as source:
+        serialized = [encoder.serialize(encoder.check_csv_row(row, ""))
+                      for row in csv.DictReader(source)]
+    started = time.perf_counter()
+    for i in range(0, len(serialized), batch):
+        model.predict(serialized[i:i + batch])
+    direct = len(serialized) / (time.perf_counter() - started)
+    print(f"\nBatch scoring of {config.data.path} ({summary.rows:,} rows, chunks of {batch}):")
+    print(f"  mlpipe predict (read CSV, check, serialize, score, write): "
+          f"{summary.rows_per_second:>9,.0f} rows/s")
+    print(f"  SavedModel called directly on pre-serialized examples:     {direct:>9,.0f} rows/s")
+    print(f"  ratio predict / direct: {summary.rows_per_second / direct:.2f}")
+
+
+if __name__ == "__main__":
+    main()

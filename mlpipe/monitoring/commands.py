@@ -1,0 +1,101 @@
+"""`mlpipe monitor` (registered with the CLI through `register`).
+
+Exit codes: 0 within thresholds; 2 bad input (no file, no training statistics); 4 a drift
+threshold was crossed, the data has schema anomalies, or (--evaluate) the model missed its KPI.
+TensorFlow and TFDV are imported inside the handler, so `mlpipe --help` stays fast.
+"""
+
+import json
+import pathlib
+import sys
+import time
+
+EXIT_BAD_INPUT, EXIT_ALARM = 2, 4
+
+
+def register(command) -> None:
+    monitor = command("monitor", _monitor,
+                      "compare new data (a CSV file, or the logged requests) with the training "
+                      "statistics: drift, schema anomalies; --evaluate: KPI on labelled data")
+    monitor.add_argument("--input", help="CSV file or glob pattern (default: the request log "
+                                         "of `mlpipe serve`)")
+    monitor.add_argument("--output", help="JSON report (default: "
+                                          "<run home>/monitoring/monitor-<time>.json)")
+    monitor.add_argument("--version", help="pushed version whose training data is the baseline "
+                                           "(default: the newest)")
+    monitor.add_argument("--evaluate", metavar="LABELED_CSV",
+                         help="also score this labelled CSV and check the config's KPI")
+
+
+def _monitor(config, args) -> int:
+    from mlpipe.monitoring.training_stats import NoStatisticsError, find_training_statistics
+    from mlpipe.pipeline.run_home import RunHome
+    from mlpipe.serving.commands import request_log_dir
+    from mlpipe.serving.request_log import FILE_GLOB
+
+    home = RunHome.for_pipeline(config.name, args.home)
+    pattern = args.input or str(request_log_dir(config, home) / FILE_GLOB)
+    if not _matches(pattern):
+        what = "--input" if args.input else "the request log (serve with logging first)"
+        print(f"error: {what}: no file matches {pattern}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.evaluate and not pathlib.Path(args.evaluate).is_file():
+        print(f"error: --evaluate {args.evaluate}: file not found", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        training = find_training_statistics(home, args.version)
+    except NoStatisticsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    from mlpipe.monitoring.drift import monitor
+    from mlpipe.serving.schema_features import load_schema
+    print(f"mlpipe monitor: {config.name}", flush=True)
+    report = monitor(pattern, load_schema(config.schema_path), training, config.monitoring,
+                     config.features.raw_columns, config.label.source_columns)
+    print(report.summary())
+    body = report.to_json()
+    alarm = report.alarm
+    if args.evaluate:
+        evaluation = _evaluate(config, home, args)
+        if evaluation is None:
+            return EXIT_BAD_INPUT
+        body["evaluation"] = evaluation.to_json()
+        alarm = alarm or bool(evaluation.failed)
+
+    output = (pathlib.Path(args.output) if args.output else
+              home.root / "monitoring" / f"monitor-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(body, indent=2))
+    print(f"Report: {output}")
+    return EXIT_ALARM if alarm else 0
+
+
+def _matches(pattern: str) -> bool:
+    import glob
+    return bool(glob.glob(pattern))
+
+
+def _evaluate(config, home, args):
+    from mlpipe.monitoring.evaluate import evaluate_csv
+    from mlpipe.serving.commands import encoder_for
+    from mlpipe.serving.examples import RequestError
+    from mlpipe.serving.model import LoadedModel, NoModelError, resolve_version
+    try:
+        version, path = resolve_version(home, int(args.version) if args.version else None)
+    except NoModelError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
+    try:
+        result = evaluate_csv(LoadedModel.load(version, path), encoder_for(config),
+                              args.evaluate, config.label, config.evaluation.kpi)
+    except RequestError as error:
+        print(f"error: --evaluate {args.evaluate}: {error}", file=sys.stderr)
+        return None
+    print(f"\nEvaluation of version {version} on {args.evaluate} ({result.rows:,} rows):")
+    for name in ("auc", "binary_accuracy"):
+        bound = config.evaluation.kpi.get(name)
+        limit = f"  (KPI min {bound.min})" if bound and bound.min is not None else ""
+        print(f"  {name:<16} {result.metrics[name]:.4f}{limit}")
+    print("KPI missed: " + "; ".join(result.failed) if result.failed else "KPI met")
+    return result

@@ -1,0 +1,135 @@
+"""Pushed model versions: load one, call its serving signature, switch to a newer one.
+
+`ModelManager` holds the version being served. A poller thread loads a newer pushed version off
+the request path, warms it up, then swaps one reference: requests already running keep the model
+object they started with, so none is dropped; the old version is freed once the last one ends.
+"""
+
+import dataclasses
+import logging
+import pathlib
+import threading
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+from mlpipe.pipeline.run_home import RunHome
+
+SIGNATURE = "serving_default"
+INPUT_NAME = "examples"
+LOAD_ATTEMPTS = 3
+
+log = logging.getLogger(__name__)
+
+
+class NoModelError(RuntimeError):
+    """No pushed version (or not the one asked for) is available."""
+
+
+def numbered_versions(home: RunHome) -> Dict[int, pathlib.Path]:
+    """Complete pushed versions with a numeric name (the Pusher's), number -> folder."""
+    return {int(path.name): path for path in home.pushed_versions() if path.name.isdigit()}
+
+
+def resolve_version(home: RunHome, version: Optional[int] = None) -> (int, pathlib.Path):
+    versions = numbered_versions(home)
+    if not versions:
+        raise NoModelError(f"no pushed model under {home.serving_dir}: run `mlpipe run` first")
+    if version is None:
+        version = max(versions)
+    if version not in versions:
+        raise NoModelError(f"version {version} is not pushed under {home.serving_dir} "
+                           f"(pushed: {', '.join(str(v) for v in sorted(versions))})")
+    return version, versions[version]
+
+
+@dataclasses.dataclass
+class LoadedModel:
+    version: int
+    path: pathlib.Path
+    loaded: object          # keeps the SavedModel's variables alive
+    function: Callable
+    output_names: List[str]
+
+    @classmethod
+    def load(cls, version: int, path: pathlib.Path) -> "LoadedModel":
+        import tensorflow as tf
+        loaded = tf.saved_model.load(str(path))
+        if SIGNATURE not in loaded.signatures:
+            raise NoModelError(f"{path} has no '{SIGNATURE}' signature")
+        function = loaded.signatures[SIGNATURE]
+        output_names = sorted(function.structured_outputs)
+        model = cls(version, pathlib.Path(path), loaded, function, output_names)
+        model.predict([b""])  # warm-up: traces nothing later, fails here if the model is broken
+        return model
+
+    def predict(self, serialized: List[bytes]) -> Dict[str, np.ndarray]:
+        import tensorflow as tf
+        outputs = self.function(**{INPUT_NAME: tf.constant(serialized, dtype=tf.string)})
+        return {name: outputs[name].numpy() for name in self.output_names}
+
+    def metadata(self, model_name: str) -> dict:
+        """GET /v1/models/NAME/metadata, as TF Serving answers it (the SavedModel's signatures)."""
+        from google.protobuf import json_format
+        from tensorflow.core.protobuf import saved_model_pb2
+        saved = saved_model_pb2.SavedModel.FromString((self.path / "saved_model.pb").read_bytes())
+        signatures = {
+            name: json_format.MessageToDict(signature, preserving_proto_field_name=True)
+            for name, signature in saved.meta_graphs[0].signature_def.items()
+            if not name.startswith("__")}
+        return {"model_spec": {"name": model_name, "signature_name": "",
+                               "version": str(self.version)},
+                "metadata": {"signature_def": {"signature_def": signatures}}}
+
+
+class ModelManager:
+    """The served version; follows the newest pushed one unless a version is pinned."""
+
+    def __init__(self, home: RunHome, version: Optional[int] = None, poll_seconds: float = 2.0,
+                 on_switch: Callable[[int, int], None] = lambda old, new: None):
+        self.home = home
+        self.pinned = version
+        self.poll_seconds = poll_seconds
+        self.on_switch = on_switch
+        self._failed: Dict[int, int] = {}  # version -> failed loads
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self.current = LoadedModel.load(*resolve_version(home, version))
+
+    def check_for_newer(self) -> bool:
+        """Loads and switches to a newer pushed version, if any; True when it switched."""
+        if self.pinned is not None:
+            return False
+        newer = [v for v in numbered_versions(self.home)
+                 if v > self.current.version and self._failed.get(v, 0) < LOAD_ATTEMPTS]
+        if not newer:
+            return False
+        version = max(newer)
+        try:
+            model = LoadedModel.load(version, numbered_versions(self.home)[version])
+        except Exception as error:  # noqa: BLE001 - a broken push must not stop serving
+            # Maybe still being copied: tried again at the next polls, then given up.
+            self._failed[version] = self._failed.get(version, 0) + 1
+            log.error("version %s cannot be loaded (attempt %d of %d); still serving %s: %s",
+                      version, self._failed[version], LOAD_ATTEMPTS, self.current.version, error)
+            return False
+        old, self.current = self.current, model
+        self.on_switch(old.version, model.version)
+        return True
+
+    def start(self) -> None:
+        if self.pinned is None and self._thread is None:
+            self._thread = threading.Thread(target=self._poll, name="model-poller", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.check_for_newer()
+            except Exception:  # noqa: BLE001 - keep polling; the error is logged
+                log.exception("looking for a newer model version failed")

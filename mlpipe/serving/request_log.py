@@ -1,0 +1,175 @@
+"""The request log: a sample of served rows and their predictions, as CSV files TFDV reads.
+
+    <log dir>/requests-<start time>-<pid>-<n>.csv     one header line, then one line per row
+
+Columns: the schema's SERVING features (in schema order), then `_model_version`, `_prediction`
+and `_logged_at` (seconds since the epoch). `tfdv.generate_statistics_from_csv(<dir>/*.csv)`
+reads the files as they are; `mlpipe monitor` compares them with the training statistics.
+
+Rows are sampled per request (`log_sample_rate`), queued in memory and written by one thread,
+every `log_flush_seconds` or `log_flush_rows`, in a single append per batch (one per file when
+the batch spans a rotation): a crash loses at most the batch not yet written. Files are append-only; one is closed at `log_file_max_bytes` and
+a new one started, and the oldest beyond `log_max_files` are deleted, so the log stays bounded.
+A line cut short by a crash is cut off when the next server starts on the same folder.
+"""
+
+import csv
+import io
+import os
+import pathlib
+import random
+import threading
+import time
+from typing import List, Mapping, Optional, Sequence
+
+from mlpipe.serving.schema_features import BYTES
+
+FILE_GLOB = "requests-*.csv"
+META_COLUMNS = ["_model_version", "_prediction", "_logged_at"]
+
+
+class RequestLog:
+    def __init__(self, directory: pathlib.Path, feature_types: Mapping[str, str],
+                 sample_rate: float = 1.0, max_bytes: int = 16 * 2**20, max_files: int = 20,
+                 flush_seconds: float = 1.0, flush_rows: int = 1000,
+                 rng: Optional[random.Random] = None):
+        self.directory = pathlib.Path(directory)
+        self.feature_types = dict(feature_types)
+        self.columns = list(self.feature_types) + META_COLUMNS
+        self.sample_rate = sample_rate
+        self.max_bytes = max_bytes
+        self.max_files = max_files
+        self.flush_seconds = flush_seconds
+        self.flush_rows = flush_rows
+        self._rng = rng or random.Random()
+        self._pending: List[str] = []
+        self._pending_rows = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._closed = False
+        self._fd: Optional[int] = None
+        self._file_bytes = 0
+        self._sequence = 0
+        self._stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        self.rows_logged = 0
+        self.directory.mkdir(parents=True, exist_ok=True)
+        repair(self.directory)
+        self._thread = threading.Thread(target=self._run, name="request-log", daemon=True)
+        self._thread.start()
+
+    def sampled(self) -> bool:
+        return self.sample_rate >= 1.0 or self._rng.random() < self.sample_rate
+
+    def log(self, rows: Sequence[Mapping[str, list]], predictions: Sequence[float],
+            version: int) -> None:
+        """Queues one request's checked rows (feature -> values) with their predictions."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        now = f"{time.time():.3f}"
+        for row, prediction in zip(rows, predictions):
+            writer.writerow([_cell(row.get(name), kind) for name, kind in
+                             self.feature_types.items()] + [version, f"{prediction:.6g}", now])
+        with self._wake:
+            if self._closed:
+                return
+            self._pending.append(buffer.getvalue())
+            self._pending_rows += len(rows)
+            if self._pending_rows >= self.flush_rows:
+                self._wake.notify()
+
+    def flush(self) -> None:
+        with self._lock:
+            pieces, rows = self._pending, self._pending_rows
+            self._pending, self._pending_rows = [], 0
+            if pieces and self._fd is None:
+                self._open_next()   # the header counts towards the first file's size
+            batch, size = [], 0
+            for piece in (piece.encode() for piece in pieces):
+                if batch and self._file_bytes + size + len(piece) > self.max_bytes:
+                    self._write(b"".join(batch))
+                    batch, size = [], 0
+                batch.append(piece)
+                size += len(piece)
+            if batch:
+                self._write(b"".join(batch))
+            self.rows_logged += rows
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join(timeout=30)
+        self.flush()
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def files(self) -> List[pathlib.Path]:
+        return log_files(self.directory)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                if not self._closed and self._pending_rows < self.flush_rows:
+                    self._wake.wait(self.flush_seconds)
+                if self._closed:
+                    return
+            self.flush()
+
+    def _write(self, data: bytes) -> None:
+        """Called with the lock held: one append, to a new file when it would not fit."""
+        if self._fd is not None and self._file_bytes + len(data) > self.max_bytes:
+            os.close(self._fd)
+            self._fd = None
+        if self._fd is None:
+            self._open_next()
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._file_bytes += len(data)
+
+    def _open_next(self) -> None:
+        self._sequence += 1
+        path = self.directory / f"requests-{self._stamp}-{self._sequence:04d}.csv"
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        header = (",".join(self.columns) + "\n").encode()
+        os.write(self._fd, header)
+        self._file_bytes = len(header)
+        for old in log_files(self.directory)[:-self.max_files]:
+            old.unlink(missing_ok=True)
+
+
+def log_files(directory: pathlib.Path) -> List[pathlib.Path]:
+    """The log's files, oldest first."""
+    return sorted(pathlib.Path(directory).glob(FILE_GLOB),
+                  key=lambda path: (path.stat().st_mtime, path.name))
+
+
+def repair(directory: pathlib.Path) -> None:
+    """Cuts off a last line a crash left incomplete (no newline), so every file parses; a file
+    left without even its header line is removed."""
+    for path in log_files(directory):
+        size = path.stat().st_size
+        if size:
+            with path.open("rb+") as handle:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    tail = min(size, 1 << 20)
+                    handle.seek(size - tail)
+                    cut = handle.read(tail).rfind(b"\n")
+                    size = size - tail + cut + 1 if cut >= 0 else 0
+                    handle.truncate(size)
+        if size == 0:
+            path.unlink()
+
+
+def _cell(values: Optional[list], kind: str) -> str:
+    if not values:
+        return ""
+    value = values[0]
+    if kind == BYTES:
+        return value.decode("utf-8", "replace")
+    return repr(value) if isinstance(value, float) else str(value)
+

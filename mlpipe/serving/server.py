@@ -1,0 +1,240 @@
+"""`mlpipe serve`: the pushed model over HTTP, speaking TensorFlow Serving's REST API.
+
+    GET  /v1/models/NAME[/versions/N]            version status
+    GET  /v1/models/NAME[/versions/N]/metadata   the SavedModel's signatures
+    POST /v1/models/NAME[/versions/N]:predict    {"instances": [{feature: value, ...}, ...]}
+                                                 or {"inputs": {feature: [value, ...], ...}}
+    GET  /healthz   the process is up;   GET /readyz   a model is loaded and answering
+
+NAME is the problem config's name. Requests carry raw feature values (JSON numbers and strings;
+bytes also as {"b64": ...}); they are checked against the schema's SERVING environment,
+serialized as tf.Examples and fed to the exported `serving_default` signature, which applies the
+Transform graph itself. Answers have TF Serving's shapes: {"predictions": [...]} for rows,
+{"outputs": ...} for columns; errors {"error": "...", "field": "..."} with status 400 (bad
+request) or 404 (unknown model or version). The response header X-Model-Version names the
+version that answered.
+"""
+
+import dataclasses
+import logging
+import socket
+import sys
+from typing import Optional, TextIO
+
+from mlpipe.serving.examples import ExampleEncoder, RequestError, as_json_predictions
+from mlpipe.serving.model import ModelManager
+from mlpipe.serving.request_log import RequestLog
+from mlpipe.serving.settings import ServingConfig
+
+OUTPUT_LOGGED = "probability"
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class ServerState:
+    model_name: str
+    encoder: ExampleEncoder
+    manager: ModelManager
+    settings: ServingConfig
+    request_log: Optional[RequestLog] = None
+    requests_served: int = 0
+    requests_refused: int = 0
+
+
+def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO = sys.stdout):
+    """The FastAPI app; `announce` is printed once it is ready to answer."""
+    import contextlib
+
+    import orjson
+    from fastapi import FastAPI, Request
+    from fastapi.responses import Response
+    from starlette.concurrency import run_in_threadpool
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        state.manager.start()
+        if announce:
+            print(announce, file=out, flush=True)
+        try:
+            yield
+        finally:
+            state.manager.stop()
+            if state.request_log is not None:
+                state.request_log.close()
+            logged = (f", {state.request_log.rows_logged} rows logged"
+                      if state.request_log is not None else "")
+            print(f"Stopped: {state.requests_served} requests served, "
+                  f"{state.requests_refused} refused{logged}", file=out, flush=True)
+
+    app = FastAPI(title=f"mlpipe serving: {state.model_name}", lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+
+    def reply(body, status: int = 200, version: Optional[int] = None) -> Response:
+        headers = {"X-Model-Version": str(version)} if version is not None else None
+        return Response(orjson.dumps(body), status_code=status, media_type="application/json",
+                        headers=headers)
+
+    def error(message: str, status: int = 400, field: Optional[str] = None) -> Response:
+        body = {"error": message}
+        if field:
+            body["field"] = field
+        return reply(body, status)
+
+    def find_model(name: str, version: Optional[str]):
+        """(model, None) or (None, 404 response); the model is captured once per request."""
+        model = state.manager.current
+        if name != state.model_name:
+            return None, error(f"Servable not found for request: Latest({name})", 404)
+        if version is not None and version != str(model.version):
+            return None, error(f"Servable not found for request: Specific({name}, {version}); "
+                               f"serving version {model.version}", 404)
+        return model, None
+
+    @app.get("/healthz")
+    async def healthz():
+        return reply({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz():
+        model = state.manager.current
+        try:
+            await run_in_threadpool(model.predict, [b""])
+        except Exception as failure:  # noqa: BLE001 - not ready, whatever the reason
+            return reply({"status": "not ready", "error": str(failure)}, 503)
+        return reply({"status": "ready", "model": state.model_name, "version": model.version},
+                     version=model.version)
+
+    async def status(name: str, version: Optional[str] = None):
+        model, failure = find_model(name, version)
+        if failure:
+            return failure
+        return reply({"model_version_status": [{
+            "version": str(model.version), "state": "AVAILABLE",
+            "status": {"error_code": "OK", "error_message": ""}}]}, version=model.version)
+
+    async def metadata(name: str, version: Optional[str] = None):
+        model, failure = find_model(name, version)
+        if failure:
+            return failure
+        return reply(model.metadata(state.model_name), version=model.version)
+
+    async def predict(request: Request, name: str, version: Optional[str] = None):
+        model, failure = find_model(name, version)
+        if failure:
+            return failure
+        try:
+            body = orjson.loads(await _read_body(request, state.settings.max_body_bytes))
+            signature = body.get("signature_name") if isinstance(body, dict) else None
+            if signature not in (None, "", "serving_default"):
+                raise RequestError(f"unknown signature_name '{signature}' (this model serves "
+                                   "'serving_default')", "signature_name")
+            rows, layout = state.encoder.rows_from_request(body)
+            if len(rows) > state.settings.max_rows_per_request:
+                raise RequestError(f"{len(rows)} examples in one request; at most "
+                                   f"{state.settings.max_rows_per_request} are accepted",
+                                   "instances" if layout == "row" else "inputs")
+        except RequestError as refused:
+            state.requests_refused += 1
+            return error(str(refused), 400, refused.field)
+        except orjson.JSONDecodeError as refused:
+            state.requests_refused += 1
+            return error(f"request body is not valid JSON: {refused}", 400)
+        outputs = await run_in_threadpool(_infer, state.encoder, model, rows)
+        state.requests_served += 1
+        if state.request_log is not None and state.request_log.sampled():
+            logged = outputs.get(OUTPUT_LOGGED, next(iter(outputs.values())))
+            state.request_log.log(rows, logged.reshape(len(rows), -1)[:, 0].tolist(),
+                                  model.version)
+        return reply(as_json_predictions(outputs, columnar=layout == "columnar"),
+                     version=model.version)
+
+    app.add_api_route("/v1/models/{name}", status, methods=["GET"])
+    app.add_api_route("/v1/models/{name}/versions/{version}", status, methods=["GET"])
+    app.add_api_route("/v1/models/{name}/metadata", metadata, methods=["GET"])
+    app.add_api_route("/v1/models/{name}/versions/{version}/metadata", metadata,
+                      methods=["GET"])
+    app.add_api_route("/v1/models/{name}:predict", predict, methods=["POST"])
+    app.add_api_route("/v1/models/{name}/versions/{version}:predict", predict, methods=["POST"])
+    return app
+
+
+class _BodyTooLarge(RequestError):
+    pass
+
+
+async def _read_body(request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLarge(f"request body of {int(declared)} bytes is over the limit of "
+                            f"{limit} bytes (serving.max_body_bytes)", "body")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge(f"request body is over the limit of {limit} bytes "
+                                "(serving.max_body_bytes)", "body")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _infer(encoder: ExampleEncoder, model, rows):
+    return model.predict(encoder.serialize_all(rows))
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; port 0 picks a free one (read it back with getsockname())."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on connections of such a socket; without
+    # it, Nagle's algorithm and the client's delayed ACK add ~40 ms to every keep-alive reply.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(state: ServerState, host: str, port: int, out: TextIO = sys.stdout) -> None:
+    """Runs until SIGINT/SIGTERM; in-flight requests finish, the request log is flushed."""
+    import uvicorn
+    sock = bind(host, port)
+    bound_port = sock.getsockname()[1]
+    url = f"http://{host}:{bound_port}/v1/models/{state.model_name}"
+    model = state.manager.current
+    announce = (f"Serving {state.model_name} version {model.version} ({model.path})\n"
+                f"  predict: POST {url}:predict\n"
+                f"  status:  GET  {url}\n"
+                f"  log:     {state.request_log.directory if state.request_log else 'off'}\n"
+                f"READY {url}")
+    app = create_app(state, announce=announce, out=out)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=30)
+    _graceful_server_class()(config).run(sockets=[sock])
+
+
+def _graceful_server_class():
+    import contextlib
+    import signal
+    import threading
+
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn's server, except that SIGINT/SIGTERM, once the graceful shutdown is done,
+        is not raised again: a stopped server exits with status 0, not killed by the signal."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return GracefulServer

@@ -1,0 +1,177 @@
+"""The `cloud:` section and its checks (fast: no TFX, no clients), and the pipeline image recipe."""
+
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from mlpipe.kubeflow import settings
+from mlpipe.kubeflow.settings import CloudConfig, image_schema_file, resolve_cloud
+from mlpipe.pipeline.config import DEFAULT_CONFIG, ConfigError, load_config
+
+from conftest import BUCKET, CLOUD, IMAGE, PROJECT
+
+REPO = pathlib.Path(settings.__file__).resolve().parents[2]
+DOCKERFILE = REPO / "mlpipe" / "kubeflow" / "Dockerfile"
+
+
+def _without(*fields):
+    return {k: v for k, v in CLOUD.items() if k not in fields}
+
+
+@pytest.mark.parametrize("missing, target, field", [
+    ("image", "kubeflow", "cloud.image"),
+    ("image", "vertex", "cloud.image"),
+    ("project", "vertex", "cloud.project"),
+    ("region", "vertex", "cloud.region"),
+    ("bucket", "vertex", "cloud.bucket"),
+    ("data_path", "kubeflow", "cloud.data_path"),
+])
+def test_missing_field_is_named(base_config, missing, target, field):
+    config = base_config.model_copy(update={"cloud": CloudConfig(**_without(missing))})
+    with pytest.raises(ConfigError, match=re.escape(field)):
+        resolve_cloud(config, target)
+
+
+def test_no_cloud_section_at_all(base_config):
+    with pytest.raises(ConfigError, match=r"cloud\.image.*--image"):
+        resolve_cloud(base_config, "vertex")
+
+
+def test_kubeflow_needs_project_only_for_gcp_services(base_config):
+    config = base_config.model_copy(update={"cloud": CloudConfig(**_without("project", "region"))})
+    assert resolve_cloud(config, "kubeflow").project is None  # plain KFP: fine
+    dataflow = config.model_copy(update={"cloud": config.cloud.model_copy(
+        update={"beam": settings.CloudBeamConfig(runner="DataflowRunner")})})
+    with pytest.raises(ConfigError, match=r"cloud\.project.*Dataflow"):
+        resolve_cloud(dataflow, "kubeflow")
+
+
+@pytest.mark.parametrize("field, value", [("pipeline_root", "/tmp/root"),
+                                          ("pipeline_root", "s3://bucket/root"),
+                                          ("data_path", "data/taxi.csv"),
+                                          ("serving_dir", "runs/serving")])
+def test_non_gcs_paths_are_rejected(base_config, field, value):
+    with pytest.raises(ConfigError, match=rf"cloud\.{field}: .*gs://"):
+        resolve_cloud(base_config, "vertex", {**CLOUD, field: value})
+
+
+def test_flags_override_the_file(cloud_config):
+    config = cloud_config(pipeline_root="gs://from-file/root")
+    cloud = resolve_cloud(config, "vertex", {"project": "flag-project", "image": "flag/image:2",
+                                             "pipeline_root": None, "region": None})
+    assert (cloud.project, cloud.image) == ("flag-project", "flag/image:2")
+    assert cloud.root_for("p") == "gs://from-file/root"  # None = flag not given
+    assert cloud.region == CLOUD["region"]
+
+
+def test_defaults_derive_from_the_bucket(cloud_config):
+    cloud = resolve_cloud(cloud_config(), "vertex")
+    assert cloud.root_for("taxi") == f"gs://{BUCKET}/mlpipe/taxi"
+    assert cloud.serving_dir_for("taxi") == f"gs://{BUCKET}/mlpipe/taxi/serving"
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"bucket": "gs://demo-bucket"}, "bucket name without gs://"),
+    ({"region": "Central US"}, "region such as us-central1"),
+    ({"labels": {"Team": "ml"}}, "lowercase"),
+    ({"training": {"accelerator_type": "NVIDIA_TESLA_T4"}}, "accelerator_count > 0 together"),
+    ({"training": {"replica_count": 2}}, "vertex_job: true"),
+    ({"deploy": {"traffic_percentage": 120}}, "traffic_percentage"),
+    ({"kubeflow_host": "kfp.local:8888"}, "http"),
+    ({"unknown_field": 1}, "unknown_field"),
+])
+def test_bad_values(base_config, changes, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        resolve_cloud(base_config, "vertex", {**CLOUD, **changes})
+
+
+def test_yaml_cloud_section_loads_and_unknown_fields_fail(tmp_path):
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw["schema"] = str((DEFAULT_CONFIG.parent / raw["schema"]).resolve())
+    raw["cloud"] = {**CLOUD, "training": {"vertex_job": True, "replica_count": 2}}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    config = load_config(path)
+    assert config.cloud.training.replica_count == 2 and config.cloud.image == IMAGE
+    raw["cloud"]["trainig"] = {}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"cloud\.trainig"):
+        load_config(path)
+
+
+def test_schema_path_is_inside_the_image(cloud_config, tmp_path):
+    config = cloud_config()
+    assert image_schema_file(config, config.cloud) == \
+        "/opt/mlpipe/mlpipe/schema/taxi/schema.pbtxt"
+    outside = config.model_copy(update={"schema_path": str(tmp_path / "schema.pbtxt")})
+    with pytest.raises(ConfigError, match=r"cloud\.schema_file"):
+        image_schema_file(outside, outside.cloud)
+    given = cloud_config(schema_file="gs://b/schema.pbtxt")
+    assert image_schema_file(given, given.cloud) == "gs://b/schema.pbtxt"
+
+
+def test_cli_bad_cloud_input_exits_2_before_compiling(tmp_path):
+    script = pathlib.Path(sys.executable).parent / "mlpipe"
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "mlpipe.pipeline.cli"]
+    cases = [
+        (["--image", IMAGE, "--region", "us-central1", "--bucket", BUCKET], "cloud.project"),
+        (["--image", IMAGE, "--project", PROJECT, "--region", "us-central1",
+          "--pipeline-root", "/tmp/root"], "cloud.pipeline_root"),
+        (["--project", PROJECT, "--region", "us-central1", "--bucket", BUCKET], "cloud.image"),
+    ]
+    for flags, field in cases:
+        result = subprocess.run([*command, "compile", "--target", "vertex", *flags],
+                                cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("error: ") and field in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_help_is_fast_and_lists_the_cloud_commands():
+    code = ("import sys, time; t = time.time(); from mlpipe.pipeline import cli\n"
+            "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('tensorflow', 'tfx', 'kfp', 'google.cloud.aiplatform') "
+            "if m in sys.modules]\nprint('HEAVY', heavy)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+    for name in ("compile", "submit", "deploy"):
+        assert name in result.stdout
+
+
+# ------------------------------------------------------------------ the pipeline image recipe
+
+
+def _lock_pin(name):
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        if line.lower().startswith(name + "=="):
+            return line.split("==", 1)[1].strip()
+    raise AssertionError(f"{name} not pinned in requirements.lock")
+
+
+def test_dockerfile_matches_the_package():
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^FROM tensorflow/tfx:1\.16\.0\s*$", text, re.M)
+    assert _lock_pin("tfx") == "1.16.0"
+    # Same pins as the tested venv; Keras 2 for TFX 1.16; Beam boot of the pinned Beam.
+    assert "pip install -r /opt/mlpipe/requirements.lock" in text
+    assert "COPY requirements.lock" in text
+    assert re.search(r"^ENV TF_USE_LEGACY_KERAS=1\b", text, re.M)
+    assert f"ARG BEAM_VERSION={_lock_pin('apache-beam')}" in text
+    assert "COPY --from=beam /opt/apache/beam /opt/apache/beam" in text
+    assert 'ENTRYPOINT ["/opt/apache/beam/boot"]' in text
+    # The package lands where the compiled pipeline looks for the schema.
+    assert f"COPY mlpipe {settings.IMAGE_SOURCE_DIR}/mlpipe" in text
+    assert f"-e {settings.IMAGE_SOURCE_DIR}" in text
+    ignore = (DOCKERFILE.parent / "Dockerfile.dockerignore").read_text().split()
+    assert ".venv" in ignore and ".git" in ignore and "runs" in ignore
+    # Every COPY source exists in the repository (the build context).
+    for line in text.splitlines():
+        if line.startswith("COPY ") and "--from=" not in line:
+            for source in line.split()[1:-1]:
+                assert (REPO / source).exists(), source

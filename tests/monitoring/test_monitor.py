@@ -1,0 +1,113 @@
+"""`mlpipe monitor` against the statistics of a real pipeline run (2,000 taxi rows)."""
+
+import csv
+import json
+
+import pytest
+
+import mlpipe  # noqa: F401  (process settings before TensorFlow)
+from mlpipe.monitoring.training_stats import find_training_statistics
+from mlpipe.pipeline.cli import main
+from mlpipe.serving.request_log import RequestLog
+
+EXIT_ALARM = 4
+
+
+@pytest.fixture(scope="module")
+def workspace(trained_home, helpers, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("monitor")
+    config_file = helpers.write_config(trained_home["config"], folder / "config.yaml")
+    return {**trained_home, "folder": folder, "config_file": config_file}
+
+
+def _monitor(workspace, *args):
+    output = workspace["folder"] / f"report-{len(list(workspace['folder'].glob('*.json')))}.json"
+    code = main(["monitor", "--config", str(workspace["config_file"]),
+                 "--home", workspace["base"], "--output", str(output), *args])
+    return code, json.loads(output.read_text()) if output.exists() else None
+
+
+def _skewed(source, target):
+    """Fares shifted up, and a payment type the schema does not know in a quarter of rows."""
+    with open(source, newline="") as reader_file, open(target, "w", newline="") as sink:
+        reader = csv.DictReader(reader_file)
+        writer = csv.DictWriter(sink, reader.fieldnames)
+        writer.writeheader()
+        for i, row in enumerate(reader):
+            row["fare"] = f"{float(row['fare']) * 1.5 + 8:.2f}"
+            if i % 4 == 0:
+                row["payment_type"] = "Crypto"
+            writer.writerow(row)
+    return target
+
+
+pytestmark = pytest.mark.e2e
+
+
+def test_training_statistics_are_found_through_the_pushed_models_lineage(trained_home):
+    found = find_training_statistics(trained_home["home"])
+    assert found.found_by.startswith("lineage of pushed version")
+    assert found.path.name == "FeatureStats.pb" and found.path.parent.name == "Split-train"
+    assert "StatisticsGen" in str(found.path)
+
+
+def test_the_training_data_itself_reports_nothing(workspace, capsys):
+    code, report = _monitor(workspace, "--input", str(workspace["csv"]))
+    assert code == 0, capsys.readouterr().out
+    assert report["alarm"] is False
+    assert report["drifted_features"] == [] and report["anomalies"] == []
+    assert report["environment"] == "TRAINING" and report["rows"] == 2000
+    measured = {d["feature"]: d["measure"] for d in report["drift"]}
+    assert measured["payment_type"] == "L_INFTY" and measured["company"] == "L_INFTY"
+    assert measured["fare"] == "JENSEN_SHANNON_DIVERGENCE"
+    assert len(measured) == len(workspace["config"].features.raw_columns)
+    assert "OK: within thresholds" in capsys.readouterr().out
+
+
+def test_skewed_data_reports_exactly_the_shifted_features(workspace, capsys):
+    skewed = _skewed(workspace["csv"], workspace["folder"] / "skewed.csv")
+    code, report = _monitor(workspace, "--input", str(skewed))
+    out = capsys.readouterr().out
+    assert code == EXIT_ALARM, out
+    assert report["alarm"] is True
+    assert sorted(report["drifted_features"]) == ["fare", "payment_type"]
+    assert report["anomalous_features"] == ["payment_type"]
+    assert "Crypto" in report["anomalies"][0]["description"]
+    by_feature = {d["feature"]: d for d in report["drift"]}
+    assert by_feature["payment_type"]["value"] == pytest.approx(0.25, abs=0.02)
+    assert "DRIFT" in out and "Drifted features: fare, payment_type" in out
+
+
+def test_logged_requests_are_the_default_input(workspace, capsys):
+    """A request log as `mlpipe serve` writes it, monitored in the SERVING environment."""
+    from mlpipe.serving.commands import encoder_for, request_log_dir
+    config = workspace["config"]
+    encoder = encoder_for(config)
+    log = RequestLog(request_log_dir(config, workspace["home"]),
+                     {n: f.type for n, f in encoder.features.items()}, max_bytes=64 * 1024)
+    with open(workspace["csv"], newline="") as source:
+        for i, row in enumerate(csv.DictReader(source)):
+            log.log([encoder.check_csv_row(row, f"line {i + 2}")], [0.5], version=1)
+    log.close()
+    assert len(log.files()) > 1
+    code, report = _monitor(workspace)
+    assert code == 0, capsys.readouterr().out
+    assert report["environment"] == "SERVING" and report["rows"] == 2000
+    assert report["drifted_features"] == [] and report["anomalies"] == []
+
+
+def test_evaluate_scores_labelled_data_against_the_kpi(workspace, capsys):
+    code, report = _monitor(workspace, "--input", str(workspace["csv"]),
+                            "--evaluate", str(workspace["csv"]))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    evaluation = report["evaluation"]
+    assert evaluation["rows"] == 2000 and evaluation["failed"] == []
+    assert evaluation["metrics"]["auc"] >= 0.8
+    assert "KPI met" in out
+
+
+def test_missing_input_is_a_clear_error(workspace, capsys):
+    code, _ = _monitor(workspace, "--input", str(workspace["folder"] / "none.csv"))
+    assert code == 2
+    assert "no file matches" in capsys.readouterr().err

@@ -1,0 +1,76 @@
+"""The request contract (SERVING environment of the curated schema) and the tf.Example encoder."""
+
+import pytest
+
+import mlpipe  # noqa: F401  (process settings before TensorFlow)
+from mlpipe.serving.examples import ExampleEncoder, RequestError, as_json_predictions
+from mlpipe.serving.schema_features import SERVING, TRAINING, environment_features
+
+
+@pytest.fixture(scope="module")
+def encoder(taxi_schema):
+    return ExampleEncoder(environment_features(taxi_schema, SERVING))
+
+
+def test_serving_environment_leaves_out_the_label_source(taxi_schema):
+    serving = environment_features(taxi_schema, SERVING)
+    assert "tips" not in serving and "tips" in environment_features(taxi_schema, TRAINING)
+    assert len(serving) == 17
+    required = {name for name, info in serving.items() if info.required}
+    assert required == {"fare", "trip_start_month", "trip_start_hour", "trip_start_day",
+                        "trip_start_timestamp", "trip_miles", "payment_type"}
+    assert serving["payment_type"].type == "BYTES" and serving["fare"].type == "FLOAT"
+
+
+def test_hand_encoded_examples_parse_back_to_protobuf_built_ones(encoder, taxi_row):
+    import tensorflow as tf
+    row = {k: v for k, v in taxi_row().items() if k != "tips"}
+    row.update(pickup_census_tract=-5, company="Café ünïcode", trip_seconds=2**40)
+    checked = encoder.check_json_row(row, "instances[0]")
+    parsed = tf.train.Example.FromString(encoder.serialize(checked))
+    expected = tf.train.Example()
+    for name, value in row.items():
+        feature = expected.features.feature[name]
+        if isinstance(value, str):
+            feature.bytes_list.value.append(value.encode())
+        elif isinstance(value, float):
+            feature.float_list.value.append(value)
+        elif encoder.features[name].type == "FLOAT":
+            feature.float_list.value.append(float(value))
+        else:
+            feature.int64_list.value.append(value)
+    assert parsed == expected
+    assert encoder.serialize({}) == tf.train.Example().SerializeToString()
+
+
+def test_csv_rows_are_typed_by_the_schema_and_extra_columns_ignored(encoder, taxi_row):
+    row = {k: str(v) for k, v in taxi_row(company="").items()}
+    checked = encoder.check_csv_row(row, "line 2")
+    assert "tips" not in checked and "company" not in checked
+    assert checked["fare"] == [10.0] and checked["trip_start_hour"] == [19]
+    assert checked["payment_type"] == [b"Credit Card"]
+    with pytest.raises(RequestError, match="line 7: column 'trip_start_hour' expects an integer"):
+        encoder.check_csv_row({**row, "trip_start_hour": "7.5"}, "line 7")
+    with pytest.raises(RequestError, match="missing required feature 'fare'") as error:
+        encoder.check_csv_row({**row, "fare": ""}, "line 3")
+    assert error.value.field == "fare"
+
+
+def test_columnar_and_row_requests_give_the_same_rows(encoder, taxi_row):
+    rows = [{k: v for k, v in taxi_row(fare=f).items() if k != "tips"} for f in (1.0, 2.0)]
+    by_rows, layout = encoder.rows_from_request({"instances": rows})
+    assert layout == "row"
+    by_columns, layout = encoder.rows_from_request(
+        {"inputs": {name: [row[name] for row in rows] for name in rows[0]}})
+    assert layout == "columnar" and by_columns == by_rows
+
+
+def test_responses_have_tf_serving_shapes():
+    import numpy as np
+    outputs = {"probability": np.array([[0.25], [0.5]], dtype=np.float32)}
+    assert as_json_predictions(outputs, columnar=False) == {"predictions": [[0.25], [0.5]]}
+    assert as_json_predictions(outputs, columnar=True) == {"outputs": [[0.25], [0.5]]}
+    two = {"a": np.array([1, 2]), "b": np.array([3, 4])}
+    assert as_json_predictions(two, columnar=False) == {
+        "predictions": [{"a": 1, "b": 3}, {"a": 2, "b": 4}]}
+    assert as_json_predictions(two, columnar=True) == {"outputs": {"a": [1, 2], "b": [3, 4]}}

@@ -1,0 +1,66 @@
+"""`mlpipe predict`: streaming batch scoring with the pushed model of a real pipeline run."""
+
+import csv
+
+import numpy as np
+import pytest
+
+import mlpipe  # noqa: F401  (process settings before TensorFlow)
+from mlpipe.pipeline.cli import main
+from mlpipe.serving.commands import encoder_for
+from mlpipe.serving.model import LoadedModel, resolve_version
+from mlpipe.serving.predict import InputError, score_csv
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def model(trained_home):
+    return LoadedModel.load(*resolve_version(trained_home["home"]))
+
+
+def test_scores_in_chunks_and_matches_one_direct_call(trained_home, model, tmp_path):
+    encoder = encoder_for(trained_home["config"])
+    output = tmp_path / "scored.csv"
+    summary = score_csv(model, encoder, trained_home["csv"], output, batch_size=300,
+                        progress=None)
+    assert summary.rows == 2000 and summary.version == model.version
+    with open(trained_home["csv"], newline="") as source:
+        inputs = list(csv.DictReader(source))
+    with open(output, newline="") as scored_file:
+        scored = list(csv.DictReader(scored_file))
+    assert len(scored) == 2000
+    assert list(scored[0]) == list(inputs[0]) + ["probability"]
+    assert all(row[name] == source_row[name] for row, source_row in zip(scored, inputs)
+               for name in inputs[0])
+    direct = model.predict([encoder.serialize(encoder.check_csv_row(row, ""))
+                            for row in inputs])["probability"][:, 0]
+    np.testing.assert_allclose([float(row["probability"]) for row in scored], direct, atol=1e-6)
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_bad_value_names_line_and_column_and_leaves_no_output(trained_home, model, tmp_path,
+                                                                write_csv, taxi_row):
+    bad = write_csv(tmp_path / "bad.csv", [taxi_row()] * 5 + [taxi_row(fare="twelve")])
+    output = tmp_path / "out.csv"
+    with pytest.raises(InputError, match=r"bad.csv, line 7: column 'fare' expects a number"):
+        score_csv(model, encoder_for(trained_home["config"]), bad, output, batch_size=4,
+                  progress=None)
+    assert not output.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_cli_predict_reports_progress_and_pins_a_version(trained_home, helpers, tmp_path, capsys):
+    config_file = helpers.write_config(trained_home["config"], tmp_path / "config.yaml")
+    version = trained_home["home"].pushed_versions()[-1].name
+    output = tmp_path / "scored.csv"
+    code = main(["predict", "--config", str(config_file), "--home", trained_home["base"],
+                 "--input", str(trained_home["csv"]), "--output", str(output),
+                 "--version", version, "--batch-size", "500"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert f"Wrote 2,000 rows to {output}" in captured.out
+    assert "scored 2,000 rows" in captured.err
+    code = main(["predict", "--config", str(config_file), "--home", trained_home["base"],
+                 "--input", str(trained_home["csv"]), "--output", str(output),
+                 "--version", "12345"])
+    assert code == 2 and "version 12345 is not pushed" in capsys.readouterr().err

@@ -1,0 +1,99 @@
+"""The request log: batched appends, rotation within a bound, crash repair, sampling, TFDV."""
+
+import random
+
+import pytest
+
+import mlpipe  # noqa: F401  (process settings before TensorFlow)
+from mlpipe.serving.request_log import META_COLUMNS, RequestLog, log_files
+
+TYPES = {"fare": "FLOAT", "trip_start_hour": "INT", "payment_type": "BYTES"}
+
+
+def _row(i):
+    return {"fare": [float(i)], "trip_start_hour": [i % 24],
+            "payment_type": [b"Cash" if i % 2 else b"Credit, Card"]}
+
+
+def _lines(directory):
+    return [line for path in log_files(directory) for line in path.read_text().splitlines()[1:]]
+
+
+def test_rows_are_appended_in_batches_and_all_flushed_on_close(tmp_path):
+    log = RequestLog(tmp_path, TYPES, flush_seconds=60, flush_rows=10)
+    for i in range(25):
+        log.log([_row(i)], [0.5], version=7)
+    log.close()
+    (path,) = log_files(tmp_path)
+    lines = path.read_text().splitlines()
+    assert lines[0] == ",".join(list(TYPES) + META_COLUMNS)
+    assert len(lines) == 26 and log.rows_logged == 25
+    assert lines[1].startswith('0.0,0,"Credit, Card",7,0.5,')
+    assert lines[2].startswith("1.0,1,Cash,7,0.5,")
+
+
+def test_files_rotate_at_the_size_limit_and_the_oldest_are_deleted(tmp_path):
+    log = RequestLog(tmp_path, TYPES, max_bytes=4096, max_files=3, flush_rows=1)
+    for i in range(400):
+        log.log([_row(i)], [0.25], version=1)
+        log.flush()
+    log.close()
+    files = log_files(tmp_path)
+    assert len(files) == 3
+    assert all(path.stat().st_size <= 4096 for path in files)
+    kept = _lines(tmp_path)
+    assert kept[-1].startswith("399.0,")   # the newest rows are the ones kept
+    assert len(kept) < 400
+
+
+def test_one_large_batch_is_spread_over_files_within_the_size_limit(tmp_path):
+    log = RequestLog(tmp_path, TYPES, max_bytes=4096, max_files=100, flush_seconds=60,
+                     flush_rows=10**6)
+    for i in range(300):
+        log.log([_row(i)], [0.25], version=1)
+    log.close()
+    files = log_files(tmp_path)
+    assert len(files) > 2 and all(path.stat().st_size <= 4096 for path in files)
+    assert [float(line.split(",")[0]) for line in _lines(tmp_path)] == [float(i) for i in
+                                                                        range(300)]
+
+
+def test_a_line_cut_by_a_crash_is_removed_when_the_next_log_starts(tmp_path):
+    log = RequestLog(tmp_path, TYPES)
+    log.log([_row(1), _row(2)], [0.1, 0.2], version=1)
+    log.close()
+    (path,) = log_files(tmp_path)
+    with path.open("a") as handle:
+        handle.write("3.0,3,Ca")        # the process died in the middle of a write
+    RequestLog(tmp_path, TYPES).close()
+    assert path.read_text().endswith("\n")
+    assert len(_lines(tmp_path)) == 2
+
+
+def test_sampling_keeps_about_the_configured_fraction_of_requests(tmp_path):
+    log = RequestLog(tmp_path, TYPES, sample_rate=0.2, rng=random.Random(0))
+    sampled = sum(log.sampled() for _ in range(5000))
+    log.close()
+    assert 900 < sampled < 1100
+    assert RequestLog(tmp_path / "all", TYPES, sample_rate=1.0).sampled()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_tfdv_reads_the_log_with_the_schema_types(tmp_path, taxi_schema):
+    import tensorflow_data_validation as tfdv
+    log = RequestLog(tmp_path, TYPES, max_bytes=4096, flush_rows=1)
+    for i in range(300):
+        log.log([_row(i)], [0.5], version=3)
+        log.flush()
+    log.close()
+    assert len(log_files(tmp_path)) > 1
+    options = tfdv.StatsOptions(schema=taxi_schema, infer_type_from_schema=True,
+                                feature_allowlist=list(TYPES))
+    stats = tfdv.generate_statistics_from_csv(str(tmp_path / "*.csv"), stats_options=options)
+    dataset = stats.datasets[0]
+    assert dataset.num_examples == 300
+    by_name = {f.path.step[0]: f for f in dataset.features}
+    assert set(by_name) == set(TYPES)
+    assert by_name["fare"].num_stats.max == 299.0
+    assert {v.value for v in by_name["payment_type"].string_stats.top_values} == {
+        "Cash", "Credit, Card"}

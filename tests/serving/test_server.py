@@ -1,0 +1,254 @@
+"""`mlpipe serve` over real HTTP on 127.0.0.1, with a model pushed by the real pipeline.
+
+One server (a child process) answers the format and error tests, in file order; the last test
+stops it and reads its request log back with TFDV. The hot switch runs on a second server over a
+copy of the pushed version.
+"""
+
+import concurrent.futures
+import shutil
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+import mlpipe  # noqa: F401  (process settings before TensorFlow)
+from mlpipe.serving.request_log import META_COLUMNS, log_files
+from mlpipe.serving.settings import ServingConfig
+
+pytestmark = pytest.mark.e2e
+
+REQUIRED = {"fare": 12.5, "trip_start_month": 5, "trip_start_hour": 19, "trip_start_day": 6,
+            "trip_start_timestamp": 1400269500, "trip_miles": 2.5, "payment_type": "Credit Card"}
+ROWS = [
+    dict(REQUIRED),
+    {**REQUIRED, "fare": 4.25, "payment_type": "Cash", "company": "Flash Cab",
+     "pickup_community_area": 8, "dropoff_community_area": 32, "trip_seconds": 300,
+     "pickup_latitude": 41.89, "pickup_longitude": -87.63},
+    {**REQUIRED, "fare": 40.0, "trip_miles": 17.0, "trip_start_hour": 6, "company": None},
+]
+
+
+@pytest.fixture(scope="module")
+def server(trained_home, tmp_path_factory, helpers):
+    trained = helpers
+    folder = tmp_path_factory.mktemp("serve")
+    config_file = trained.write_config(
+        trained_home["config"], folder / "config.yaml",
+        serving=ServingConfig(log_dir=str(folder / "log"), max_body_bytes=64 * 1024,
+                              log_flush_seconds=0.2))
+    process = trained.ServerProcess(config_file, trained_home["base"])
+    process.log_dir = folder / "log"
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def in_process(trained_home):
+    """The same pushed model called directly: tf.Examples built with protobuf (the reference)."""
+    import tensorflow as tf
+    path = trained_home["home"].pushed_versions()[-1]
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+
+    def predict(rows):
+        examples = [_example(row).SerializeToString() for row in rows]
+        return serve(examples=tf.constant(examples))["probability"].numpy()
+    return predict
+
+
+def _example(row):
+    import tensorflow as tf
+    feature = {}
+    for name, value in row.items():
+        if value is None:
+            continue
+        if isinstance(value, str):
+            feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+        elif isinstance(value, float):
+            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
+        else:
+            feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+    return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def _version(trained_home):
+    return trained_home["home"].pushed_versions()[-1].name
+
+
+def test_status_and_metadata_in_tf_serving_shape(server, trained_home):
+    version = _version(trained_home)
+    status = httpx.get(server.url).json()
+    assert status == {"model_version_status": [{
+        "version": version, "state": "AVAILABLE",
+        "status": {"error_code": "OK", "error_message": ""}}]}
+    assert httpx.get(f"{server.url}/versions/{version}").json() == status
+
+    metadata = httpx.get(f"{server.url}/metadata").json()
+    assert metadata["model_spec"] == {"name": "taxi-big-tipper", "signature_name": "",
+                                      "version": version}
+    signature = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert signature["inputs"]["examples"]["dtype"] == "DT_STRING"
+    assert signature["outputs"]["probability"]["dtype"] == "DT_FLOAT"
+    assert signature["method_name"] == "tensorflow/serving/predict"
+
+    assert httpx.get(f"{server.base_url}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{server.base_url}/readyz")
+    assert ready.status_code == 200 and ready.json()["version"] == int(version)
+
+
+def test_row_and_columnar_predictions_match_the_model_called_directly(server, in_process,
+                                                                       trained_home):
+    expected = in_process(ROWS)
+    rows = httpx.post(f"{server.url}:predict", json={"instances": ROWS})
+    assert rows.status_code == 200, rows.text
+    assert rows.headers["x-model-version"] == _version(trained_home)
+    predictions = rows.json()["predictions"]
+    assert np.array(predictions).shape == (3, 1)
+    np.testing.assert_allclose(predictions, expected, rtol=1e-6)
+
+    columns = {name: [row.get(name) for row in ROWS] for name in set().union(*ROWS)}
+    columnar = httpx.post(f"{server.url}:predict",
+                          json={"signature_name": "serving_default", "inputs": columns})
+    assert columnar.status_code == 200, columnar.text
+    np.testing.assert_allclose(columnar.json()["outputs"], expected, rtol=1e-6)
+
+    versioned = httpx.post(f"{server.url}/versions/{_version(trained_home)}:predict",
+                           json={"instances": ROWS[:1]})
+    np.testing.assert_allclose(versioned.json()["predictions"], expected[:1], rtol=1e-6)
+    # Values as one-element lists, and bytes as {"b64": ...}, are the same example.
+    listed = {**{k: [v] for k, v in REQUIRED.items()}, "payment_type": {"b64": "Q3JlZGl0IENhcmQ="}}
+    same = httpx.post(f"{server.url}:predict", json={"instances": [listed]})
+    np.testing.assert_allclose(same.json()["predictions"], expected[:1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("body, field, words", [
+    ({"instances": [{k: v for k, v in REQUIRED.items() if k != "fare"}]}, "fare",
+     "missing required feature 'fare'"),
+    ({"instances": [{**REQUIRED, "trip_start_hour": "seven"}]}, "trip_start_hour",
+     "expects an integer"),
+    ({"instances": [{**REQUIRED, "trip_start_hour": 7.5}]}, "trip_start_hour",
+     "expects an integer"),
+    ({"instances": [{**REQUIRED, "payment_type": 3}]}, "payment_type", "expects a string"),
+    ({"instances": [{**REQUIRED, "fare": True}]}, "fare", "expects a number"),
+    ({"instances": [{**REQUIRED, "fare": [1.0, 2.0]}]}, "fare", "at most 1 value"),
+    ({"instances": [{**REQUIRED, "tips": 2.0}]}, "tips", "unknown feature 'tips'"),
+    ({"instances": [{**REQUIRED, "colour": "red"}]}, "colour", "unknown feature 'colour'"),
+    ({"inputs": {"fare": [1.0, 2.0], "trip_miles": [1.0]}}, "trip_miles", "has 1 values"),
+    ({"instances": []}, "instances", "non-empty"),
+    ({"instances": ROWS, "inputs": {}}, None, "exactly one of"),
+    ({"instances": ROWS, "signature_name": "other"}, "signature_name", "unknown signature_name"),
+])
+def test_bad_requests_get_400_naming_the_field_and_the_server_keeps_serving(
+        server, body, field, words):
+    response = httpx.post(f"{server.url}:predict", json=body)
+    assert response.status_code == 400, response.text
+    answer = response.json()
+    assert words in answer["error"]
+    assert answer.get("field") == field
+    assert httpx.post(f"{server.url}:predict", json={"instances": ROWS}).status_code == 200
+
+
+def test_oversized_and_malformed_bodies_get_400(server):
+    big = {"instances": [dict(REQUIRED, company="x" * 1000) for _ in range(100)]}
+    response = httpx.post(f"{server.url}:predict", json=big)
+    assert response.status_code == 400
+    assert response.json()["field"] == "body" and "over the limit" in response.json()["error"]
+
+    def chunked():  # no Content-Length: the limit holds while reading
+        for _ in range(100):
+            yield b" " * 1024
+    response = httpx.post(f"{server.url}:predict", content=chunked())
+    assert response.status_code == 400 and response.json()["field"] == "body"
+
+    response = httpx.post(f"{server.url}:predict", content=b"{not json")
+    assert response.status_code == 400 and "not valid JSON" in response.json()["error"]
+    assert httpx.post(f"{server.url}:predict", json={"instances": ROWS}).status_code == 200
+
+
+def test_unknown_model_or_version_is_404(server):
+    assert httpx.get(server.url.replace("taxi-big-tipper", "other")).status_code == 404
+    response = httpx.post(f"{server.url}/versions/1:predict", json={"instances": ROWS})
+    assert response.status_code == 404
+    assert "Specific(taxi-big-tipper, 1)" in response.json()["error"]
+
+
+def test_request_log_is_flushed_on_stop_and_read_by_tfdv(server, trained_home):
+    import tensorflow_data_validation as tfdv
+    served = 0
+    for _ in range(5):
+        assert httpx.post(f"{server.url}:predict", json={"instances": ROWS}).status_code == 200
+        served += 1
+    assert server.stop() == 0
+    assert "Stopped:" in server.output()
+    files = log_files(server.log_dir)
+    assert files
+    lines = [line for path in files for line in path.read_text().splitlines()[1:]]
+    rows_logged = len(lines)
+    # Every row of every successful predict (sample rate 1), refused requests not.
+    assert f"{rows_logged} rows logged" in server.output()
+    assert rows_logged >= served * len(ROWS)
+    fares = [float(line.split(",")[1]) for line in lines[-served * len(ROWS):]]
+    assert fares == [row["fare"] for row in ROWS] * served
+
+    stats = tfdv.generate_statistics_from_csv(str(server.log_dir / "*.csv"))
+    dataset = stats.datasets[0]
+    assert dataset.num_examples == rows_logged
+    names = {feature.path.step[0] for feature in dataset.features}
+    assert {"fare", "payment_type", "company", *META_COLUMNS} <= names
+    assert "tips" not in names
+    payment = next(f for f in dataset.features if f.path.step[0] == "payment_type")
+    assert {v.value for v in payment.string_stats.top_values} == {"Credit Card", "Cash"}
+
+
+def test_hot_switch_to_a_newer_version_under_load_fails_no_request(trained_home,
+                                                                    tmp_path_factory, helpers):
+    trained = helpers
+    folder = tmp_path_factory.mktemp("switch")
+    source = trained_home["home"].pushed_versions()[-1]
+    serving = folder / "runs" / trained_home["config"].name / "serving"
+    shutil.copytree(source, serving / source.name)
+    config_file = trained.write_config(trained_home["config"], folder / "config.yaml",
+                                       serving=ServingConfig(poll_seconds=0.3,
+                                                             log_sample_rate=0.1))
+    server = trained.ServerProcess(config_file, folder / "runs")
+    old, new = source.name, str(int(source.name) + 1)
+    answers, failures, stop = [], [], threading.Event()
+
+    def client():
+        with httpx.Client(timeout=60) as http:
+            while not stop.is_set():
+                try:
+                    response = http.post(f"{server.url}:predict", json={"instances": ROWS})
+                except httpx.HTTPError as error:
+                    failures.append(repr(error))
+                    continue
+                if response.status_code != 200:
+                    failures.append(response.text)
+                else:
+                    answers.append(response.headers["x-model-version"])
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            clients = [pool.submit(client) for _ in range(4)]
+            time.sleep(1.0)
+            # Pushed the way a push must land: complete under another name, then renamed.
+            shutil.copytree(source, serving / ".incoming")
+            (serving / ".incoming").rename(serving / new)
+            deadline = time.monotonic() + 120
+            while new not in answers[-20:] and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(1.0)
+            stop.set()
+            for finished in clients:
+                finished.result()
+        status = httpx.get(server.url).json()["model_version_status"][0]
+    finally:
+        stop.set()
+        server.stop()
+    assert not failures, failures[:3]
+    assert answers[0] == old and answers[-1] == new
+    assert set(answers[-20:]) == {new}
+    assert status["version"] == new
+    assert f"Switched from version {old} to version {new}" in server.output()
