@@ -6,6 +6,7 @@ written into `os.environ` so every subprocess (Beam workers) inherits them.
 """
 
 import os
+import warnings
 
 SETTINGS = {
     "TF_USE_LEGACY_KERAS": "1",
@@ -18,3 +19,6 @@ def apply_settings() -> None:
     """Sets each setting unless the user has set it explicitly."""
     for key, value in SETTINGS.items():
         os.environ.setdefault(key, value)
+    # google-api-core warns on import that Python 3.10 is past its support window: TFX 1.16
+    # needs 3.10 (see README), so the warning is known and only noise for a pipeline user.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")

@@ -93,6 +93,8 @@ def _print_result(result: RunResult, config: ProblemConfig) -> None:
     print(f"Model:        {verdict}")
     print(f"Pushed model: {result.pushed_version or 'nothing pushed by this run'}")
     print(f"Evaluation:   {result.evaluation_uri}")
+    if result.inference_uri:
+        print(f"Scored data:  {result.inference_uri} (PredictionLog TFRecords)")
     print(f"Metadata:     {result.metadata_path}")
     print(f"Log:          {result.log_file}")
 

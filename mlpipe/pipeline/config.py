@@ -36,6 +36,9 @@ class DataConfig(_Strict):
     format: Literal["csv"] = "csv"
     split: Dict[str, int] = Field(default_factory=lambda: {"train": 2, "eval": 1},
                                   description="Hash-bucket weights of the train and eval splits.")
+    score_path: Optional[str] = Field(
+        None, description="Unlabelled CSV file or folder: scored in the pipeline by BulkInferrer "
+                          "with the new model once it is blessed.")
 
     @field_validator("split")
     @classmethod
@@ -183,8 +186,11 @@ def load_config(path: Optional[str | pathlib.Path] = None) -> ProblemConfig:
     schema_path = resolve_path(config.schema_path, base)
     if "://" not in schema_path and not pathlib.Path(schema_path).is_file():
         raise ConfigError(f"{config_path}: schema: file not found: {schema_path}")
+    data_paths = {"path": resolve_path(config.data.path, base)}
+    if config.data.score_path:
+        data_paths["score_path"] = resolve_path(config.data.score_path, base)
     return config.model_copy(update={
-        "data": config.data.model_copy(update={"path": resolve_path(config.data.path, base)}),
+        "data": config.data.model_copy(update=data_paths),
         "schema_path": schema_path,
         "source": str(config_path.resolve()),
     })

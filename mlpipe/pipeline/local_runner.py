@@ -49,6 +49,7 @@ class RunResult:
     blessed: Optional[bool] = None
     evaluation_uri: Optional[str] = None
     pushed_version: Optional[str] = None
+    inference_uri: Optional[str] = None
     metrics: dict = dataclasses.field(default_factory=dict)
 
 
@@ -190,6 +191,10 @@ def _read_outcome(result: RunResult, home: RunHome, reporter: ProgressReporter) 
             pushed = lineage.outputs_of(store, pusher.execution_id).get("pushed_model")
             if pushed and pushed.custom_properties["pushed"].int_value == 1:
                 result.pushed_version = pushed.custom_properties["pushed_destination"].string_value
+        inferrer = components.get("BulkInferrer")
+        if inferrer and inferrer.execution_id and result.blessed:
+            scored = lineage.outputs_of(store, inferrer.execution_id).get("inference_result")
+            result.inference_uri = scored.uri if scored else None
     if result.evaluation_uri:
         result.metrics = lineage.overall_metrics_cached(result.evaluation_uri,
                                                         home.summaries_dir)

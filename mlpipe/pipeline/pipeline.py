@@ -18,6 +18,7 @@ from mlpipe.trainer.features import ProblemSpec
 PREPROCESSING_FN = "mlpipe.trainer.preprocessing.preprocessing_fn"
 RUN_FN = "mlpipe.trainer.model.run_fn"
 CODE_VERSION_KEY = "code_version"
+UNLABELLED_SPLIT = "unlabelled"
 
 
 def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.Pipeline:
@@ -26,8 +27,7 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
 
     example_gen = tfx.components.CsvExampleGen(
         input_base=_input_base(config.data.path),
-        input_config=tfx.proto.Input(splits=[
-            tfx.proto.Input.Split(name="all", pattern=_input_pattern(config.data.path))]),
+        input_config=_single_input(config.data.path),
         output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
             tfx.proto.SplitConfig.Split(name=name, hash_buckets=weight)
             for name, weight in sorted(config.data.split.items(), reverse=True)])))
@@ -64,11 +64,15 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
             filesystem=tfx.proto.PushDestination.Filesystem(
                 base_directory=settings.serving_dir)))
 
+    components = [example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
+                  transform, trainer, baseline_resolver, evaluator, pusher]
+    if config.data.score_path:
+        components += _bulk_inference(config.data.score_path, trainer, evaluator)
+
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,
         pipeline_root=settings.pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
-                    transform, trainer, baseline_resolver, evaluator, pusher],
+        components=components,
         enable_cache=settings.enable_cache,
         metadata_connection_config=(
             tfx.orchestration.metadata.sqlite_metadata_connection_config(settings.metadata_path)
@@ -87,6 +91,27 @@ def _baseline_resolver(settings: RunnerSettings, candidate) -> tfx.dsl.Resolver:
         strategy = baseline.LatestOtherBlessedModelStrategy
         channels[baseline.CANDIDATE_KEY] = candidate
     return tfx.dsl.Resolver(strategy_class=strategy, **channels).with_id("baseline_resolver")
+
+
+def _bulk_inference(score_path: str, trainer, evaluator) -> list:
+    """Unlabelled data scored by the candidate model, only when the Evaluator blessed it."""
+    unlabelled_gen = tfx.components.CsvExampleGen(
+        input_base=_input_base(score_path), input_config=_single_input(score_path),
+        output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
+            tfx.proto.SplitConfig.Split(name=UNLABELLED_SPLIT, hash_buckets=1)])),
+    ).with_id("UnlabelledExampleGen")
+    bulk_inferrer = tfx.components.BulkInferrer(
+        examples=unlabelled_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        data_spec=tfx.proto.DataSpec(),
+        model_spec=tfx.proto.ModelSpec(model_signature_name=["serving_default"]))
+    return [unlabelled_gen, bulk_inferrer]
+
+
+def _single_input(data_path: str):
+    return tfx.proto.Input(splits=[
+        tfx.proto.Input.Split(name="all", pattern=_input_pattern(data_path))])
 
 
 def _input_base(data_path: str) -> str:

@@ -21,6 +21,7 @@ from mlpipe.pipeline.run_home import RunHome
 pytestmark = pytest.mark.e2e
 
 SLICE_ROWS = 3000
+UNLABELLED_ROWS = 200
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +30,32 @@ def workspace(tmp_path_factory):
     default = load_config()
     data_dir = root / "data"
     data_dir.mkdir()
-    with open(default.data.path) as source, open(data_dir / "data.csv", "w") as target:
-        for _, line in zip(range(SLICE_ROWS + 1), source):
+    score_dir = root / "unlabelled"
+    score_dir.mkdir()
+    with open(default.data.path) as source, open(data_dir / "data.csv", "w") as target, \
+            open(score_dir / "trips.csv", "w") as unlabelled:
+        header = next(source)
+        tips = header.rstrip("\n").split(",").index("tips")
+        target.write(header)
+        unlabelled.write(_without(header, tips))
+        for _, line in zip(range(SLICE_ROWS), source):
             target.write(line)
+        for _, line in zip(range(UNLABELLED_ROWS), source):
+            unlabelled.write(_without(line, tips))
     evaluation = default.evaluation.model_copy(update={"kpi": {"auc": Bound(min=0.85)}})
     config = default.model_copy(update={
-        "data": default.data.model_copy(update={"path": str(data_dir / "data.csv")}),
+        "data": default.data.model_copy(update={"path": str(data_dir / "data.csv"),
+                                                "score_path": str(score_dir / "trips.csv")}),
         "evaluation": evaluation,
     })
     home = RunHome.for_pipeline(config.name, str(root / "runs"))
     return {"root": root, "config": config, "home": home, "csv": data_dir / "data.csv"}
+
+
+def _without(line: str, column: int) -> str:
+    fields = line.rstrip("\n").split(",")
+    del fields[column]
+    return ",".join(fields) + "\n"
 
 
 def _states(result):
@@ -50,7 +67,7 @@ def test_cold_run_produces_every_artifact_and_a_blessed_pushed_model(workspace):
     states = _states(result)
     assert states.pop("baseline_resolver") == "resolved"
     assert set(states.values()) == {"executed"}, states
-    assert len(states) == 9
+    assert len(states) == 11
     assert result.blessed is True
     assert result.metrics["auc"] >= 0.85
     assert result.data.rows == SLICE_ROWS
@@ -66,6 +83,21 @@ def test_cold_run_produces_every_artifact_and_a_blessed_pushed_model(workspace):
     versions = workspace["home"].pushed_versions()
     assert [str(v) for v in versions] == [result.pushed_version]
     _assert_serves_raw_examples(versions[0])
+    _assert_unlabelled_rows_scored(result.inference_uri)
+
+
+def _assert_unlabelled_rows_scored(inference_uri: str) -> None:
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+    files = [str(p) for p in pathlib.Path(inference_uri).rglob("*") if p.is_file()]
+    assert files, f"BulkInferrer wrote nothing under {inference_uri}"
+    probabilities = []
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        output = log.predict_log.response.outputs["probability"]
+        probabilities.extend(output.float_val)
+    assert len(probabilities) == UNLABELLED_ROWS
+    assert all(0.0 < p < 1.0 for p in probabilities)
 
 
 def _assert_serves_raw_examples(model_dir: pathlib.Path) -> None:

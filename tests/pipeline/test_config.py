@@ -217,3 +217,11 @@ def test_missing_file(tmp_path):
 
 def test_config_error_is_a_value_error():
     assert issubclass(ConfigError, ValueError)
+
+
+def test_score_path_resolves_like_the_data_path(write_config, tmp_path):
+    def edit(raw):
+        raw["data"]["score_path"] = "incoming/unlabelled.csv"
+    config = load_config(write_config(edit))
+    assert config.data.score_path == str((tmp_path / "incoming" / "unlabelled.csv").resolve())
+    assert load_config().data.score_path is None
