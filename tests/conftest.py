@@ -5,6 +5,7 @@ before any test module imports TensorFlow.
 """
 
 import csv
+import importlib.util
 import pathlib
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
@@ -92,3 +93,22 @@ def config_for_data(taxi_config):
         return taxi_config.model_copy(
             update={"data": taxi_config.data.model_copy(update={"path": str(path)})})
     return make
+
+
+# tests/serving/trained_home.py: a real pipeline run (shared by tests/serving and
+# tests/monitoring, so it runs once per session), plus write_config and ServerProcess.
+_trained_spec = importlib.util.spec_from_file_location(
+    "mlpipe_tests_trained_home", pathlib.Path(__file__).parent / "serving" / "trained_home.py")
+trained = importlib.util.module_from_spec(_trained_spec)
+_trained_spec.loader.exec_module(trained)
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory):
+    """A run home with one blessed, pushed model (the real pipeline on 2,000 taxi rows)."""
+    return trained.trained_home(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def helpers():
+    return trained
