@@ -1,7 +1,8 @@
 """`mlpipe monitor` (registered with the CLI through `register`).
 
 Exit codes: 0 within thresholds; 2 bad input (no file, no training statistics); 4 a drift
-threshold was crossed, the data has schema anomalies, or (--evaluate) the model missed its KPI.
+threshold was crossed, the data has schema anomalies, or (--evaluate) the model missed its KPI
+or lost more than `evaluation.max_regression` against its own evaluation at push time.
 TensorFlow and TFDV are imported inside the handler, so `mlpipe --help` stays fast.
 """
 
@@ -24,7 +25,8 @@ def register(command) -> None:
     monitor.add_argument("--version", help="pushed version whose training data is the baseline "
                                            "(default: the newest)")
     monitor.add_argument("--evaluate", metavar="LABELED_CSV",
-                         help="also score this labelled CSV and check the config's KPI")
+                         help="also score this labelled CSV, check the config's KPI and compare "
+                              "with the version's evaluation at push time")
 
 
 def _monitor(config, args) -> int:
@@ -77,7 +79,7 @@ def _matches(pattern: str) -> bool:
 
 
 def _evaluate(config, home, args):
-    from mlpipe.monitoring.evaluate import evaluate_csv
+    from mlpipe.monitoring.evaluate import METRICS, evaluate_csv
     from mlpipe.serving.commands import encoder_for
     from mlpipe.serving.examples import RequestError
     from mlpipe.serving.model import LoadedModel, NoModelError, resolve_version
@@ -92,10 +94,45 @@ def _evaluate(config, home, args):
     except RequestError as error:
         print(f"error: --evaluate {args.evaluate}: {error}", file=sys.stderr)
         return None
+    _compare_with_push_time(config, home, version, result)
     print(f"\nEvaluation of version {version} on {args.evaluate} ({result.rows:,} rows):")
-    for name in ("auc", "binary_accuracy"):
+    print(f"  {'metric':<16} {'now':>8} {'at push':>8} {'change':>8}  bounds")
+    for name in METRICS:
+        bounds = []
         bound = config.evaluation.kpi.get(name)
-        limit = f"  (KPI min {bound.min})" if bound and bound.min is not None else ""
-        print(f"  {name:<16} {result.metrics[name]:.4f}{limit}")
-    print("KPI missed: " + "; ".join(result.failed) if result.failed else "KPI met")
+        if bound and bound.min is not None:
+            bounds.append(f"KPI min {bound.min}")
+        if bound and bound.max is not None:
+            bounds.append(f"KPI max {bound.max}")
+        if name in config.evaluation.max_regression:
+            bounds.append(f"max drop {config.evaluation.max_regression[name]}")
+        pushed = (result.push_time or {}).get(name)
+        change = result.change.get(name)
+        print(f"  {name:<16} {result.metrics[name]:>8.4f} "
+              f"{'-' if pushed is None else format(pushed, '.4f'):>8} "
+              f"{'-' if change is None else format(change, '+.4f'):>8}  {', '.join(bounds)}")
+    if result.push_time is not None:
+        print(f"  at push: TFMA's evaluation in run {result.push_time_run} (its eval split)")
+    else:
+        print(f"  no push-time evaluation to compare with: {result.push_time_error}")
+    if result.failed:
+        print("Thresholds crossed: " + "; ".join(result.failed))
+    elif result.change and config.evaluation.max_regression:
+        print("KPI met, no drop beyond max_regression since push")
+    else:
+        print("KPI met")
     return result
+
+
+def _compare_with_push_time(config, home, version, result) -> None:
+    """The version's evaluation at push time, from the run that pushed it (TFMA's output)."""
+    from mlpipe.monitoring.evaluate import compare_with_push_time
+    from mlpipe.report.loader import load_report
+    try:
+        report = load_report(home, str(version), config.evaluation.main_metric,
+                             config.evaluation.min_slice_size)
+    except (ValueError, OSError) as error:  # ReportError: no metadata, run or evaluation
+        result.push_time_error = str(error)
+        return
+    compare_with_push_time(result, report.candidate, config.evaluation.max_regression,
+                           run=report.run_id)

@@ -1,25 +1,42 @@
 """`mlpipe predict`: streaming batch scoring of a CSV file with a pushed model.
 
-The input is read, checked, serialized and scored a chunk at a time (never loaded whole); the
-output CSV is every input column plus `probability`, written to `<output>.partial` and renamed
-when complete, so a failed run never leaves a file that looks finished. While TensorFlow scores
-one chunk, a second thread reads and serializes the next one.
+The input is never loaded whole: pyarrow's streaming CSV reader parses it a block at a time (in
+C++, every column as text), and it is cut into chunks of `batch_size` rows. Each chunk's SERVING
+features are checked a column at a time (`ExampleEncoder.check_csv_columns`: Arrow casts, the
+same rules as the server's per-row check, errors naming line and column), encoded as tf.Examples
+by tfx_bsl's C++ encoder and fed to the `serving_default` signature. While TensorFlow scores one
+chunk, two threads check and encode the next ones (Arrow, tfx_bsl and TensorFlow release the
+GIL), so at most four chunks and pyarrow's read-ahead (about ten chunks of text) are in memory.
+
+The output CSV is every input column, as the input spelled it, plus `probability` (6 decimals),
+written a chunk at a time to `<output>.partial` and renamed when complete, so a failed run never
+leaves a file that looks finished. Line numbers in errors count the header as line 1 and one
+line per data row (blank lines are skipped, as the csv module does; a quoted value spanning
+lines counts once).
 """
 
+import collections
 import concurrent.futures
 import csv
 import dataclasses
-import itertools
+import io
 import os
 import pathlib
 import time
-from typing import Iterator, List, Optional, TextIO, Tuple
+from typing import Iterable, Iterator, List, Optional, Sequence, TextIO, Tuple
+
+import numpy as np
 
 from mlpipe.serving.examples import ExampleEncoder, RequestError
 from mlpipe.serving.model import LoadedModel
 
 PROBABILITY_COLUMN = "probability"
 PROGRESS_SECONDS = 2.0
+MIN_BLOCK_BYTES = 64 << 10     # pyarrow reads the file in blocks of at least this size ...
+MAX_BLOCK_BYTES = 4 << 20      # ... and at most this
+CHECK_THREADS = 2              # chunks checked and encoded at once, ahead of the model
+MAX_ROW_BYTES = 1 << 30        # blocks grow up to this size when a row does not fit in one
+_NEEDS_QUOTES = (b",", b'"', b"\n", b"\r")
 
 
 @dataclasses.dataclass
@@ -38,6 +55,133 @@ class InputError(ValueError):
     """The input CSV cannot be scored; the message names file, line and column."""
 
 
+@dataclasses.dataclass
+class CsvChunk:
+    """`batch_size` rows (fewer at the end) of the input CSV."""
+    first_line: int        # line number of the chunk's first row (the header is line 1)
+    text: object           # pyarrow.RecordBatch: every input column, as strings
+    serialized: List[bytes]
+
+    @property
+    def rows(self) -> int:
+        return self.text.num_rows
+
+
+def read_header(path: pathlib.Path) -> List[str]:
+    with path.open(newline="") as source:
+        header = next(csv.reader(source), None)
+    if not header:
+        raise InputError(f"{path}: empty file (no header line)")
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise InputError(f"{path}: column '{name}' appears twice in the header")
+        seen.add(name)
+    return header
+
+
+def csv_chunks(path, encoder: ExampleEncoder, batch_size: int,
+               header: Optional[Sequence[str]] = None,
+               workers: int = CHECK_THREADS) -> Iterator[CsvChunk]:
+    """The CSV a chunk at a time, in order, checked and serialized by `workers` threads (Arrow
+    and tfx_bsl release the GIL) while the caller scores; InputError names line and column."""
+    path = pathlib.Path(path)
+    header = list(header) if header is not None else read_header(path)
+    texts = _text_chunks(path, header, batch_size)
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        in_flight: collections.deque = collections.deque()
+        while True:
+            try:
+                first_line, text = next(texts)
+            except StopIteration:
+                break
+            except InputError:
+                while in_flight:  # an error on an earlier line is reported first
+                    yield in_flight.popleft().result()
+                raise
+            in_flight.append(pool.submit(_checked, path, encoder, text, first_line))
+            if len(in_flight) > workers:
+                yield in_flight.popleft().result()
+        while in_flight:
+            yield in_flight.popleft().result()
+
+
+def _text_chunks(path: pathlib.Path, header: List[str],
+                 batch_size: int) -> Iterator[Tuple[int, object]]:
+    """(line of the first row, RecordBatch of `batch_size` rows as strings), streaming."""
+    import pyarrow as pa
+
+    block_size = _block_size(path, batch_size)
+    reader = _open(path, header, block_size, 0)
+    line = 2
+    pending: List = []
+    pending_rows = 0
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            batch = None
+        except pa.ArrowInvalid as error:
+            if "straddle" not in str(error) or block_size >= MAX_ROW_BYTES:
+                raise InputError(_read_error(path, header, error)) from error
+            # A row longer than a block: read on from the first row not yet chunked.
+            block_size *= 16
+            reader = _open(path, header, block_size, line - 2)
+            pending, pending_rows = [], 0
+            continue
+        if batch is not None:
+            if batch.num_rows:
+                pending.append(batch)
+                pending_rows += batch.num_rows
+            if pending_rows < batch_size:
+                continue
+        while pending_rows >= batch_size or (batch is None and pending_rows):
+            table = pa.Table.from_batches(pending)
+            size = min(batch_size, pending_rows)
+            text = table.slice(0, size).combine_chunks().to_batches()[0]
+            rest = table.slice(size)
+            pending = rest.to_batches() if rest.num_rows else []
+            pending_rows -= size
+            yield line, text
+            line += size
+        if batch is None:
+            return
+
+
+def _open(path: pathlib.Path, header: Sequence[str], block_size: int, skip_rows: int):
+    """pyarrow's streaming reader, every column as text ("" for an empty value)."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    try:
+        return pa_csv.open_csv(
+            str(path),
+            read_options=pa_csv.ReadOptions(block_size=block_size,
+                                            skip_rows_after_names=skip_rows),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in header}, strings_can_be_null=False))
+    except pa.ArrowInvalid as error:
+        if "straddle" in str(error) and block_size < MAX_ROW_BYTES:
+            return _open(path, header, block_size * 16, skip_rows)
+        raise InputError(_read_error(path, header, error)) from error
+
+
+def _checked(path, encoder: ExampleEncoder, text, first_line: int) -> CsvChunk:
+    columns = {name: text.column(i) for i, name in enumerate(text.schema.names)}
+    try:
+        examples = encoder.check_csv_columns(columns, text.num_rows, first_line)
+    except RequestError as error:
+        raise InputError(f"{path}, {error}") from error
+    return CsvChunk(first_line, text, encoder.serialize_batch(examples))
+
+
+def scored_chunks(model: LoadedModel,
+                  chunks: Iterable[CsvChunk]) -> Iterator[Tuple[CsvChunk, np.ndarray]]:
+    """(chunk, probabilities) for each chunk; `csv_chunks` prepares the next ones meanwhile."""
+    for chunk in chunks:
+        yield chunk, probabilities(model.predict(chunk.serialized), chunk.rows)
+
+
 def score_csv(model: LoadedModel, encoder: ExampleEncoder, input_path, output_path,
               batch_size: int = 2048, progress: Optional[TextIO] = None) -> ScoreSummary:
     input_path, output_path = pathlib.Path(input_path), pathlib.Path(output_path)
@@ -45,32 +189,19 @@ def score_csv(model: LoadedModel, encoder: ExampleEncoder, input_path, output_pa
     started = last_report = time.monotonic()
     rows_done = 0
     try:
-        with input_path.open(newline="") as source, partial.open("w", newline="") as sink:
-            reader = csv.DictReader(source)
-            if not reader.fieldnames:
-                raise InputError(f"{input_path}: empty file (no header line)")
-            if PROBABILITY_COLUMN in reader.fieldnames:
-                raise InputError(f"{input_path}: already has a '{PROBABILITY_COLUMN}' column")
-            writer = csv.writer(sink, lineterminator="\n")
-            writer.writerow(reader.fieldnames + [PROBABILITY_COLUMN])
-            chunks = _chunks(reader, encoder, input_path, batch_size)
-            with concurrent.futures.ThreadPoolExecutor(1) as reader_thread:
-                upcoming = reader_thread.submit(next, chunks, None)
-                while True:
-                    chunk = upcoming.result()
-                    if chunk is None:
-                        break
-                    upcoming = reader_thread.submit(next, chunks, None)
-                    raw_rows, serialized = chunk
-                    probabilities = _probabilities(model.predict(serialized))
-                    writer.writerows(
-                        [row.get(column, "") for column in reader.fieldnames] + [f"{p:.6f}"]
-                        for row, p in zip(raw_rows, probabilities))
-                    rows_done += len(raw_rows)
-                    now = time.monotonic()
-                    if progress is not None and now - last_report >= PROGRESS_SECONDS:
-                        _report(progress, rows_done, now - started)
-                        last_report = now
+        header = read_header(input_path)
+        if PROBABILITY_COLUMN in header:
+            raise InputError(f"{input_path}: already has a '{PROBABILITY_COLUMN}' column")
+        with partial.open("wb") as sink:
+            sink.write(_csv_line(header + [PROBABILITY_COLUMN]))
+            chunks = csv_chunks(input_path, encoder, batch_size, header)
+            for chunk, values in scored_chunks(model, chunks):
+                sink.write(csv_text(chunk.text, fixed_6(values)))
+                rows_done += chunk.rows
+                now = time.monotonic()
+                if progress is not None and now - last_report >= PROGRESS_SECONDS:
+                    _report(progress, rows_done, now - started)
+                    last_report = now
         os.replace(partial, output_path)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -81,28 +212,90 @@ def score_csv(model: LoadedModel, encoder: ExampleEncoder, input_path, output_pa
     return ScoreSummary(rows_done, seconds, model.version, output_path)
 
 
-def _chunks(reader: csv.DictReader, encoder: ExampleEncoder, path: pathlib.Path,
-            batch_size: int) -> Iterator[Tuple[List[dict], List[bytes]]]:
-    line = 1
-    while True:
-        raw_rows = list(itertools.islice(reader, batch_size))
-        if not raw_rows:
-            return
-        serialized = []
-        for row in raw_rows:
-            line += 1
-            if None in row:
-                raise InputError(f"{path}, line {reader.line_num}: more fields than the header")
-            try:
-                serialized.append(encoder.serialize(encoder.check_csv_row(row, f"line {line}")))
-            except RequestError as error:
-                raise InputError(f"{path}, {error}") from error
-        yield raw_rows, serialized
-
-
-def _probabilities(outputs) -> List[float]:
+def probabilities(outputs, rows: int) -> np.ndarray:
     values = outputs.get(PROBABILITY_COLUMN, next(iter(outputs.values())))
-    return values.reshape(len(values), -1)[:, 0].tolist()
+    return np.asarray(values).reshape(rows, -1)[:, 0]
+
+
+# ---- output ------------------------------------------------------------------------------
+
+def _csv_line(fields: Iterable[str]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(list(fields))
+    return out.getvalue().encode()
+
+
+def csv_text(text, extra) -> bytes:
+    """A chunk's string columns plus one more column, as CSV lines (quoted as the csv module
+    quotes: only values holding a comma, a quote or a line break), joined in C++."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    columns = [_quoted(column) for column in text.columns] + [extra]
+    lines = pc.binary_join_element_wise(*columns, ",")
+    lines = pc.binary_join_element_wise(lines, "", "\n")
+    if len(lines) == 0:
+        return b""
+    _, offsets, data = lines.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int32 if lines.type == pa.string() else np.int64,
+                           count=lines.offset + len(lines) + 1)
+    return memoryview(data)[bounds[lines.offset]:bounds[-1]]
+
+
+def _quoted(column):
+    import pyarrow.compute as pc
+    data = column.buffers()[2]
+    if data is None or not any(mark in data.to_pybytes() for mark in _NEEDS_QUOTES):
+        return column
+    needs = pc.match_substring_regex(column, '[,"\r\n]')
+    escaped = pc.binary_join_element_wise('"', pc.replace_substring(column, '"', '""'), '"', "")
+    return pc.if_else(needs, escaped, column)
+
+
+def fixed_6(values: np.ndarray):
+    """Numbers as text with 6 decimals, like f"{value:.6f}" (vectorized for usual values)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    values = np.asarray(values, dtype=np.float64)
+    if not (np.all(np.isfinite(values)) and np.all(np.abs(values) < 1e12)):
+        return pa.array([f"{value:.6f}" for value in values.tolist()], pa.string())
+    scaled = np.rint(np.abs(values) * 1e6).astype(np.int64)
+    whole, fraction = np.divmod(scaled, 1_000_000)
+    text = pc.binary_join_element_wise(
+        pc.cast(pa.array(whole), pa.string()),
+        pc.utf8_lpad(pc.cast(pa.array(fraction), pa.string()), 6, "0"), ".")
+    negative = np.signbit(values)
+    if negative.any():
+        text = pc.if_else(pa.array(negative),
+                          pc.binary_join_element_wise("-", text, ""), text)
+    return text
+
+
+# ---- helpers -----------------------------------------------------------------------------
+
+def _block_size(path: pathlib.Path, batch_size: int) -> int:
+    """About a quarter chunk's worth of bytes (from the average line length of the file's
+    start): pyarrow's reader keeps up to about 40 blocks read ahead, so this bounds the memory
+    the input takes to about ten chunks, whatever the file's size."""
+    with path.open("rb") as source:
+        sample = source.read(1 << 16)
+    per_row = len(sample) / max(1, sample.count(b"\n"))
+    return int(min(MAX_BLOCK_BYTES, max(MIN_BLOCK_BYTES, batch_size * per_row / 4)))
+
+
+def _read_error(path: pathlib.Path, header: Sequence[str], error: Exception) -> str:
+    """pyarrow's parse error with the line it is about, found by re-reading with the csv module
+    (only on this error path)."""
+    with path.open(newline="") as source:
+        reader = csv.reader(source)
+        next(reader, None)
+        try:
+            for row in reader:
+                if row and len(row) != len(header):
+                    return (f"{path}, line {reader.line_num}: {len(row)} fields, the header has "
+                            f"{len(header)}")
+        except (csv.Error, UnicodeDecodeError) as csv_error:
+            return f"{path}, line {reader.line_num}: {csv_error}"
+    return f"{path}: cannot read as CSV ({str(error).strip()})"
 
 
 def _report(out: TextIO, rows: int, seconds: float, final: bool = False) -> None:

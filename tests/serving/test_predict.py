@@ -64,3 +64,44 @@ def test_cli_predict_reports_progress_and_pins_a_version(trained_home, helpers, 
                  "--input", str(trained_home["csv"]), "--output", str(output),
                  "--version", "12345"])
     assert code == 2 and "version 12345 is not pushed" in capsys.readouterr().err
+
+
+def test_a_large_csv_is_scored_in_bounded_chunks_like_direct_calls(trained_home, model, tmp_path):
+    """200,000 rows (the 2,000 taxi rows 100 times): every model call gets at most one chunk,
+    Arrow's memory stays far below the file's size, and sampled rows score as a direct call."""
+    import pyarrow as pa
+    encoder = encoder_for(trained_home["config"])
+    lines = trained_home["csv"].read_text().splitlines(keepends=True)
+    big = tmp_path / "big.csv"
+    with big.open("w") as sink:
+        sink.write(lines[0])
+        for _ in range(100):
+            sink.writelines(lines[1:])
+    calls, peak = [], [0]
+
+    class Recording:
+        version = model.version
+
+        def predict(self, serialized):
+            calls.append(len(serialized))
+            peak[0] = max(peak[0], pa.total_allocated_bytes())
+            return model.predict(serialized)
+
+    baseline = pa.total_allocated_bytes()
+    output = tmp_path / "scored.csv"
+    summary = score_csv(Recording(), encoder, big, output, batch_size=2048, progress=None)
+    assert summary.rows == 200_000 and sum(calls) == 200_000
+    assert max(calls) == 2048 and len(calls) == -(-200_000 // 2048)
+    size = big.stat().st_size
+    assert peak[0] - baseline < size / 5, (peak[0] - baseline, size)
+
+    with open(big, newline="") as source, open(output, newline="") as scored_file:
+        sample = [(source_row, scored_row) for i, (source_row, scored_row) in enumerate(
+            zip(csv.DictReader(source), csv.DictReader(scored_file))) if i % 997 == 0]
+    assert len(sample) == 201
+    assert all(scored_row[name] == source_row[name]
+               for source_row, scored_row in sample for name in source_row)
+    direct = model.predict([encoder.serialize(encoder.check_csv_row(source_row, ""))
+                            for source_row, _ in sample])["probability"][:, 0]
+    np.testing.assert_allclose([float(row["probability"]) for _, row in sample], direct,
+                               atol=1e-6)
