@@ -10,7 +10,7 @@ CONFIG ?=
 HOME_DIR ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: venv browser run test test-fast test-e2e bench schema clean
+.PHONY: venv browser run test test-fast test-e2e bench bench-serving schema clean
 
 venv: $(STAMP)
 
@@ -51,6 +51,9 @@ test-e2e: venv browser
 
 bench: venv
 	$(PY) benchmarks/bench_pipeline.py
+
+bench-serving: venv
+	$(PY) benchmarks/bench_serving.py
 
 clean:
 	rm -rf $(VENV) $(VENV)-install.log .chromium-install.log runs benchmarks/out

@@ -1,8 +1,9 @@
 """TF Transform preprocessing, driven by the problem config (no column names in code).
 
 - numeric: z-scored over present values and clipped to +-5 (heavy tails); missing -> the mean;
-- categorical: a vocabulary of the most frequent values with OOV buckets; ints are treated as
-  strings, a missing value is its own category;
+- categorical: a vocabulary of the most frequent values (TFT's approximate vocabulary: exact
+  while a column has fewer distinct values than top_k, and one Beam pass cheaper) with OOV
+  buckets; ints are treated as strings, a missing value is its own category;
 - bucketized: quantile buckets computed on present values, plus one bucket for missing;
 - label: taken from a 0/1 column, or derived (`ratio_above`: numerator > threshold * denominator;
   rows with a denominator <= 0 cannot be labelled and count as negatives, bounded by the preflight
@@ -28,9 +29,11 @@ def preprocessing_fn(inputs, custom_config):
     for name in spec.features.numeric:
         outputs[names.numeric_key(name)] = _scaled(inputs[name])
     for name in spec.features.categorical:
-        outputs[names.categorical_key(name)] = tft.compute_and_apply_vocabulary(
-            _as_string(inputs[name]), top_k=spec.features.vocab_top_k,
-            num_oov_buckets=spec.features.oov_buckets, vocab_filename=names.vocabulary_name(name))
+        value = _as_string(inputs[name])
+        vocabulary = tft.experimental.approximate_vocabulary(
+            value, top_k=spec.features.vocab_top_k, vocab_filename=names.vocabulary_name(name))
+        outputs[names.categorical_key(name)] = tft.apply_vocabulary(
+            value, vocabulary, num_oov_buckets=spec.features.oov_buckets)
     for name, buckets in spec.features.bucketized.items():
         outputs[names.bucket_key(name)] = _bucketized(inputs[name], buckets)
     if all(column in inputs for column in spec.label.source_columns):
