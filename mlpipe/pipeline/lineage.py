@@ -45,12 +45,28 @@ def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
     """The candidate model's overall (unsliced) metrics, as TFMA loads them."""
     import tensorflow_model_analysis as tfma
     result = tfma.load_eval_result(evaluation_uri, model_name=candidate_model_name(evaluation_uri))
-    for slice_key, metrics_by_output in result.slicing_metrics:
-        if slice_key == ():
-            values = metrics_by_output.get("", {}).get("", {})
-            return {name: value["doubleValue"] for name, value in values.items()
-                    if isinstance(value, dict) and "doubleValue" in value}
-    return {}
+    return slice_metrics(result.slicing_metrics)
+
+
+def slice_metrics(slicing_metrics, slice_key=()) -> Dict[str, float]:
+    """Metric name -> value of one slice (default: overall) of TFMA's `slicing_metrics`."""
+    return next((metric_values(metrics) for key, metrics in slicing_metrics if key == slice_key),
+                {})
+
+
+def metric_values(metrics_by_output) -> Dict[str, float]:
+    """The scalar metrics of one slice entry of TFMA's `slicing_metrics` (single output)."""
+    values = metrics_by_output.get("", {}).get("", {})
+    return {name: float(value["doubleValue"]) for name, value in values.items()
+            if isinstance(value, dict) and "doubleValue" in value}
+
+
+def pushed_destination(store: mlmd.MetadataStore, pusher_execution_id: int) -> Optional[str]:
+    """Where a Pusher execution pushed its model, or None when it pushed nothing."""
+    pushed = outputs_of(store, pusher_execution_id).get("pushed_model")
+    if pushed and pushed.custom_properties["pushed"].int_value == 1:
+        return pushed.custom_properties["pushed_destination"].string_value
+    return None
 
 
 def candidate_model_name(evaluation_uri: str) -> Optional[str]:

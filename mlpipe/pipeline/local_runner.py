@@ -188,9 +188,7 @@ def _read_outcome(result: RunResult, home: RunHome, reporter: ProgressReporter) 
                 result.evaluation_uri = outputs["evaluation"].uri
         pusher = components.get("Pusher")
         if pusher and pusher.execution_id:
-            pushed = lineage.outputs_of(store, pusher.execution_id).get("pushed_model")
-            if pushed and pushed.custom_properties["pushed"].int_value == 1:
-                result.pushed_version = pushed.custom_properties["pushed_destination"].string_value
+            result.pushed_version = lineage.pushed_destination(store, pusher.execution_id)
         inferrer = components.get("BulkInferrer")
         if inferrer and inferrer.execution_id and result.blessed:
             scored = lineage.outputs_of(store, inferrer.execution_id).get("inference_result")

@@ -157,11 +157,8 @@ def _artifact_uri(store, nodes, node: str, key: str) -> Optional[str]:
 
 
 def _lineage(store, nodes, evaluator_inputs, blessed) -> Dict[str, Optional[str]]:
-    pushed_version = None
-    if "Pusher" in nodes:
-        pushed = lineage.outputs_of(store, nodes["Pusher"].id).get("pushed_model")
-        if pushed and pushed.custom_properties["pushed"].int_value == 1:
-            pushed_version = pushed.custom_properties["pushed_destination"].string_value
+    pushed_version = (lineage.pushed_destination(store, nodes["Pusher"].id)
+                      if "Pusher" in nodes else None)
     baseline = evaluator_inputs.get("baseline_model")
     return {
         "data": _artifact_uri(store, nodes, "CsvExampleGen", "examples"),
@@ -185,25 +182,16 @@ def load_evaluation(uri: str) -> dict:
     baseline = None
     if candidate_name is not None:
         baseline_name = next(spec.name for spec in result.config.model_specs if spec.is_baseline)
-        baseline = _overall(tfma.load_eval_result(uri, model_name=baseline_name).slicing_metrics)
+        baseline_result = tfma.load_eval_result(uri, model_name=baseline_name)
+        baseline = lineage.slice_metrics(baseline_result.slicing_metrics)
     return {
         "config": result.config,
-        "candidate": _overall(result.slicing_metrics),
+        "candidate": lineage.slice_metrics(result.slicing_metrics),
         "baseline": baseline,
         "slices": result.slicing_metrics,
         "plots": _curves(next((plots for key, plots in result.plots if key == ()), {})),
         "validation_ok": validation.validation_ok,
     }
-
-
-def _values(metrics_by_output) -> Dict[str, float]:
-    values = metrics_by_output.get("", {}).get("", {})
-    return {name: float(value["doubleValue"]) for name, value in values.items()
-            if isinstance(value, dict) and "doubleValue" in value}
-
-
-def _overall(slicing_metrics) -> Dict[str, float]:
-    return next((_values(metrics) for key, metrics in slicing_metrics if key == ()), {})
 
 
 def _threshold_checks(eval_config, candidate, baseline) -> List[ThresholdCheck]:
@@ -259,7 +247,7 @@ def _slices(slicing_metrics, main_metric: str, min_slice_size: int) -> List[Slic
     for key, metrics in slicing_metrics:
         if key == ():
             continue
-        values = _values(metrics)
+        values = lineage.metric_values(metrics)
         count = values.get("example_count", 0.0)
         feature = " x ".join(str(part[0]) for part in key)
         value = " x ".join(str(part[1]) for part in key)
