@@ -6,6 +6,7 @@ copy of the pushed version.
 """
 
 import concurrent.futures
+import itertools
 import shutil
 import threading
 import time
@@ -214,9 +215,11 @@ def test_hot_switch_to_a_newer_version_under_load_fails_no_request(trained_home,
                                                              log_sample_rate=0.1))
     server = trained.ServerProcess(config_file, folder / "runs")
     old, new = source.name, str(int(source.name) + 1)
-    answers, failures, stop = [], [], threading.Event()
+    clients = 4
+    answers = {client: [] for client in range(clients)}  # versions, in each client's order
+    failures, stop = [], threading.Event()
 
-    def client():
+    def client(number):
         with httpx.Client(timeout=60) as http:
             while not stop.is_set():
                 try:
@@ -227,28 +230,33 @@ def test_hot_switch_to_a_newer_version_under_load_fails_no_request(trained_home,
                 if response.status_code != 200:
                     failures.append(response.text)
                 else:
-                    answers.append(response.headers["x-model-version"])
+                    answers[number].append(response.headers["x-model-version"])
+
+    def every_client_got_the_new_version():
+        return all(new in versions for versions in answers.values())
 
     try:
-        with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            clients = [pool.submit(client) for _ in range(4)]
+        with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+            running = [pool.submit(client, number) for number in range(clients)]
             time.sleep(1.0)
             # Pushed the way a push must land: complete under another name, then renamed.
             shutil.copytree(source, serving / ".incoming")
             (serving / ".incoming").rename(serving / new)
             deadline = time.monotonic() + 120
-            while new not in answers[-20:] and time.monotonic() < deadline:
+            while not every_client_got_the_new_version() and time.monotonic() < deadline:
                 time.sleep(0.2)
-            time.sleep(1.0)
             stop.set()
-            for finished in clients:
+            for finished in running:
                 finished.result()
         status = httpx.get(server.url).json()["model_version_status"][0]
     finally:
         stop.set()
         server.stop()
     assert not failures, failures[:3]
-    assert answers[0] == old and answers[-1] == new
-    assert set(answers[-20:]) == {new}
+    # Each client sends one request at a time, so its answers are in the order the server took
+    # them: the old version until the switch, the new one from then on, never back.
+    for versions in answers.values():
+        runs = [(version, len(list(run))) for version, run in itertools.groupby(versions)]
+        assert [version for version, _ in runs] == [old, new], runs
     assert status["version"] == new
     assert f"Switched from version {old} to version {new}" in server.output()
