@@ -5,7 +5,12 @@ Keras 3 unless TF_USE_LEGACY_KERAS is set when TensorFlow is first imported. The
 written into `os.environ` so every subprocess (Beam workers) inherits them.
 """
 
+import importlib
+import logging
 import os
+import re
+import sys
+import tempfile
 import warnings
 
 SETTINGS = {
@@ -22,3 +27,41 @@ def apply_settings() -> None:
     # google-api-core warns on import that Python 3.10 is past its support window: TFX 1.16
     # needs 3.10 (see README), so the warning is known and only noise for a pipeline user.
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
+
+
+# TF 2.16 registers its CUDA plugins twice when imported and logs it as three ERROR lines
+# ("Unable to register cuFFT/cuDNN/cuBLAS factory", tensorflow/tensorflow#62075): harmless,
+# and alarming at the top of every command's output.
+_IMPORT_NOISE = re.compile(r"Unable to register cu\w+ factory")
+
+
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with its known start-up noise left out of stderr (any other line it
+    writes there still reaches the user), and keeps the deprecation notices that TFMA and TFDV
+    trigger inside TensorFlow out of a command's output."""
+    logging.getLogger("tensorflow").addFilter(_not_a_deprecation_notice)
+    import_filtering_stderr("tensorflow", _IMPORT_NOISE)
+
+
+def import_filtering_stderr(module: str, noise: "re.Pattern") -> None:
+    """Imports `module` (when not imported yet); the lines its import writes to fd 2 that match
+    `noise` are dropped, the others written to stderr once it is imported."""
+    if module in sys.modules:
+        return
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            importlib.import_module(module)
+        finally:
+            os.dup2(saved_stderr, 2)
+            os.close(saved_stderr)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if not noise.search(line)))
+            sys.stderr.flush()
+
+
+def _not_a_deprecation_notice(record: logging.LogRecord) -> bool:
+    return "is deprecated and will be removed" not in str(record.msg)

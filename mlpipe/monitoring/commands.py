@@ -11,6 +11,8 @@ import pathlib
 import sys
 import time
 
+from mlpipe.process import import_tensorflow_quietly
+
 EXIT_BAD_INPUT, EXIT_ALARM = 2, 4
 
 
@@ -30,6 +32,7 @@ def register(command) -> None:
 
 
 def _monitor(config, args) -> int:
+    import_tensorflow_quietly()
     from mlpipe.monitoring.training_stats import NoStatisticsError, find_training_statistics
     from mlpipe.pipeline.run_home import RunHome
     from mlpipe.serving.commands import request_log_dir

@@ -16,6 +16,7 @@ from mlpipe.pipeline.local_runner import (PipelineFailed, RunResult, numeric_col
                                           read_schema, run_local)
 from mlpipe.pipeline.preflight import InputDataError, check_input_data
 from mlpipe.pipeline.run_home import DEFAULT_BASE, RunHome
+from mlpipe.process import import_tensorflow_quietly
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_BLESSED = 1, 2, 3
 # Each module has `register(command)`: `command(name, handler, help)` returns an argparse
@@ -38,7 +39,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlpipe", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="mlpipe", description="A TFX pipeline from raw tabular data to a validated, "
+                                   "evaluated, served and monitored model.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
@@ -100,6 +103,7 @@ def _print_result(result: RunResult, config: ProblemConfig) -> None:
 
 
 def _schema(config: ProblemConfig, args) -> int:
+    import_tensorflow_quietly()
     from mlpipe.schema import proposal
     from google.protobuf import text_format
     home = RunHome.for_pipeline(config.name, args.home)

@@ -3,6 +3,8 @@
 import pathlib
 import sys
 
+from mlpipe.process import import_tensorflow_quietly
+
 EXIT_BAD_INPUT = 2
 
 
@@ -21,6 +23,7 @@ def register(command) -> None:
 
 
 def run_report(config, args) -> int:
+    import_tensorflow_quietly()
     from mlpipe.pipeline.run_home import RunHome
     from mlpipe.report import html, terminal
     from mlpipe.report.loader import ReportError, load_report

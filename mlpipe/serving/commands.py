@@ -6,6 +6,8 @@ TensorFlow, FastAPI and uvicorn are imported inside the handlers, so `mlpipe --h
 import pathlib
 import sys
 
+from mlpipe.process import import_tensorflow_quietly
+
 EXIT_BAD_INPUT = 2
 
 
@@ -44,6 +46,7 @@ def encoder_for(config):
 
 
 def _serve(config, args) -> int:
+    import_tensorflow_quietly()
     from mlpipe.pipeline.run_home import RunHome
     from mlpipe.serving.model import ModelManager, NoModelError
     from mlpipe.serving.request_log import RequestLog
@@ -83,6 +86,7 @@ def _serve(config, args) -> int:
 
 
 def _predict(config, args) -> int:
+    import_tensorflow_quietly()
     from mlpipe.pipeline.run_home import RunHome
     from mlpipe.serving.model import LoadedModel, NoModelError, resolve_version
     from mlpipe.serving.predict import InputError, score_csv
