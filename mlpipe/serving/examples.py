@@ -6,9 +6,9 @@ too many values are refused with a `RequestError` naming the field. Domains (ran
 vocabularies) are not enforced here: out-of-domain values are what `mlpipe monitor` reports,
 and refusing them would hide them from the request log.
 
-tf.Examples are encoded by hand (a few varints per value): it is several times faster than
-building the protobuf message from Python; `tests/serving` parses the bytes back with protobuf
-and compares them with the message built the ordinary way.
+Checked rows are encoded column by column with tfx_bsl's C++ tf.Example encoder (a 100-row
+request in about a tenth of the time of building the messages in Python); `tests/serving` parses
+the bytes back with protobuf and compares them with the message built the ordinary way.
 
 Batch scoring (`mlpipe predict`, `monitor --evaluate`) checks whole CSV columns at once instead:
 `check_csv_columns` takes a chunk's columns as Arrow strings, types each feature with Arrow's
@@ -19,9 +19,8 @@ chunk with tfx_bsl's C++ tf.Example encoder. pyarrow and tfx_bsl are imported on
 
 import base64
 import math
-import struct
 import threading
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 from mlpipe.serving.schema_features import BYTES, FLOAT, INT, FeatureInfo
 
@@ -125,22 +124,22 @@ class ExampleEncoder:
 
     def serialize(self, row: Mapping[str, Values]) -> bytes:
         """One checked row -> a serialized tf.Example."""
-        entries = []
-        for name, values in row.items():
-            kind = self.features[name].type
-            if kind == BYTES:
-                body = b"".join(_field(1, value) for value in values)
-                feature = _field(1, body)
-            elif kind == FLOAT:
-                feature = _field(2, _field(1, struct.pack(f"<{len(values)}f", *values)))
-            else:
-                feature = _field(3, _field(1, b"".join(_varint(v & 0xFFFFFFFFFFFFFFFF)
-                                                       for v in values)))
-            entries.append(_field(1, _field(1, name.encode()) + _field(2, feature)))
-        return _field(1, b"".join(entries)) if entries else b""
+        return self.serialize_all([row])[0]
 
-    def serialize_all(self, rows: Iterable[Mapping[str, Values]]) -> List[bytes]:
-        return [self.serialize(row) for row in rows]
+    def serialize_all(self, rows: Sequence[Mapping[str, Values]]) -> List[bytes]:
+        """Checked rows -> serialized tf.Examples, through the same C++ encoder as CSV chunks
+        (a feature a row lacks becomes a feature with no values: parsed like an absent one)."""
+        import pyarrow as pa
+        names, arrays = [], []
+        for name, info in self.features.items():
+            column = [row.get(name) for row in rows]
+            if any(values is not None for values in column):
+                names.append(name)
+                arrays.append(pa.array(column, type=pa.list_(_arrow_type(info.type))))
+        if not names:
+            return self.serialize_batch(pa.RecordBatch.from_arrays([pa.nulls(len(rows))],
+                                                                   [_NO_FEATURES]))
+        return self.serialize_batch(pa.RecordBatch.from_arrays(arrays, names))
 
     # ---- CSV chunks (columnar) ---------------------------------------------------------------
 
@@ -207,6 +206,9 @@ def _json_values(value, info: FeatureInfo, where: str) -> Values:
 def _json_value(item, info: FeatureInfo, where: str):
     if info.type == FLOAT:
         if isinstance(item, (int, float)) and not isinstance(item, bool) and math.isfinite(item):
+            if abs(item) > FLOAT32_MAX:
+                raise RequestError(f"{where}: feature '{info.name}' value {item!r} is out of the "
+                                   "FLOAT (float32) range", info.name)
             return float(item)
     elif info.type == INT:
         if isinstance(item, int) and not isinstance(item, bool) and INT64_MIN <= item <= INT64_MAX:
@@ -306,8 +308,12 @@ def _python_values(text, info: FeatureInfo, first_line: int):
         except RequestError as error:
             return None, (row, error)
         values.append(value)
-    kind = {INT: pa.int64(), FLOAT: pa.float32(), BYTES: pa.binary()}[info.type]
-    return pa.array(values, kind), None
+    return pa.array(values, _arrow_type(info.type)), None
+
+
+def _arrow_type(kind: str):
+    import pyarrow as pa
+    return {INT: pa.int64(), FLOAT: pa.float32(), BYTES: pa.binary()}[kind]
 
 
 def _list_array(values, missing, num_rows: int):
@@ -332,20 +338,6 @@ def _describe(item) -> str:
     kind = {bool: "boolean", str: "string", dict: "object", list: "list"}.get(type(item),
                                                                                type(item).__name__)
     return f"{kind} {text[:40]}"
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    """A length-delimited protobuf field."""
-    return _varint((number << 3) | 2) + _varint(len(payload)) + payload
 
 
 def as_json_predictions(outputs: Mapping[str, Sequence], columnar: bool):

@@ -22,7 +22,7 @@ def test_serving_environment_leaves_out_the_label_source(taxi_schema):
     assert serving["payment_type"].type == "BYTES" and serving["fare"].type == "FLOAT"
 
 
-def test_hand_encoded_examples_parse_back_to_protobuf_built_ones(encoder, taxi_row):
+def test_encoded_examples_parse_back_to_protobuf_built_ones(encoder, taxi_row):
     import tensorflow as tf
     row = {k: v for k, v in taxi_row().items() if k != "tips"}
     row.update(pickup_census_tract=-5, company="Café ünïcode", trip_seconds=2**40)
@@ -41,6 +41,26 @@ def test_hand_encoded_examples_parse_back_to_protobuf_built_ones(encoder, taxi_r
             feature.int64_list.value.append(value)
     assert parsed == expected
     assert encoder.serialize({}) == tf.train.Example().SerializeToString()
+
+
+def test_a_batch_encodes_each_row_as_alone_and_absent_features_as_empty(encoder, taxi_row):
+    import tensorflow as tf
+    full = encoder.check_json_row({k: v for k, v in taxi_row().items() if k != "tips"}, "")
+    short = {name: full[name] for name in encoder.required}
+    batch = [tf.train.Example.FromString(s) for s in encoder.serialize_all([full, short, full])]
+    assert batch[0] == batch[2] == tf.train.Example.FromString(encoder.serialize(full))
+    assert batch[1].features.feature["fare"].float_list.value == full["fare"]
+    company = batch[1].features.feature["company"]
+    assert company.WhichOneof("kind") is None or not company.bytes_list.value
+
+
+def test_json_numbers_are_refused_outside_their_type_range(encoder, taxi_row):
+    row = {k: v for k, v in taxi_row().items() if k != "tips"}
+    with pytest.raises(RequestError, match="'fare' value 1e\\+39 is out of the FLOAT") as error:
+        encoder.check_json_row({**row, "fare": 1e39}, "instances[0]")
+    assert error.value.field == "fare"
+    with pytest.raises(RequestError, match="'trip_seconds' expects an integer"):
+        encoder.check_json_row({**row, "trip_seconds": 2**63}, "instances[0]")
 
 
 def test_csv_rows_are_typed_by_the_schema_and_extra_columns_ignored(encoder, taxi_row):

@@ -133,6 +133,7 @@ def test_row_and_columnar_predictions_match_the_model_called_directly(server, in
      "expects an integer"),
     ({"instances": [{**REQUIRED, "payment_type": 3}]}, "payment_type", "expects a string"),
     ({"instances": [{**REQUIRED, "fare": True}]}, "fare", "expects a number"),
+    ({"instances": [{**REQUIRED, "fare": 1e39}]}, "fare", "out of the FLOAT (float32) range"),
     ({"instances": [{**REQUIRED, "fare": [1.0, 2.0]}]}, "fare", "at most 1 value"),
     ({"instances": [{**REQUIRED, "tips": 2.0}]}, "tips", "unknown feature 'tips'"),
     ({"instances": [{**REQUIRED, "colour": "red"}]}, "colour", "unknown feature 'colour'"),
