@@ -196,34 +196,36 @@ class ExampleEncoder:
 def _json_values(value, info: FeatureInfo, where: str) -> Values:
     if value is None:
         return []
-    values = value if isinstance(value, list) else [value]
-    if info.max_values and len(values) > info.max_values:
+    if type(value) is not list:
+        return [_json_value(value, info, where)]
+    if info.max_values and len(value) > info.max_values:
         raise RequestError(f"{where}: feature '{info.name}' takes at most {info.max_values} "
-                           f"value(s), got {len(values)}", info.name)
-    return [_json_value(item, info, where) for item in values]
+                           f"value(s), got {len(value)}", info.name)
+    return [_json_value(item, info, where) for item in value]
 
 
 def _json_value(item, info: FeatureInfo, where: str):
-    if info.type == FLOAT:
-        if isinstance(item, (int, float)) and not isinstance(item, bool) and math.isfinite(item):
+    kind, item_type = info.type, type(item)  # exact types: a JSON true is no number here
+    if kind == FLOAT:
+        if (item_type is float or item_type is int) and math.isfinite(item):
             if abs(item) > FLOAT32_MAX:
                 raise RequestError(f"{where}: feature '{info.name}' value {item!r} is out of the "
                                    "FLOAT (float32) range", info.name)
             return float(item)
-    elif info.type == INT:
-        if isinstance(item, int) and not isinstance(item, bool) and INT64_MIN <= item <= INT64_MAX:
+    elif kind == INT:
+        if item_type is int and INT64_MIN <= item <= INT64_MAX:
             return item
-        if isinstance(item, float) and item.is_integer() and INT64_MIN <= item <= INT64_MAX:
+        if item_type is float and item.is_integer() and INT64_MIN <= item <= INT64_MAX:
             return int(item)
     else:
-        if isinstance(item, str):
+        if item_type is str:
             return item.encode()
-        if isinstance(item, dict) and set(item) == {"b64"} and isinstance(item["b64"], str):
+        if item_type is dict and set(item) == {"b64"} and isinstance(item["b64"], str):
             try:
                 return base64.b64decode(item["b64"], validate=True)
             except ValueError:
                 pass
-    raise RequestError(f"{where}: feature '{info.name}' expects {_expected(info.type)}, "
+    raise RequestError(f"{where}: feature '{info.name}' expects {_expected(kind)}, "
                        f"got {_describe(item)}", info.name)
 
 
