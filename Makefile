@@ -10,7 +10,7 @@ CONFIG ?=
 HOME_DIR ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: venv browser run test test-fast test-e2e bench bench-serving schema clean
+.PHONY: venv browser loadtool run test test-fast test-e2e bench bench-serving schema clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,14 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >> .chromium-install.log 2>&1 \
 		|| { tail -n 20 .chromium-install.log; exit 1; }; }
 
+# Debian's wrk, the HTTP load generator of the serving benchmark.
+loadtool:
+	@command -v wrk >/dev/null || { echo "Installing Debian's wrk for the serving benchmark (log: .wrk-install.log)"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq > .wrk-install.log 2>&1 && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >> .wrk-install.log 2>&1 \
+		|| { tail -n 20 .wrk-install.log; exit 1; }; }
+
 run: venv
 	$(VENV)/bin/mlpipe run --home $(HOME_DIR) $(if $(CONFIG),--config $(CONFIG))
 
@@ -52,8 +60,8 @@ test-e2e: venv browser
 bench: venv
 	$(PY) benchmarks/bench_pipeline.py
 
-bench-serving: venv
+bench-serving: venv loadtool
 	$(PY) benchmarks/bench_serving.py
 
 clean:
-	rm -rf $(VENV) $(VENV)-install.log .chromium-install.log runs benchmarks/out
+	rm -rf $(VENV) $(VENV)-install.log .chromium-install.log .wrk-install.log runs benchmarks/out

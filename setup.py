@@ -17,6 +17,8 @@ setup(
         "PyYAML",
         "fastapi",
         "uvicorn",
+        "httptools",
+        "uvloop",
     ],
     entry_points={"console_scripts": ["mlpipe=mlpipe.pipeline.cli:main"]},
 )

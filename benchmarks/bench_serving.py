@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/bench_serving.py [--home runs] [--seconds 4] [--batch-only]
 
-The server runs as a separate process on 127.0.0.1; a bounded async client (httpx, one task per
-slot) sends predict requests at concurrency 1, 8 and 32, with 1 and 100 rows per request, for
-`--seconds` each. Side by side: the in-process floor, i.e. the same model's `serving_default`
+The server runs as a separate process on 127.0.0.1; wrk (Debian's HTTP load tool: C, so the
+client takes little of the CPU it shares with the server) sends predict requests at concurrency
+1, 8 and 32, with 1 and 100 rows per request, for `--seconds` each, and the server's CPU time
+per request is read from /proc. Side by side: the in-process floor, i.e. the same model's `serving_default`
 called directly on already serialized tf.Examples (one call per request, sequentially), as
 ratios. Then batch scoring of the taxi CSV repeated `--batch-copies` times (150,020 rows by
 default), three ways, with ratios: `mlpipe predict`'s `score_csv` (streaming read, checks,
@@ -17,10 +18,11 @@ the pipeline on 2,000 taxi rows into it if it has none (about a minute and a hal
 """
 
 import argparse
-import asyncio
 import io
+import os
 import pathlib
-import socket
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -30,6 +32,7 @@ import time
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.pipeline.config import Bound, load_config
 from mlpipe.pipeline.run_home import RunHome
+from mlpipe.process import import_tensorflow_quietly
 
 HERE = pathlib.Path(__file__).resolve().parent
 CONCURRENCY = (1, 8, 32)
@@ -47,6 +50,9 @@ def main() -> None:
     parser.add_argument("--batch-only", action="store_true",
                         help="only the batch scoring comparison (no HTTP server)")
     args = parser.parse_args()
+    if not args.batch_only and shutil.which("wrk") is None:
+        sys.exit("wrk not found: `make bench-serving` installs Debian's wrk (or use --batch-only)")
+    import_tensorflow_quietly()
 
     config = load_config()
     base = args.home
@@ -63,7 +69,7 @@ def main() -> None:
             floor = _in_process_floor(config, home, rows, args.seconds)
             server = _start_server(config_file, base, args.log_sample_rate)
             try:
-                http = asyncio.run(_http_levels(server["url"], rows, args.seconds))
+                http = _http_levels(server, rows, args.seconds, pathlib.Path(scratch))
             finally:
                 server["process"].terminate()
                 server["process"].wait(60)
@@ -142,39 +148,54 @@ def _start_server(config_file, base, sample_rate):
     sys.exit("the server did not start")
 
 
-async def _http_levels(url, rows, seconds):
-    import httpx
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _http_levels(server, rows, seconds, scratch: pathlib.Path):
+    """wrk (C, one thread, keep-alive connections = concurrency) posting one fixed body per
+    level; the server's CPU time per request is read from /proc around each level."""
+    import orjson
+    url, pid = server["url"], server["process"].pid
     results = {}
     for size in ROWS_PER_REQUEST:
-        bodies = [{"instances": rows[i:i + size]} for i in range(0, 500, size)]
+        body = orjson.dumps({"instances": rows[:size]}).decode()
+        script = scratch / f"post-{size}.lua"
+        script.write_text('wrk.method = "POST"\n'
+                          'wrk.headers["Content-Type"] = "application/json"\n'
+                          f"wrk.body = [==[{body}]==]\n")
+        _wrk(url, script, 1, 1)   # warm-up
         for concurrency in CONCURRENCY:
-            limits = httpx.Limits(max_connections=concurrency,
-                                  max_keepalive_connections=concurrency)
-            # httpx writes a request's headers and body separately: without TCP_NODELAY the
-            # body waits ~40 ms for the server's delayed ACK (curl sets it by default).
-            transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=[
-                (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-            async with httpx.AsyncClient(transport=transport, timeout=60) as client:
-                await client.post(f"{url}:predict", json=bodies[0])   # warm connection
-                latencies, failures = [], 0
-                deadline = time.monotonic() + seconds
-
-                async def slot(offset):
-                    nonlocal failures
-                    i = offset
-                    while time.monotonic() < deadline:
-                        started = time.perf_counter()
-                        response = await client.post(f"{url}:predict",
-                                                     json=bodies[i % len(bodies)])
-                        latencies.append(time.perf_counter() - started)
-                        failures += response.status_code != 200
-                        i += concurrency
-                began = time.monotonic()
-                await asyncio.gather(*(slot(k) for k in range(concurrency)))
-                elapsed = time.monotonic() - began
-            results[(concurrency, size)] = {**_summary(latencies, elapsed, size),
-                                            "failures": failures}
+            cpu_before = _cpu_seconds(pid)
+            level = _wrk(url, script, concurrency, seconds)
+            cpu = _cpu_seconds(pid) - cpu_before
+            results[(concurrency, size)] = {
+                **level, "rows_per_s": level["requests_per_s"] * size,
+                "server_cpu_ms": 1000 * cpu / max(1, level["requests"])}
     return results
+
+
+def _wrk(url: str, script: pathlib.Path, concurrency: int, seconds: float) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency",
+         "-s", str(script), f"{url}:predict"], capture_output=True, text=True, check=True).stdout
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)$", out, re.M))
+    requests = int(re.search(r"(\d+) requests in", out)[1])
+    failures = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                       out)
+    return {"requests": requests,
+            "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
+            "p50_ms": _milliseconds(percentiles["50"]), "p99_ms": _milliseconds(percentiles["99"]),
+            "failures": (int(failures[1]) if failures else 0)
+                        + (sum(map(int, errors.groups())) if errors else 0)}
+
+
+def _milliseconds(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
 def _summary(latencies, elapsed, size):
@@ -187,12 +208,13 @@ def _summary(latencies, elapsed, size):
 def _print_serving(http, floor, sample_rate):
     print(f"\nHTTP serving (127.0.0.1, request log sampling {sample_rate}) vs in-process floor")
     print(f"{'rows/req':>8} {'conc':>5} {'req/s':>8} {'rows/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
-          f" | {'floor p50':>9} {'floor req/s':>11} | {'p50 x':>6} {'req/s x':>7} {'fail':>5}")
+          f" {'srv cpu ms':>10} | {'floor p50':>9} {'floor req/s':>11} | {'p50 x':>6}"
+          f" {'req/s x':>7} {'fail':>5}")
     for (concurrency, size), result in sorted(http.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         base = floor[size]
         print(f"{size:>8} {concurrency:>5} {result['requests_per_s']:>8.0f} "
               f"{result['rows_per_s']:>9.0f} {result['p50_ms']:>8.2f} {result['p99_ms']:>8.2f}"
-              f" | {base['p50_ms']:>9.2f} {base['requests_per_s']:>11.0f} | "
+              f" {result['server_cpu_ms']:>10.2f} | {base['p50_ms']:>9.2f} {base['requests_per_s']:>11.0f} | "
               f"{result['p50_ms'] / base['p50_ms']:>6.1f} "
               f"{result['requests_per_s'] / base['requests_per_s']:>7.2f} "
               f"{result['failures']:>5}")

@@ -12,15 +12,17 @@ serialized as tf.Examples and fed to the exported `serving_default` signature, w
 Transform graph itself. Answers have TF Serving's shapes: {"predictions": [...]} for rows,
 {"outputs": ...} for columns; errors {"error": "...", "field": "..."} with status 400 (bad
 request) or 404 (unknown model or version). The response header X-Model-Version names the
-version that answered.
+version that answered. Concurrent requests share model calls (`batching.PredictBatcher`).
 """
 
 import dataclasses
+import functools
 import logging
 import socket
 import sys
 from typing import Optional, TextIO
 
+from mlpipe.serving.batching import PredictBatcher
 from mlpipe.serving.examples import ExampleEncoder, RequestError, as_json_predictions
 from mlpipe.serving.model import ModelManager
 from mlpipe.serving.request_log import RequestLog
@@ -50,21 +52,26 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
     from fastapi.responses import Response
     from starlette.concurrency import run_in_threadpool
 
+    batcher = PredictBatcher(functools.partial(_infer, state.encoder),
+                             state.settings.max_batch_rows, run_in_threadpool)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         state.manager.start()
+        batcher.start()
         if announce:
             print(announce, file=out, flush=True)
         try:
             yield
         finally:
+            await batcher.stop()
             state.manager.stop()
             if state.request_log is not None:
                 state.request_log.close()
             logged = (f", {state.request_log.rows_logged} rows logged"
                       if state.request_log is not None else "")
-            print(f"Stopped: {state.requests_served} requests served, "
-                  f"{state.requests_refused} refused{logged}", file=out, flush=True)
+            print(f"Stopped: {state.requests_served} requests served in {batcher.calls} model "
+                  f"calls, {state.requests_refused} refused{logged}", file=out, flush=True)
 
     app = FastAPI(title=f"mlpipe serving: {state.model_name}", lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None)
@@ -139,7 +146,7 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
         except orjson.JSONDecodeError as refused:
             state.requests_refused += 1
             return error(f"request body is not valid JSON: {refused}", 400)
-        outputs = await run_in_threadpool(_infer, state.encoder, model, rows)
+        outputs = await batcher.predict(model, rows)
         state.requests_served += 1
         if state.request_log is not None and state.request_log.sampled():
             logged = outputs.get(OUTPUT_LOGGED, next(iter(outputs.values())))
@@ -208,8 +215,10 @@ def serve(state: ServerState, host: str, port: int, out: TextIO = sys.stdout) ->
                 f"  log:     {state.request_log.directory if state.request_log else 'off'}\n"
                 f"READY {url}")
     app = create_app(state, announce=announce, out=out)
+    # httptools and uvloop (pinned): uvicorn's C parser and loop, named so that a missing one
+    # is an error here rather than a silent fallback to the pure-Python ones.
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=30)
+                            timeout_graceful_shutdown=30, http="httptools", loop="uvloop")
     _graceful_server_class()(config).run(sockets=[sock])
 
 

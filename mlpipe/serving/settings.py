@@ -24,6 +24,9 @@ class ServingConfig(BaseModel):
     log_flush_rows: int = Field(1000, ge=1, description="... or once this many rows wait.")
     max_body_bytes: int = Field(4 * 2**20, ge=1024, description="Larger requests get a 400.")
     max_rows_per_request: int = Field(10000, ge=1)
+    max_batch_rows: int = Field(
+        1024, ge=1, description="Concurrent requests share one model call up to this many rows "
+                                "(a larger request is called alone).")
     poll_seconds: float = Field(2.0, gt=0,
                                 description="How often the server looks for a newer pushed "
                                             "version to switch to.")

@@ -7,6 +7,7 @@ copy of the pushed version.
 
 import concurrent.futures
 import itertools
+import re
 import shutil
 import threading
 import time
@@ -124,6 +125,17 @@ def test_row_and_columnar_predictions_match_the_model_called_directly(server, in
     np.testing.assert_allclose(same.json()["predictions"], expected[:1], rtol=1e-6)
 
 
+def test_concurrent_requests_sharing_model_calls_each_get_their_own_rows(server, in_process):
+    requests = [[{**ROWS[i % 3], "fare": 2.0 + i, "trip_miles": 0.5 * i}] * (1 + i % 4)
+                for i in range(64)]
+    with httpx.Client(timeout=60) as http, concurrent.futures.ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(
+            lambda rows: http.post(f"{server.url}:predict", json={"instances": rows}), requests))
+    for rows, answer in zip(requests, answers):
+        assert answer.status_code == 200, answer.text
+        np.testing.assert_allclose(answer.json()["predictions"], in_process(rows), rtol=1e-6)
+
+
 @pytest.mark.parametrize("body, field, words", [
     ({"instances": [{k: v for k, v in REQUIRED.items() if k != "fare"}]}, "fare",
      "missing required feature 'fare'"),
@@ -183,7 +195,9 @@ def test_request_log_is_flushed_on_stop_and_read_by_tfdv(server, trained_home):
         assert httpx.post(f"{server.url}:predict", json={"instances": ROWS}).status_code == 200
         served += 1
     assert server.stop() == 0
-    assert "Stopped:" in server.output()
+    stopped = re.search(r"Stopped: (\d+) requests served in (\d+) model calls", server.output())
+    # The concurrent test's requests shared calls: fewer calls than requests.
+    assert stopped and int(stopped[2]) < int(stopped[1]), server.output()[-2000:]
     files = log_files(server.log_dir)
     assert files
     lines = [line for path in files for line in path.read_text().splitlines()[1:]]

@@ -1,0 +1,109 @@
+"""Cross-request batching for the server: concurrent predict requests share one model call.
+
+Greedy, as TF Serving's batching can be set up: while one model call runs (in a worker thread),
+the requests that arrive queue up; when it returns, all of them (up to `max_rows` rows, all on
+the same model version) go in the next call. A lone request is called at once, never held back
+waiting for company, so concurrency adds rows per call instead of calls fighting for the cores.
+
+Each request keeps the model object it captured when it arrived (see `ModelManager`): a batch
+never mixes versions. When a batched call fails, its requests are retried one by one, so only the
+request that causes the failure gets the error.
+"""
+
+import asyncio
+import collections
+import dataclasses
+from typing import Callable, Deque, Dict, List, Optional
+
+import numpy as np
+
+Outputs = Dict[str, np.ndarray]
+Infer = Callable[[object, list], Outputs]   # (model, rows) -> output name -> one row per row
+
+
+@dataclasses.dataclass
+class _Request:
+    model: object
+    rows: list
+    answer: asyncio.Future
+
+
+class PredictBatcher:
+    """`await predict(model, rows)` from request handlers; `start()` / `stop()` on the loop."""
+
+    def __init__(self, infer: Infer, max_rows: int, run_in_thread: Callable):
+        self._infer = infer
+        self._max_rows = max_rows
+        self._run_in_thread = run_in_thread     # e.g. starlette's run_in_threadpool
+        self._waiting: Deque[_Request] = collections.deque()
+        self._wake: Optional[asyncio.Event] = None
+        self._worker: Optional[asyncio.Task] = None
+        self.calls = 0                           # model calls made, for the stop summary
+
+    def start(self) -> None:
+        self._wake = asyncio.Event()
+        self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+        for request in self._waiting:
+            if not request.answer.done():
+                request.answer.set_exception(RuntimeError("the server is shutting down"))
+
+    async def predict(self, model, rows: list) -> Outputs:
+        answer = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Request(model, rows, answer))
+        self._wake.set()
+        return await answer
+
+    async def _work(self) -> None:
+        while True:
+            await self._wake.wait()
+            while self._waiting:
+                await self._call(self._next_batch())
+            self._wake.clear()   # no await since the queue was seen empty: nothing is missed
+
+    def _next_batch(self) -> List[_Request]:
+        batch = [self._waiting.popleft()]
+        rows = len(batch[0].rows)
+        while (self._waiting and self._waiting[0].model is batch[0].model
+               and rows + len(self._waiting[0].rows) <= self._max_rows):
+            batch.append(self._waiting.popleft())
+            rows += len(batch[-1].rows)
+        return [request for request in batch if not request.answer.done()]  # not cancelled
+
+    async def _call(self, batch: List[_Request]) -> None:
+        if not batch:
+            return
+        rows = [row for request in batch for row in request.rows]
+        try:
+            self.calls += 1
+            outputs = await self._run_in_thread(self._infer, batch[0].model, rows)
+        except asyncio.CancelledError:
+            for request in batch:
+                _settle(request, error=RuntimeError("the server is shutting down"))
+            raise
+        except Exception as error:  # noqa: BLE001 - handed to the request(s) it belongs to
+            if len(batch) == 1:
+                _settle(batch[0], error=error)
+            else:
+                for request in batch:
+                    await self._call([request])
+            return
+        start = 0
+        for request in batch:
+            end = start + len(request.rows)
+            _settle(request, {name: values[start:end] for name, values in outputs.items()})
+            start = end
+
+
+def _settle(request: _Request, outputs: Optional[Outputs] = None,
+            error: Optional[BaseException] = None) -> None:
+    if request.answer.done():   # the client went away meanwhile
+        return
+    if error is not None:
+        request.answer.set_exception(error)
+    else:
+        request.answer.set_result(outputs)
