@@ -25,21 +25,23 @@ $(STAMP): requirements.lock setup.py pyproject.toml
 		|| { tail -n 30 $(VENV)-install.log; exit 1; }
 	@touch $(STAMP)
 
+# $(call debian_package,PACKAGE,PURPOSE): apt-installs a Debian package unless its command is
+# on PATH (the package and its command share the name).
+define debian_package
+	@command -v $(1) >/dev/null || { echo "Installing Debian's $(1) $(2) (log: .$(1)-install.log)"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq > .$(1)-install.log 2>&1 && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(1) >> .$(1)-install.log 2>&1 \
+		|| { tail -n 20 .$(1)-install.log; exit 1; }; }
+endef
+
 # Debian's Chromium renders the HTML report in the report tests (headless, offline).
 browser:
-	@command -v chromium >/dev/null || { echo "Installing Debian's chromium for the HTML report tests (log: .chromium-install.log)"; \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq > .chromium-install.log 2>&1 && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >> .chromium-install.log 2>&1 \
-		|| { tail -n 20 .chromium-install.log; exit 1; }; }
+	$(call debian_package,chromium,for the HTML report tests)
 
 # Debian's wrk, the HTTP load generator of the serving benchmark.
 loadtool:
-	@command -v wrk >/dev/null || { echo "Installing Debian's wrk for the serving benchmark (log: .wrk-install.log)"; \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq > .wrk-install.log 2>&1 && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >> .wrk-install.log 2>&1 \
-		|| { tail -n 20 .wrk-install.log; exit 1; }; }
+	$(call debian_package,wrk,for the serving benchmark)
 
 run: venv
 	$(VENV)/bin/mlpipe run --home $(HOME_DIR) $(if $(CONFIG),--config $(CONFIG))
