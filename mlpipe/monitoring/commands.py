@@ -6,10 +6,9 @@ or lost more than `evaluation.max_regression` against its own evaluation at push
 TensorFlow and TFDV are imported inside the handler, so `mlpipe --help` stays fast.
 """
 
-import json
 import pathlib
+import shutil
 import sys
-import time
 
 from mlpipe.process import import_tensorflow_quietly
 
@@ -22,8 +21,9 @@ def register(command) -> None:
                       "statistics: drift, schema anomalies; --evaluate: KPI on labelled data")
     monitor.add_argument("--input", help="CSV file or glob pattern (default: the request log "
                                          "of `mlpipe serve`)")
-    monitor.add_argument("--output", help="JSON report (default: "
-                                          "<run home>/monitoring/monitor-<time>.json)")
+    monitor.add_argument("--output", help="also write the JSON report here (it is always kept "
+                                          "in <run home>/monitoring/, where `mlpipe report` "
+                                          "finds it)")
     monitor.add_argument("--version", help="pushed version whose training data is the baseline "
                                            "(default: the newest)")
     monitor.add_argument("--evaluate", metavar="LABELED_CSV",
@@ -53,6 +53,7 @@ def _monitor(config, args) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
+    from mlpipe.monitoring import history
     from mlpipe.monitoring.drift import monitor
     from mlpipe.serving.schema_features import load_schema
     print(f"mlpipe monitor: {config.name}", flush=True)
@@ -68,11 +69,13 @@ def _monitor(config, args) -> int:
         body["evaluation"] = evaluation.to_json()
         alarm = alarm or bool(evaluation.failed)
 
-    output = (pathlib.Path(args.output) if args.output else
-              home.root / "monitoring" / f"monitor-{time.strftime('%Y%m%d-%H%M%S')}.json")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(body, indent=2))
-    print(f"Report: {output}")
+    body["model_version"] = training.version
+    recorded = history.record(home, body)
+    print(f"Report: {recorded}")
+    if args.output:
+        pathlib.Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(recorded, args.output)
+        print(f"Copy:   {args.output}")
     return EXIT_ALARM if alarm else 0
 
 

@@ -12,8 +12,6 @@ belongs to: TRAINING when the label's source columns are present, else SERVING.
 import csv
 import dataclasses
 import glob
-import json
-import pathlib
 from typing import Dict, List
 
 from mlpipe.monitoring.settings import MonitoringConfig
@@ -190,10 +188,3 @@ def _schema_anomalies(result) -> List[SchemaAnomaly]:
                 found.append(SchemaAnomaly(name.strip("'"), reason.short_description,
                                            reason.description))
     return found
-
-
-def write_json(report: MonitorReport, path: pathlib.Path) -> pathlib.Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report.to_json(), indent=2))
-    return path
-

@@ -27,6 +27,7 @@ class TrainingStatistics:
     path: pathlib.Path        # FeatureStats.pb of the train split
     artifact_id: int
     found_by: str             # "lineage of version N" or "newest statistics"
+    version: Optional[str]    # the pushed version being monitored (None: nothing pushed)
 
 
 def find_training_statistics(home: RunHome, version: Optional[str] = None) -> TrainingStatistics:
@@ -46,7 +47,7 @@ def find_training_statistics(home: RunHome, version: Optional[str] = None) -> Tr
     path = pathlib.Path(artifact.uri) / f"Split-{TRAIN_SPLIT}" / "FeatureStats.pb"
     if not path.exists():
         raise NoStatisticsError(f"statistics artifact {artifact.id} has no {path}")
-    return TrainingStatistics(path, artifact.id, found_by)
+    return TrainingStatistics(path, artifact.id, found_by, served)
 
 
 def _newest_version(home: RunHome) -> Optional[str]:

@@ -3,6 +3,7 @@ fetched from anywhere, so it opens offline in any browser and can be attached to
 
 import html
 import math
+import pathlib
 from typing import List, Optional, Sequence, Tuple
 
 from mlpipe.report.loader import Report
@@ -18,6 +19,7 @@ table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .7rem;text-al
 .pass{background:#1e8e3e}.fail{background:#d93025}.none{background:#80868b}
 .small{color:#80868b;font-style:italic}.charts{display:flex;flex-wrap:wrap;gap:1rem}
 svg text{font-size:11px;fill:#3c4043}.mono{font-family:ui-monospace,monospace;font-size:.85rem}
+#monitoring td,#monitoring th{text-align:left;vertical-align:top}
 """
 WIDTH, HEIGHT, PAD = 300, 260, 40
 
@@ -46,6 +48,7 @@ def render_html(report: Report) -> str:
         _slices_table(report),
         "<h2>Training data (TFDV statistics, train split)</h2>", _data_table(report),
         "<h2>Lineage</h2>", _lineage_table(report),
+        _monitoring_section(report),
         "</body></html>",
     ]
     return "\n".join(parts)
@@ -221,3 +224,73 @@ def _lineage_table(report: Report) -> str:
              for key, value in report.lineage.items()]
     rows.append(f"<tr><td>evaluation</td><td class='mono'>{_e(report.evaluation_uri)}</td></tr>")
     return "".join(rows) + "</table>"
+
+
+def _monitoring_section(report: Report) -> str:
+    """The pushed version since: its `mlpipe monitor` results, and the newest one's drift."""
+    if not report.monitored_version:
+        return ""
+    parts = [f"<h2>Monitoring of version {_e(report.monitored_version)}</h2>"]
+    if not report.monitoring:
+        return parts[0] + ("<p class='small'>no <code>mlpipe monitor</code> results for this "
+                           "version yet</p>")
+    parts.append("<table id='monitoring'><tr><th>monitored at</th><th>data</th><th>rows</th>"
+                 "<th>verdict</th><th>drifted</th><th>schema anomalies</th>"
+                 "<th>evaluation</th></tr>")
+    for result in report.monitoring:
+        verdict = ("<span class='badge fail'>ALARM</span>" if result.get("alarm")
+                   else "<span class='badge pass'>OK</span>")
+        evaluation = result.get("evaluation") or {}
+        metrics = ", ".join(f"{_e(name)} {_num(value)}"
+                            for name, value in evaluation.get("metrics", {}).items()
+                            if name != "example_count")
+        if evaluation:
+            metrics += " (" + _e("; ".join(evaluation.get("failed") or ["KPI met"])) + ")"
+        parts.append(
+            f"<tr><td>{_e(result.get('monitored_at', '?'))}</td>"
+            f"<td class='mono'>{_e(pathlib.Path(str(result.get('data', '?'))).name)}</td>"
+            f"<td>{result.get('rows', 0):,}</td><td>{verdict}</td>"
+            f"<td>{_e(', '.join(result.get('drifted_features', [])) or 'none')}</td>"
+            f"<td>{_e(', '.join(result.get('anomalous_features', [])) or 'none')}</td>"
+            f"<td>{metrics or '-'}</td></tr>")
+    parts.append("</table>")
+    newest = report.monitoring[0]
+    parts.append(f"<p>Newest: {_e(newest.get('data', '?'))}, "
+                 f"{_e(newest.get('environment', '?'))} environment, against "
+                 f"<span class='mono'>{_e(newest.get('training_statistics', '?'))}</span></p>")
+    parts.append(_drift_chart(newest.get("drift", [])))
+    anomalies = newest.get("anomalies", [])
+    if anomalies:
+        parts.append("<ul id='monitor-anomalies'>" + "".join(
+            f"<li><b>{_e(a['feature'])}</b>: {_e(a['short'])}: {_e(a['description'])}</li>"
+            for a in anomalies) + "</ul>")
+    return "".join(parts)
+
+
+def _drift_chart(drift: List[dict]) -> str:
+    """Each feature's distance as a fraction of its threshold; the line at 1 is the threshold."""
+    if not drift:
+        return ""
+    rows = sorted(drift, key=lambda d: -d["value"] / d["threshold"] if d["threshold"] else 0)
+    bar_height, label_width, chart_width = 16, 170, 620
+    scale_width = chart_width - label_width - 170
+    top_ratio = max(2.0, max(d["value"] / d["threshold"] for d in rows if d["threshold"]))
+    height = 34 + bar_height * len(rows)
+    threshold_x = label_width + scale_width / top_ratio
+    parts = [f"<svg id='drift-chart' role='img' aria-label='drift per feature' "
+             f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
+             "<text x='0' y='14' font-weight='600'>distance / threshold</text>"]
+    for i, d in enumerate(rows):
+        ratio = d["value"] / d["threshold"] if d["threshold"] else 0.0
+        top = 24 + i * bar_height
+        width = scale_width * min(ratio, top_ratio) / top_ratio
+        measure = "L-inf" if d["measure"] == "L_INFTY" else "JS"
+        parts.append(f"<text x='{label_width - 6}' y='{top + 11}' text-anchor='end'>"
+                     f"{_e(d['feature'])}</text>")
+        parts.append(f"<rect x='{label_width}' y='{top}' width='{width:.1f}' "
+                     f"height='{bar_height - 3}' fill='{'#d93025' if ratio > 1 else '#1e8e3e'}'/>")
+        parts.append(f"<text x='{label_width + width + 4:.1f}' y='{top + 11}'>"
+                     f"{measure} {d['value']:.4f} (threshold {d['threshold']:g})</text>")
+    parts.append(f"<line x1='{threshold_x:.1f}' y1='20' x2='{threshold_x:.1f}' "
+                 f"y2='{height}' stroke='#3c4043' stroke-dasharray='4 3'/>")
+    return "".join(parts) + "</svg>"

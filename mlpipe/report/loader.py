@@ -3,7 +3,8 @@
 A run is found by run id (the pipeline_run context's name, or a unique prefix of it), by pushed
 model version (the folder name under serving/), or is the latest run. Every number comes from
 `tfma.load_eval_result` / `tfma.load_validation_result` on the Evaluator's output, or from the
-run's TFDV statistics and anomalies: nothing is recomputed here.
+run's TFDV statistics and anomalies: nothing is recomputed here. The `mlpipe monitor` results of
+the version the run pushed come from the run home's monitoring history.
 """
 
 import dataclasses
@@ -12,6 +13,7 @@ import os
 import pathlib
 from typing import Dict, List, Optional, Tuple
 
+from mlpipe.monitoring import history
 from mlpipe.pipeline import lineage
 from mlpipe.pipeline.run_home import RunHome
 
@@ -72,6 +74,8 @@ class Report:
     data: List[FeatureSummary]
     lineage: Dict[str, Optional[str]]
     evaluation_uri: str
+    monitored_version: Optional[str] = None   # the version this run pushed, if any
+    monitoring: List[dict] = dataclasses.field(default_factory=list)  # its `mlpipe monitor`s
 
 
 def load_report(home: RunHome, selector: Optional[str], main_metric: str,
@@ -108,7 +112,15 @@ def load_report(home: RunHome, selector: Optional[str], main_metric: str,
         roc=plots["roc"], pr=plots["pr"], calibration=plots["calibration"],
         confusion=plots["confusion"],
         data=_data_summary(statistics_uri, anomalies_uri),
-        lineage=run_lineage, evaluation_uri=evaluation_uri)
+        lineage=run_lineage, evaluation_uri=evaluation_uri,
+        **_monitoring(home, run_lineage["pushed_to"]))
+
+
+def _monitoring(home: RunHome, pushed_to: Optional[str]) -> dict:
+    if not pushed_to:
+        return {}
+    version = pathlib.Path(pushed_to).name
+    return {"monitored_version": version, "monitoring": history.results_for(home, version)}
 
 
 def _select_run(store, home: RunHome, selector: Optional[str]):

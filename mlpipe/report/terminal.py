@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import math
+import pathlib
 from typing import Optional
 
 from mlpipe.report.loader import Report
@@ -10,6 +11,7 @@ from mlpipe.report.loader import Report
 OVERALL_METRICS = ["auc", "auc_precision_recall", "binary_accuracy", "precision", "recall",
                    "calibration", "mean_label", "mean_prediction", "example_count"]
 SLICE_ROWS_SHOWN = 15
+MONITOR_ROWS_SHOWN = 5
 
 
 def render_text(report: Report) -> str:
@@ -46,7 +48,33 @@ def render_text(report: Report) -> str:
     if len(report.slices) > SLICE_ROWS_SHOWN:
         lines.append(f"  ... {len(report.slices) - SLICE_ROWS_SHOWN} more (see --html or --json)")
     lines += ["", "Lineage:"] + [f"  {key:<15} {value}" for key, value in report.lineage.items()]
+    if report.monitored_version:
+        lines += ["", f"Monitoring of version {report.monitored_version} (`mlpipe monitor`, "
+                      "newest first):"]
+        lines += [f"  {monitoring_line(result)}" for result in report.monitoring[:MONITOR_ROWS_SHOWN]]
+        if not report.monitoring:
+            lines.append("  no results yet")
     return "\n".join(lines)
+
+
+def monitoring_line(result: dict) -> str:
+    """One `mlpipe monitor` result in a line: when, what data, verdict, what crossed."""
+    verdict = "ALARM" if result.get("alarm") else "OK"
+    crossed = [f"drifted: {', '.join(result['drifted_features'])}"] if result.get(
+        "drifted_features") else []
+    if result.get("anomalous_features"):
+        crossed.append(f"anomalies: {', '.join(result['anomalous_features'])}")
+    evaluation = result.get("evaluation")
+    if evaluation:
+        metrics = ", ".join(f"{name} {format_number(value)}"
+                            for name, value in evaluation.get("metrics", {}).items()
+                            if name != "example_count")
+        failed = len(evaluation.get("failed") or [])
+        crossed.append(f"evaluation: {metrics} "
+                       f"({f'{failed} threshold(s) crossed' if failed else 'KPI met'})")
+    return (f"{result.get('monitored_at', '?')}  {verdict:<5}  "
+            f"{pathlib.Path(str(result.get('data', '?'))).name} ({result.get('rows', 0):,} rows)"
+            + (f"  {'; '.join(crossed)}" if crossed else ""))
 
 
 def render_comparison(a: Report, b: Report) -> str:

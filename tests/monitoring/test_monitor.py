@@ -78,6 +78,35 @@ def test_skewed_data_reports_exactly_the_shifted_features(workspace, capsys):
     assert "DRIFT" in out and "Drifted features: fare, payment_type" in out
 
 
+def test_results_are_kept_in_the_run_home_and_shown_in_the_pushing_runs_report(
+        workspace, capsys, tmp_path):
+    skewed = _skewed(workspace["csv"], tmp_path / "skewed-for-report.csv")
+    code, result = _monitor(workspace, "--input", str(skewed))
+    assert code == EXIT_ALARM
+    version = workspace["home"].pushed_versions()[-1].name
+    assert result["model_version"] == version and result["monitored_at"]
+    kept = sorted((workspace["home"].root / "monitoring").glob("monitor-*.json"))[-1]
+    assert json.loads(kept.read_text()) == result
+    capsys.readouterr()
+
+    html_file, json_file = tmp_path / "report.html", tmp_path / "report.json"
+    code = main(["report", "--config", str(workspace["config_file"]), "--home", workspace["base"],
+                 "--html", str(html_file), "--json", str(json_file)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"Monitoring of version {version}" in out
+    line = next(line for line in out.splitlines() if result["monitored_at"] in line
+                and "skewed-for-report.csv" in line)
+    assert "ALARM" in line and "fare" in line and "anomalies: payment_type" in line
+    newest = json.loads(json_file.read_text())["monitoring"][0]
+    assert newest["monitored_at"] == result["monitored_at"]
+    assert newest["drift"] == result["drift"]
+    page = html_file.read_text()
+    assert f"Monitoring of version {version}" in page
+    assert "id='monitoring'" in page and "id='drift-chart'" in page
+    assert "Crypto" in page.split("id='monitor-anomalies'")[1]
+
+
 def test_logged_requests_are_the_default_input(workspace, capsys):
     """A request log as `mlpipe serve` writes it, monitored in the SERVING environment."""
     from mlpipe.serving.commands import encoder_for, request_log_dir
