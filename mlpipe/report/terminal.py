@@ -51,13 +51,13 @@ def render_text(report: Report) -> str:
     if report.monitored_version:
         lines += ["", f"Monitoring of version {report.monitored_version} (`mlpipe monitor`, "
                       "newest first):"]
-        lines += [f"  {monitoring_line(result)}" for result in report.monitoring[:MONITOR_ROWS_SHOWN]]
+        lines += [f"  {_monitoring_line(result)}" for result in report.monitoring[:MONITOR_ROWS_SHOWN]]
         if not report.monitoring:
             lines.append("  no results yet")
     return "\n".join(lines)
 
 
-def monitoring_line(result: dict) -> str:
+def _monitoring_line(result: dict) -> str:
     """One `mlpipe monitor` result in a line: when, what data, verdict, what crossed."""
     verdict = "ALARM" if result.get("alarm") else "OK"
     crossed = [f"drifted: {', '.join(result['drifted_features'])}"] if result.get(
