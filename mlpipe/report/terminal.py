@@ -51,7 +51,8 @@ def render_text(report: Report) -> str:
     if report.monitored_version:
         lines += ["", f"Monitoring of version {report.monitored_version} (`mlpipe monitor`, "
                       "newest first):"]
-        lines += [f"  {_monitoring_line(result)}" for result in report.monitoring[:MONITOR_ROWS_SHOWN]]
+        lines += [f"  {_monitoring_line(result)}"
+                  for result in report.monitoring[:MONITOR_ROWS_SHOWN]]
         if not report.monitoring:
             lines.append("  no results yet")
     return "\n".join(lines)
