@@ -10,7 +10,7 @@ CONFIG ?=
 HOME_DIR ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: venv browser loadtool run test test-fast test-e2e bench bench-serving schema clean
+.PHONY: venv browser loadtool run report serve test test-fast test-e2e bench bench-serving schema clean
 
 venv: $(STAMP)
 
@@ -48,6 +48,14 @@ run: venv
 
 schema: venv
 	$(VENV)/bin/mlpipe schema --home $(HOME_DIR) $(if $(CONFIG),--config $(CONFIG))
+
+# The latest run's evaluation in the terminal, and as one HTML file (path printed).
+report: venv
+	$(VENV)/bin/mlpipe report --home $(HOME_DIR) --html $(if $(CONFIG),--config $(CONFIG))
+
+# The newest pushed model on 127.0.0.1 (TensorFlow Serving's REST API) until Ctrl-C.
+serve: venv
+	$(VENV)/bin/mlpipe serve --home $(HOME_DIR) $(if $(CONFIG),--config $(CONFIG))
 
 # Everything: the fast suite and the end-to-end pipeline runs.
 test: venv browser
