@@ -81,6 +81,7 @@ class PredictBatcher:
         try:
             self.calls += 1
             outputs = await self._run_in_thread(self._infer, batch[0].model, rows)
+            answers = _split(outputs, [len(request.rows) for request in batch])
         except asyncio.CancelledError:
             for request in batch:
                 _settle(request, error=RuntimeError("the server is shutting down"))
@@ -92,11 +93,22 @@ class PredictBatcher:
                 for request in batch:
                     await self._call([request])
             return
-        start = 0
-        for request in batch:
-            end = start + len(request.rows)
-            _settle(request, {name: values[start:end] for name, values in outputs.items()})
-            start = end
+        for request, answer in zip(batch, answers):
+            _settle(request, answer)
+
+
+def _split(outputs: Outputs, sizes: List[int]) -> List[Outputs]:
+    """One batched call's outputs -> each request's rows, in order."""
+    total = sum(sizes)
+    for name, values in outputs.items():
+        if len(values) != total:
+            raise ValueError(f"the model answered {len(values)} rows of '{name}' for "
+                             f"{total} examples")
+    answers, start = [], 0
+    for size in sizes:
+        answers.append({name: values[start:start + size] for name, values in outputs.items()})
+        start += size
+    return answers
 
 
 def _settle(request: _Request, outputs: Optional[Outputs] = None,

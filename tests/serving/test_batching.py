@@ -177,3 +177,23 @@ def test_a_request_larger_than_max_rows_is_called_alone(max_rows):
 
     outputs = asyncio.run(_with_batcher(model.infer, max_rows, body))
     assert model.calls == [[1, 2, 3, 4]] and len(outputs["value"]) == 4
+
+
+def test_a_model_answer_of_the_wrong_length_fails_the_request_not_the_batcher():
+    model = RowModel()
+
+    def short_once(model_, rows):
+        outputs = model.infer(model_, rows)
+        if len(model.calls) > 1:
+            return outputs
+        return {name: values[:-1] for name, values in outputs.items()}
+
+    async def body(batcher):
+        failed = await asyncio.gather(batcher.predict(model, _rows(1, 2)),
+                                      return_exceptions=True)
+        again = await asyncio.wait_for(batcher.predict(model, _rows(3)), 5)
+        return failed[0], again
+
+    failed, again = asyncio.run(_with_batcher(short_once, 100, body))
+    assert isinstance(failed, ValueError) and "answered 1 rows of 'value' for 2" in str(failed)
+    assert again["value"][0, 0] == 30.0
