@@ -23,6 +23,8 @@ IMAGE_SOURCE_DIR = "/opt/mlpipe"
 # GCP label keys/values: lowercase letters, digits, '_' and '-', at most 63 characters.
 _LABEL = re.compile(r"^[a-z0-9_-]{0,63}$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]")
+_HTTP_URL = re.compile(r"https?://.*", re.DOTALL)
 
 
 class _Strict(BaseModel):
@@ -32,6 +34,12 @@ class _Strict(BaseModel):
 def _gcs(value: Optional[str]) -> Optional[str]:
     if value is not None and not (value.startswith(GCS_PREFIX) and len(value) > len(GCS_PREFIX)):
         raise ValueError(f"must be a gs:// URI, got {value!r}")
+    return value
+
+
+def _matching(value: Optional[str], pattern: "re.Pattern", expected: str) -> Optional[str]:
+    if value is not None and not pattern.fullmatch(value):
+        raise ValueError(f"must be {expected}, got {value!r}")
     return value
 
 
@@ -143,16 +151,12 @@ class CloudConfig(_Strict):
     @field_validator("bucket")
     @classmethod
     def _bucket_name(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]", value):
-            raise ValueError(f"must be a bucket name without gs:// (e.g. my-bucket), got {value!r}")
-        return value
+        return _matching(value, _BUCKET, "a bucket name without gs:// (e.g. my-bucket)")
 
     @field_validator("region")
     @classmethod
     def _region_name(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not _REGION.fullmatch(value):
-            raise ValueError(f"must be a region such as us-central1, got {value!r}")
-        return value
+        return _matching(value, _REGION, "a region such as us-central1")
 
     @field_validator("labels")
     @classmethod
@@ -166,9 +170,7 @@ class CloudConfig(_Strict):
     @field_validator("kubeflow_host")
     @classmethod
     def _host_url(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not re.match(r"^https?://", value):
-            raise ValueError(f"must be an http(s):// URL, got {value!r}")
-        return value
+        return _matching(value, _HTTP_URL, "an http(s):// URL")
 
     # ---- derived values (used once the section is resolved) ----
 

@@ -136,9 +136,8 @@ class ExampleEncoder:
             if any(values is not None for values in column):
                 names.append(name)
                 arrays.append(pa.array(column, type=pa.list_(_arrow_type(info.type))))
-        if not names:
-            return self.serialize_batch(pa.RecordBatch.from_arrays([pa.nulls(len(rows))],
-                                                                   [_NO_FEATURES]))
+        if not names:  # rows of empty examples
+            return [b""] * len(rows)
         return self.serialize_batch(pa.RecordBatch.from_arrays(arrays, names))
 
     # ---- CSV chunks (columnar) ---------------------------------------------------------------
