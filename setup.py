@@ -20,5 +20,5 @@ setup(
         "httptools",
         "uvloop",
     ],
-    entry_points={"console_scripts": ["mlpipe=mlpipe.pipeline.cli:main"]},
+    entry_points={"console_scripts": ["mlpipe=mlpipe.cli:main"]},
 )

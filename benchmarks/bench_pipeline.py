@@ -18,7 +18,7 @@ import sys
 import time
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
-from mlpipe.pipeline.config import load_config, resolve_path
+from mlpipe.config import load_config, resolve_path
 
 UPSTREAM_DIR = "pkg://tfx/examples/chicago_taxi_pipeline"
 TARGETS = {"cold": 0.6, "re-run": 0.3}
@@ -33,7 +33,7 @@ def main() -> None:
 
     ours_home = out / "ours"
     upstream_home = _prepare_upstream(out / "upstream")
-    ours_command = [sys.executable, "-m", "mlpipe.pipeline.cli", "run", "--home", str(ours_home)]
+    ours_command = [sys.executable, "-m", "mlpipe.cli", "run", "--home", str(ours_home)]
     upstream_command = [sys.executable, str(upstream_home / "taxi_pipeline_native_keras.py")]
     upstream_env = {**os.environ, "HOME": str(upstream_home), "TF_USE_LEGACY_KERAS": "1"}
     # Interleaved (ours cold, upstream cold, ours re-run, upstream re-run), so a change in the
@@ -97,7 +97,7 @@ def _components(stdout: str):
 
 
 def _metrics(evaluation_folder: str) -> dict:
-    from mlpipe.pipeline.lineage import overall_metrics
+    from mlpipe.core.lineage import overall_metrics
     runs = sorted(glob.glob(f"{evaluation_folder}/*"), key=lambda p: int(os.path.basename(p)))
     return overall_metrics(runs[0]) if runs else {}
 

@@ -30,8 +30,8 @@ import tempfile
 import time
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
-from mlpipe.pipeline.config import Bound, load_config
-from mlpipe.pipeline.run_home import RunHome
+from mlpipe.config import Bound, load_config
+from mlpipe.core.run_home import RunHome
 from mlpipe.process import import_tensorflow_quietly
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -104,8 +104,8 @@ def _config_file(config, folder: pathlib.Path) -> pathlib.Path:
 def _taxi_rows(config):
     """Request rows (SERVING features only, typed) from the taxi CSV."""
     import csv
-    from mlpipe.serving.commands import encoder_for
-    encoder = encoder_for(config)
+    from mlpipe.serving.examples import encoder_for_schema
+    encoder = encoder_for_schema(config.schema_path)
     rows = []
     with open(config.data.path, newline="") as source:
         for row in csv.DictReader(source):
@@ -119,9 +119,9 @@ def _taxi_rows(config):
 
 def _in_process_floor(config, home, rows, seconds):
     """One direct `serving_default` call per request, on already serialized examples."""
-    from mlpipe.serving.commands import encoder_for
+    from mlpipe.serving.examples import encoder_for_schema
     from mlpipe.serving.model import LoadedModel, resolve_version
-    encoder = encoder_for(config)
+    encoder = encoder_for_schema(config.schema_path)
     model = LoadedModel.load(*resolve_version(home))
     results = {}
     for size in ROWS_PER_REQUEST:
@@ -139,7 +139,7 @@ def _in_process_floor(config, home, rows, seconds):
 
 def _start_server(config_file, base, sample_rate):
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlpipe.pipeline.cli", "serve", "--config", str(config_file),
+        [sys.executable, "-m", "mlpipe.cli", "serve", "--config", str(config_file),
          "--home", base, "--port", "0", "--log-sample-rate", str(sample_rate)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     for line in process.stdout:
@@ -225,10 +225,10 @@ def _batch_scoring(config, home, scratch: pathlib.Path, copies: int, repeats: in
     with pyarrow, typed by the schema, encoded with tfx_bsl, the model called on chunks of the
     same size: no checks, no output), and vs the model-call floor (already serialized
     examples). Each is timed `repeats` times; the best time counts."""
-    from mlpipe.serving.commands import encoder_for
+    from mlpipe.serving.examples import encoder_for_schema
     from mlpipe.serving.model import LoadedModel, resolve_version
     from mlpipe.serving.predict import score_csv
-    encoder = encoder_for(config)
+    encoder = encoder_for_schema(config.schema_path)
     model = LoadedModel.load(*resolve_version(home))
     batch = 2048
     data = _repeated_csv(pathlib.Path(config.data.path), scratch / "batch.csv", copies)

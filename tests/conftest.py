@@ -13,8 +13,8 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from mlpipe.pipeline.config import load_config
-from mlpipe.pipeline.local_runner import numeric_columns_of
+from mlpipe.config import load_config
+from mlpipe.core import schema_io
 
 # The column order of the taxi CSV shipped with tfx.
 TAXI_HEADER = [
@@ -53,7 +53,7 @@ def taxi_schema(taxi_config):
 
 @pytest.fixture(scope="session")
 def numeric_columns(taxi_schema):
-    return numeric_columns_of(taxi_schema)
+    return schema_io.numeric_columns(taxi_schema)
 
 
 @pytest.fixture(scope="session")

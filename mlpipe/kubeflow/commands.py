@@ -1,4 +1,4 @@
-"""`mlpipe compile | submit | deploy`: the cloud commands (registered by mlpipe.pipeline.cli).
+"""`mlpipe compile | submit | deploy`: the cloud commands (registered by mlpipe.cli).
 
 Heavy imports (TFX, kfp, google-cloud-aiplatform) happen inside the handlers, so `mlpipe --help`
 stays fast. Exit codes: 0 done; 1 a cloud call failed (host unreachable, HTTP 4xx/5xx, time
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import sys
 import tempfile
 
-EXIT_CLOUD_FAILED = 1
+from mlpipe.config import ConfigError
+from mlpipe.config.cloud import resolve_cloud, resolve_deploy_cloud
+from mlpipe.errors import EXIT_FAILED, EXIT_OK
 
 # flag -> CloudConfig field
 _CLOUD_FLAGS = {
@@ -92,64 +93,55 @@ def _overrides(args) -> dict:
     return {name: getattr(args, name, None) for name in names}
 
 
-def _resolve(config, args):
-    from mlpipe.kubeflow.settings import resolve_cloud
-    return resolve_cloud(config, args.target, _overrides(args))
-
-
-def _compile(config, args) -> int:
+def _compile(invocation) -> int:
+    config, args = invocation.config, invocation.args
+    cloud = resolve_cloud(config, args.target, _overrides(args))
     from mlpipe.kubeflow.compile import compile_pipeline
-    cloud = _resolve(config, args)
     compiled = compile_pipeline(config, cloud, args.target,
                                 pathlib.Path(args.output) if args.output else None)
     tasks = compiled.spec["root"]["dag"]["tasks"]
     print(f"Compiled {config.name} for {args.target}: {compiled.path}")
     print(f"  {len(tasks)} tasks, image {cloud.image}")
     print(f"  pipeline root {compiled.pipeline_root}")
-    return 0
+    return EXIT_OK
 
 
-def _submit(config, args) -> int:
-    from mlpipe.kubeflow import submit
-    from mlpipe.pipeline.config import ConfigError
-    cloud = _resolve(config, args)
+def _submit(invocation) -> int:
+    config, args = invocation.config, invocation.args
+    cloud = resolve_cloud(config, args.target, _overrides(args))
     if args.target == "kubeflow":
         host = args.host or cloud.kubeflow_host
         if not host:
             raise ConfigError("--host (or cloud.kubeflow_host) is required for --target "
                               "kubeflow: the Kubeflow Pipelines API URL")
+    from mlpipe.kubeflow import submit
     with tempfile.TemporaryDirectory(prefix="mlpipe-submit-") as scratch:
         package = _package(config, cloud, args, pathlib.Path(scratch))
-        try:
-            if args.target == "kubeflow":
-                result = submit.submit_kubeflow(
-                    package, host, config.name, experiment=args.experiment or cloud.experiment,
-                    run_name=args.run_name, pipeline_root=cloud.root_for(config.name),
-                    enable_caching=cloud.enable_caching, timeout=args.timeout)
-                print(f"Submitted {config.name} to Kubeflow Pipelines at {host}")
-                print(f"Run id:   {result.run_id}")
-                print(f"Run URL:  {result.run_url}")
-                print(f"Pipeline: {result.pipeline_id} version {result.pipeline_version_id}")
-                return 0
-            result = submit.submit_vertex(
-                package, cloud, config.name, job_id=args.run_name,
-                api_endpoint=args.api_endpoint, timeout=args.timeout, wait=args.wait,
-                wait_timeout=args.wait_timeout, poll_interval=args.poll_interval,
-                on_state=lambda state: print(f"  state: {state}", flush=True))
-        except submit.CloudCallError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return EXIT_CLOUD_FAILED
+        if args.target == "kubeflow":
+            result = submit.submit_kubeflow(
+                package, host, config.name, experiment=args.experiment or cloud.experiment,
+                run_name=args.run_name, pipeline_root=cloud.root_for(config.name),
+                enable_caching=cloud.enable_caching, timeout=args.timeout)
+            print(f"Submitted {config.name} to Kubeflow Pipelines at {host}")
+            print(f"Run id:   {result.run_id}")
+            print(f"Run URL:  {result.run_url}")
+            print(f"Pipeline: {result.pipeline_id} version {result.pipeline_version_id}")
+            return EXIT_OK
+        result = submit.submit_vertex(
+            package, cloud, config.name, job_id=args.run_name,
+            api_endpoint=args.api_endpoint, timeout=args.timeout, wait=args.wait,
+            wait_timeout=args.wait_timeout, poll_interval=args.poll_interval,
+            on_state=lambda state: print(f"  state: {state}", flush=True))
     print(f"Submitted {config.name} to Vertex AI Pipelines")
     print(f"Resource:  {result.resource_name}")
     print(f"Console:   {result.console_url}")
     if result.state is not None:
         print(f"Final state: {result.state}")
-        return 0 if result.state == "PIPELINE_STATE_SUCCEEDED" else EXIT_CLOUD_FAILED
-    return 0
+        return EXIT_OK if result.state == "PIPELINE_STATE_SUCCEEDED" else EXIT_FAILED
+    return EXIT_OK
 
 
 def _package(config, cloud, args, scratch: pathlib.Path) -> pathlib.Path:
-    from mlpipe.pipeline.config import ConfigError
     if args.package:
         package = pathlib.Path(args.package)
         if not package.is_file():
@@ -161,19 +153,15 @@ def _package(config, cloud, args, scratch: pathlib.Path) -> pathlib.Path:
     return compile_pipeline(config, cloud, args.target, output).path
 
 
-def _deploy(config, args) -> int:
-    from mlpipe.kubeflow import deploy, submit
-    from mlpipe.kubeflow.settings import resolve_deploy_cloud
+def _deploy(invocation) -> int:
+    config, args = invocation.config, invocation.args
     cloud = resolve_deploy_cloud(config, {
         "project": args.project, "region": args.region, "service_account": args.service_account,
     }, {"serving_image": args.serving_image, "endpoint": args.endpoint})
-    try:
-        result = deploy.deploy_vertex(args.model_uri, cloud, config.name,
-                                      api_endpoint=args.api_endpoint, timeout=args.timeout)
-    except submit.CloudCallError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_CLOUD_FAILED
+    from mlpipe.kubeflow import deploy
+    result = deploy.deploy_vertex(args.model_uri, cloud, config.name,
+                                  api_endpoint=args.api_endpoint, timeout=args.timeout)
     print(f"Model:    {result.model}")
     print(f"Endpoint: {result.endpoint} ({'created' if result.endpoint_created else 'reused'})")
     print("Traffic:  " + ", ".join(f"{k}={v}%" for k, v in sorted(result.traffic_split.items())))
-    return 0
+    return EXIT_OK

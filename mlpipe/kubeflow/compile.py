@@ -1,9 +1,10 @@
 """Compiles `create_pipeline()` for Kubeflow Pipelines or Vertex AI Pipelines, offline.
 
-The graph is the one every runner uses; only `RunnerSettings` differ (gs:// pipeline root, the
-schema as a path inside the pipeline image, Beam arguments, no local metadata store, TFX's
-built-in `latest_blessed` baseline strategy), plus two optional cloud extensions applied to the
-built graph: where the Trainer runs (GPU step or Vertex AI CustomJob) and a Vertex Pusher.
+The graph is the one every runner uses; only `RunnerSettings` differ (gs:// pipeline root and
+data, the schema as a path inside the pipeline image, Beam arguments, no local metadata store,
+TFX's built-in `latest_blessed` baseline strategy, and where the Trainer and Pusher run: a step
+with GPUs, a Vertex AI CustomJob, a Vertex AI endpoint). This module turns the `cloud:` section
+into those settings; `create_pipeline()` builds the graph from them.
 
 Module code is referenced by dotted path and the image holds the package, so compiling writes
 nothing to GCS and needs no credentials or network (`module_file=` would upload a wheel).
@@ -24,11 +25,12 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
-from mlpipe.kubeflow.settings import CloudConfig, image_schema_file
-from mlpipe.pipeline.settings import RunnerSettings
-
-TRAINER_ID = "Trainer"
-PUSHER_ID = "Pusher"
+from mlpipe.config import ProblemConfig
+from mlpipe.config.cloud import CloudConfig, TrainingConfig, image_schema_file
+from mlpipe.core.code_version import trainer_code_version
+from mlpipe.pipeline.pipeline import create_pipeline
+from mlpipe.pipeline.runner_settings import (RunnerSettings, StepResources, VertexPush,
+                                             VertexTraining, direct_runner_args)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,32 +46,43 @@ class CompiledPipeline:
         return self.job["pipelineSpec"]
 
 
-def default_output(config, target: str) -> pathlib.Path:
+def default_output(config: ProblemConfig, target: str) -> pathlib.Path:
     suffix = "yaml" if target == "kubeflow" else "json"
     return pathlib.Path(f"{config.name}-{target}.{suffix}")
 
 
-def cloud_data_path(config, cloud: CloudConfig) -> str:
-    return cloud.data_path or config.data.path
-
-
-def cloud_runner_settings(config, cloud: CloudConfig) -> RunnerSettings:
-    from mlpipe.pipeline.local_runner import trainer_code_version
-    root = cloud.root_for(config.name)
+def cloud_runner_settings(config: ProblemConfig, cloud: CloudConfig) -> RunnerSettings:
+    training = cloud.training
+    on_vertex = bool(training and training.vertex_job)
     return RunnerSettings(
-        pipeline_root=root,
+        pipeline_root=cloud.root_for(config.name),
         serving_dir=cloud.serving_dir_for(config.name),
         schema_file=image_schema_file(config, cloud),
         code_version=trainer_code_version(),
+        data_path=cloud.data_path or config.data.path,
         metadata_path=None,  # the orchestrator's own ML Metadata store
         beam_args=beam_args(config, cloud),
         enable_cache=cloud.enable_caching,
         # KFP v2 / Vertex compile only TFX's built-in resolver strategies.
         baseline="latest_blessed",
+        trainer_resources=_step_resources(training) if training and not on_vertex else None,
+        vertex_training=(VertexTraining(region=cloud.region, job=vertex_training_job(cloud))
+                         if on_vertex else None),
+        vertex_push=(VertexPush(region=cloud.region, serving_image=cloud.deploy.serving_image,
+                                serving_args=vertex_serving_args(config, cloud))
+                     if cloud.deploy and cloud.deploy.in_pipeline else None),
     )
 
 
-def beam_args(config, cloud: CloudConfig) -> List[str]:
+def _step_resources(training: TrainingConfig) -> Optional[StepResources]:
+    """GPUs, CPUs and memory of the Trainer's own step; None when the config asks for none."""
+    resources = StepResources(cpu_limit=training.cpu_limit, memory_limit=training.memory_limit,
+                              accelerator_type=training.accelerator_type,
+                              accelerator_count=training.accelerator_count)
+    return None if resources == StepResources() else resources
+
+
+def beam_args(config: ProblemConfig, cloud: CloudConfig) -> List[str]:
     beam = cloud.beam
     if beam.runner == "DataflowRunner":
         args = ["--runner=DataflowRunner", f"--project={cloud.project}",
@@ -85,33 +98,15 @@ def beam_args(config, cloud: CloudConfig) -> List[str]:
             args += [f"--sdk_container_image={cloud.image}", "--sdk_location=container",
                      "--experiments=use_runner_v2"]
     else:
-        args = [f"--direct_running_mode={config.beam.direct_running_mode}",
-                f"--direct_num_workers={config.beam.direct_num_workers}",
-                # As in the local runner: a dependency flag stops TFX from building an sdist of
-                # itself for remote workers that the DirectRunner does not have.
-                "--sdk_container_image=none-direct-runner"]
+        args = direct_runner_args(config.beam)
     return [*args, *beam.extra_args]
 
 
-def build_cloud_pipeline(config, cloud: CloudConfig, target: str):
-    """`create_pipeline()` with cloud settings, plus the configured Trainer / Pusher extensions."""
-    from mlpipe.pipeline.pipeline import create_pipeline
-    cloud_config = config.model_copy(update={
-        "data": config.data.model_copy(update={"path": cloud_data_path(config, cloud)})})
-    pipeline = create_pipeline(cloud_config, cloud_runner_settings(config, cloud))
-    nodes = {node.id: node for node in pipeline.components}
-    if cloud.training is not None:
-        _configure_trainer(nodes[TRAINER_ID], cloud)
-    if cloud.deploy is not None and cloud.deploy.in_pipeline:
-        _configure_vertex_pusher(nodes[PUSHER_ID], config, cloud)
-    return pipeline
-
-
-def compile_pipeline(config, cloud: CloudConfig, target: str,
+def compile_pipeline(config: ProblemConfig, cloud: CloudConfig, target: str,
                      output: Optional[pathlib.Path] = None) -> CompiledPipeline:
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2
     output = pathlib.Path(output) if output else default_output(config, target)
-    pipeline = build_cloud_pipeline(config, cloud, target)
+    pipeline = create_pipeline(config, cloud_runner_settings(config, cloud))
     runner = v2.KubeflowV2DagRunner(
         config=v2.KubeflowV2DagRunnerConfig(display_name=config.name, default_image=cloud.image),
         output_dir=str(output.parent.resolve()), output_filename=output.name)
@@ -128,32 +123,6 @@ def compile_pipeline(config, cloud: CloudConfig, target: str,
     partial.replace(output)
     return CompiledPipeline(path=output, target=target, pipeline_name=config.name,
                             pipeline_root=root, job=job)
-
-
-def _configure_trainer(trainer, cloud: CloudConfig) -> None:
-    training = cloud.training
-    if training.vertex_job:
-        from tfx.extensions.google_cloud_ai_platform import constants
-        from tfx.extensions.google_cloud_ai_platform.trainer import component as vertex_trainer
-        from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_executor
-        trainer.executor_spec = vertex_trainer.Trainer.EXECUTOR_SPEC.copy()
-        _update_custom_config(trainer, {
-            constants.ENABLE_VERTEX_KEY: True,
-            constants.VERTEX_REGION_KEY: cloud.region,
-            vertex_executor.TRAINING_ARGS_KEY: vertex_training_job(cloud),
-        })
-        return
-    from kfp.pipeline_spec import pipeline_spec_pb2
-    resources = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
-    if training.cpu_limit:
-        resources.cpu_limit = training.cpu_limit
-    if training.memory_limit:
-        resources.memory_limit = training.memory_limit
-    if training.accelerator_type:
-        resources.accelerator.type = training.accelerator_type
-        resources.accelerator.count = training.accelerator_count
-    if resources.ByteSize():
-        trainer.with_platform_config(resources)
 
 
 def vertex_training_job(cloud: CloudConfig) -> Dict[str, Any]:
@@ -175,7 +144,7 @@ def vertex_training_job(cloud: CloudConfig) -> Dict[str, Any]:
     return {"project": cloud.project, "job_spec": job_spec, "labels": dict(cloud.labels)}
 
 
-def vertex_serving_args(config, cloud: CloudConfig) -> Dict[str, Any]:
+def vertex_serving_args(config: ProblemConfig, cloud: CloudConfig) -> Dict[str, Any]:
     deploy = cloud.deploy
     args: Dict[str, Any] = {
         "project_id": cloud.project,
@@ -191,21 +160,3 @@ def vertex_serving_args(config, cloud: CloudConfig) -> Dict[str, Any]:
     if cloud.labels:
         args["labels"] = dict(cloud.labels)
     return args
-
-
-def _configure_vertex_pusher(pusher, config, cloud: CloudConfig) -> None:
-    from tfx.extensions.google_cloud_ai_platform import constants
-    from tfx.extensions.google_cloud_ai_platform.pusher import component as vertex_pusher
-    pusher.executor_spec = vertex_pusher.Pusher.EXECUTOR_SPEC.copy()
-    _update_custom_config(pusher, {
-        constants.ENABLE_VERTEX_KEY: True,
-        constants.VERTEX_REGION_KEY: cloud.region,
-        constants.VERTEX_CONTAINER_IMAGE_URI_KEY: cloud.deploy.serving_image,
-        constants.SERVING_ARGS_KEY: vertex_serving_args(config, cloud),
-    })
-
-
-def _update_custom_config(component, changes: Dict[str, Any]) -> None:
-    from tfx.utils import json_utils
-    current = json_utils.loads(component.exec_properties.get("custom_config") or "null") or {}
-    component.exec_properties["custom_config"] = json_utils.dumps({**current, **changes})

@@ -22,7 +22,8 @@ import urllib.request
 import warnings
 from typing import Any, Callable, Dict, Optional, TypeVar
 
-from mlpipe.kubeflow.settings import CloudConfig
+from mlpipe.config.cloud import CloudConfig
+from mlpipe.errors import CallFailedError
 
 DEFAULT_TIMEOUT_S = 60.0
 KFP_API = "/apis/v2beta1"
@@ -31,7 +32,7 @@ VERTEX_TERMINAL_STATES = {"PIPELINE_STATE_SUCCEEDED", "PIPELINE_STATE_FAILED",
 T = TypeVar("T")
 
 
-class CloudCallError(RuntimeError):
+class CloudCallError(CallFailedError):
     """A call to Kubeflow Pipelines or Vertex AI failed; the message is for the user."""
 
 
@@ -251,9 +252,3 @@ def wait_for_vertex_job(job, wait_timeout: float, poll_interval: float, call_tim
             raise CloudCallError(f"Vertex AI: pipeline job {job.resource_name} still {name} after "
                                  f"{wait_timeout:g}s; it keeps running, follow it in the console")
         time.sleep(poll_interval)
-
-
-def read_package(path: pathlib.Path) -> Dict[str, Any]:
-    import yaml
-    text = path.read_text()
-    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)

@@ -6,13 +6,12 @@ or lost more than `evaluation.max_regression` against its own evaluation at push
 TensorFlow and TFDV are imported inside the handler, so `mlpipe --help` stays fast.
 """
 
+import glob
 import pathlib
 import shutil
-import sys
 
+from mlpipe.errors import EXIT_ALARM, EXIT_OK, BadInputError
 from mlpipe.process import import_tensorflow_quietly
-
-EXIT_BAD_INPUT, EXIT_ALARM = 2, 4
 
 
 def register(command) -> None:
@@ -31,31 +30,22 @@ def register(command) -> None:
                               "with the version's evaluation at push time")
 
 
-def _monitor(config, args) -> int:
-    import_tensorflow_quietly()
-    from mlpipe.monitoring.training_stats import NoStatisticsError, find_training_statistics
-    from mlpipe.pipeline.run_home import RunHome
-    from mlpipe.serving.commands import request_log_dir
+def _monitor(invocation) -> int:
+    config, home, args = invocation.config, invocation.home, invocation.args
     from mlpipe.serving.request_log import FILE_GLOB
-
-    home = RunHome.for_pipeline(config.name, args.home)
-    pattern = args.input or str(request_log_dir(config, home) / FILE_GLOB)
-    if not _matches(pattern):
+    pattern = args.input or str(home.request_log_dir(config.serving) / FILE_GLOB)
+    if not glob.glob(pattern):
         what = "--input" if args.input else "the request log (serve with logging first)"
-        print(f"error: {what}: no file matches {pattern}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise BadInputError(f"{what}: no file matches {pattern}")
     if args.evaluate and not pathlib.Path(args.evaluate).is_file():
-        print(f"error: --evaluate {args.evaluate}: file not found", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    try:
-        training = find_training_statistics(home, args.version)
-    except NoStatisticsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-
+        raise BadInputError(f"--evaluate {args.evaluate}: file not found")
+    import_tensorflow_quietly()
+    from mlpipe.core.schema_io import load_schema
     from mlpipe.monitoring import history
     from mlpipe.monitoring.drift import monitor
-    from mlpipe.serving.schema_features import load_schema
+    from mlpipe.monitoring.training_stats import find_training_statistics
+
+    training = find_training_statistics(home, args.version)
     print(f"mlpipe monitor: {config.name}", flush=True)
     report = monitor(pattern, load_schema(config.schema_path), training, config.monitoring,
                      config.features.raw_columns, config.label.source_columns)
@@ -64,8 +54,6 @@ def _monitor(config, args) -> int:
     alarm = report.alarm
     if args.evaluate:
         evaluation = _evaluate(config, home, args)
-        if evaluation is None:
-            return EXIT_BAD_INPUT
         body["evaluation"] = evaluation.to_json()
         alarm = alarm or bool(evaluation.failed)
 
@@ -76,30 +64,20 @@ def _monitor(config, args) -> int:
         pathlib.Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(recorded, args.output)
         print(f"Copy:   {args.output}")
-    return EXIT_ALARM if alarm else 0
-
-
-def _matches(pattern: str) -> bool:
-    import glob
-    return bool(glob.glob(pattern))
+    return EXIT_ALARM if alarm else EXIT_OK
 
 
 def _evaluate(config, home, args):
     from mlpipe.monitoring.evaluate import METRICS, evaluate_csv
-    from mlpipe.serving.commands import encoder_for
-    from mlpipe.serving.examples import RequestError
-    from mlpipe.serving.model import LoadedModel, NoModelError, resolve_version
+    from mlpipe.serving.examples import RequestError, encoder_for_schema
+    from mlpipe.serving.model import LoadedModel, resolve_version
+    version, path = resolve_version(home, int(args.version) if args.version else None)
     try:
-        version, path = resolve_version(home, int(args.version) if args.version else None)
-    except NoModelError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return None
-    try:
-        result = evaluate_csv(LoadedModel.load(version, path), encoder_for(config),
-                              args.evaluate, config.label, config.evaluation.kpi)
+        result = evaluate_csv(LoadedModel.load(version, path),
+                              encoder_for_schema(config.schema_path), args.evaluate,
+                              config.label, config.evaluation.kpi)
     except RequestError as error:
-        print(f"error: --evaluate {args.evaluate}: {error}", file=sys.stderr)
-        return None
+        raise BadInputError(f"--evaluate {args.evaluate}: {error}") from error
     _compare_with_push_time(config, home, version, result)
     print(f"\nEvaluation of version {version} on {args.evaluate} ({result.rows:,} rows):")
     print(f"  {'metric':<16} {'now':>8} {'at push':>8} {'change':>8}  bounds")
@@ -133,11 +111,11 @@ def _evaluate(config, home, args):
 def _compare_with_push_time(config, home, version, result) -> None:
     """The version's evaluation at push time, from the run that pushed it (TFMA's output)."""
     from mlpipe.monitoring.evaluate import compare_with_push_time
-    from mlpipe.report.loader import load_report
+    from mlpipe.report.loader import ReportError, load_report
     try:
         report = load_report(home, str(version), config.evaluation.main_metric,
                              config.evaluation.min_slice_size)
-    except (ValueError, OSError) as error:  # ReportError: no metadata, run or evaluation
+    except (ReportError, OSError) as error:  # no metadata, run or evaluation
         result.push_time_error = str(error)
         return
     compare_with_push_time(result, report.candidate, config.evaluation.max_regression,

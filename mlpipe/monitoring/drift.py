@@ -14,10 +14,10 @@ import dataclasses
 import glob
 from typing import Dict, List
 
-from mlpipe.monitoring.settings import MonitoringConfig
+from mlpipe.config.monitoring import MonitoringConfig
 from mlpipe.monitoring.training_stats import TrainingStatistics
 from mlpipe.serving.request_log import META_COLUMNS
-from mlpipe.serving.schema_features import SERVING, TRAINING
+from mlpipe.core.schema_io import SERVING, TRAINING
 
 L_INFINITY, JENSEN_SHANNON = "L_INFTY", "JENSEN_SHANNON_DIVERGENCE"
 

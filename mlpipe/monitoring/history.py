@@ -14,19 +14,15 @@ import os
 import pathlib
 from typing import List
 
-from mlpipe.pipeline.run_home import RunHome
+from mlpipe.core.run_home import RunHome
 
 GLOB = "monitor-*.json"
-
-
-def history_dir(home: RunHome) -> pathlib.Path:
-    return home.root / "monitoring"
 
 
 def record(home: RunHome, result: dict) -> pathlib.Path:
     """Writes one result (complete or not at all: written aside, then renamed)."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    folder = history_dir(home)
+    folder = home.monitoring_dir
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"monitor-{now:%Y%m%d-%H%M%S-%f}.json"
     partial = path.with_suffix(".partial")
@@ -39,7 +35,7 @@ def record(home: RunHome, result: dict) -> pathlib.Path:
 def results_for(home: RunHome, version: str, limit: int = 10) -> List[dict]:
     """The recorded results for one pushed version, newest first; unreadable files skipped."""
     results = []
-    for path in sorted(history_dir(home).glob(GLOB), reverse=True):
+    for path in sorted(home.monitoring_dir.glob(GLOB), reverse=True):
         try:
             result = json.loads(path.read_text())
         except (OSError, ValueError):

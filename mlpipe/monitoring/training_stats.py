@@ -10,16 +10,18 @@ import dataclasses
 import pathlib
 from typing import Dict, List, Optional
 
-from mlpipe.pipeline import lineage
-from mlpipe.pipeline.run_home import RunHome
+from mlpipe.core import lineage
+from mlpipe.core.artifacts import STATISTICS_FILE, split_uri
+from mlpipe.core.run_home import RunHome
+from mlpipe.errors import BadInputError
 
 STATISTICS_TYPE = "ExampleStatistics"
 TRAIN_SPLIT = "train"
 LIVE = 2  # metadata_store_pb2.Artifact.LIVE
 
 
-class NoStatisticsError(RuntimeError):
-    pass
+class NoStatisticsError(BadInputError):
+    """No training statistics to compare with (nothing run yet, or its output is gone)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +46,7 @@ def find_training_statistics(home: RunHome, version: Optional[str] = None) -> Tr
                 raise NoStatisticsError(f"no StatisticsGen output in {home.metadata_path}")
             artifact = max(live, key=lambda a: (a.create_time_since_epoch, a.id))
             found_by = "newest statistics in the metadata store"
-    path = pathlib.Path(artifact.uri) / f"Split-{TRAIN_SPLIT}" / "FeatureStats.pb"
+    path = pathlib.Path(split_uri(artifact.uri, TRAIN_SPLIT)) / STATISTICS_FILE
     if not path.exists():
         raise NoStatisticsError(f"statistics artifact {artifact.id} has no {path}")
     return TrainingStatistics(path, artifact.id, found_by, served)

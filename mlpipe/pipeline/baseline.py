@@ -13,12 +13,11 @@ import ml_metadata as mlmd
 from tfx import types
 from tfx.dsl.components.common import resolver as resolver_lib
 
+from mlpipe.core.artifacts import blessed_model_ids
+
 CANDIDATE_KEY = "candidate"
 MODEL_KEY = "model"
 BLESSING_KEY = "model_blessing"
-# Custom properties that TFX's Evaluator writes on a ModelBlessing.
-_BLESSED = "blessed"
-_CURRENT_MODEL_ID = "current_model_id"
 
 
 class LatestOtherBlessedModelStrategy(resolver_lib.ResolverStrategy):
@@ -35,9 +34,7 @@ class LatestOtherBlessedModelStrategy(resolver_lib.ResolverStrategy):
 
 def latest_other_blessed(models, blessings, candidate_ids):
     """([newest blessed model not in candidate_ids], [its blessing]), or ([], [])."""
-    blessing_by_model = {
-        blessing.get_int_custom_property(_CURRENT_MODEL_ID): blessing
-        for blessing in blessings if blessing.get_int_custom_property(_BLESSED) == 1}
+    blessing_by_model = blessed_model_ids(blessings)
     for model in sorted(models, key=lambda artifact: artifact.id, reverse=True):
         if model.id in blessing_by_model and model.id not in candidate_ids:
             return [model], [blessing_by_model[model.id]]

@@ -1,46 +1,22 @@
 """The TFMA EvalConfig built from the problem config: metrics, slices, KPI and regression bounds."""
 
-from typing import List
-
 import tensorflow_model_analysis as tfma
 
-from mlpipe.pipeline.config import EvaluationConfig
-
-TRANSFORM_SIGNATURE = "transform_features"
-# Metrics every evaluation reports; the KPI may bound any of them.
-METRICS = [
-    ("ExampleCount", "example_count"),
-    ("AUC", "auc"),
-    ("AUCPrecisionRecall", "auc_precision_recall"),
-    ("BinaryAccuracy", "binary_accuracy"),
-    ("Precision", "precision"),
-    ("Recall", "recall"),
-    ("Calibration", "calibration"),
-    ("MeanLabel", "mean_label"),
-    ("MeanPrediction", "mean_prediction"),
-    ("ConfusionMatrixPlot", "confusion_matrix_plot"),
-    ("CalibrationPlot", "calibration_plot"),
-]
-METRIC_NAMES = {name for _, name in METRICS}
-HIGHER_IS_BETTER = {"auc", "auc_precision_recall", "binary_accuracy", "precision", "recall"}
+from mlpipe.config import EvaluationConfig
+from mlpipe.config.metrics import METRICS, PLOTS
+from mlpipe.core.contract import SERVING_SIGNATURE, TRANSFORM_SIGNATURE
 
 
 def build_eval_config(evaluation: EvaluationConfig, label_key: str) -> tfma.EvalConfig:
-    unknown = (set(evaluation.kpi) | set(evaluation.max_regression)) - METRIC_NAMES
-    if unknown:
-        raise ValueError(f"evaluation: unknown metric(s) {sorted(unknown)}; "
-                         f"known: {sorted(METRIC_NAMES)}")
-    not_rankable = set(evaluation.max_regression) - HIGHER_IS_BETTER
-    if not_rankable:
-        raise ValueError(f"evaluation.max_regression: {sorted(not_rankable)} have no 'better' "
-                         f"direction; use one of {sorted(HIGHER_IS_BETTER)}")
+    """Metric names and directions were checked when the config was loaded."""
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=label_key,
+        model_specs=[tfma.ModelSpec(signature_name=SERVING_SIGNATURE, label_key=label_key,
                                     preprocessing_function_names=[TRANSFORM_SIGNATURE])],
         slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=keys)
                                               for keys in evaluation.slices],
         metrics_specs=[tfma.MetricsSpec(metrics=[
-            _metric_config(evaluation, class_name, name) for class_name, name in METRICS])])
+            _metric_config(evaluation, class_name, name)
+            for class_name, name in {**METRICS, **PLOTS}.items()])])
 
 
 def _metric_config(evaluation: EvaluationConfig, class_name: str, name: str) -> tfma.MetricConfig:

@@ -17,20 +17,20 @@ import sys
 from typing import Iterator, List, Optional, TextIO
 
 from absl import logging as absl_logging
-from google.protobuf import text_format
-from tensorflow_metadata.proto.v0 import schema_pb2
 
-from mlpipe.pipeline.config import ConfigError, ProblemConfig
+from mlpipe.config import ProblemConfig
+from mlpipe.core import lineage
+from mlpipe.core.artifacts import is_blessed
+from mlpipe.core.code_version import package_fingerprint, trainer_code_version
+from mlpipe.core.run_home import RunHome
+from mlpipe.core.schema_io import load_schema, numeric_columns
+from mlpipe.errors import CallFailedError
 from mlpipe.pipeline.preflight import DataSummary, check_input_data
 from mlpipe.pipeline.progress import ComponentRun, ProgressReporter
-from mlpipe.pipeline.run_home import RunHome
-from mlpipe.pipeline.settings import RunnerSettings
-
-PACKAGE_ROOT = pathlib.Path(__file__).resolve().parent.parent
-TRAINER_PACKAGE = PACKAGE_ROOT / "trainer"
+from mlpipe.pipeline.runner_settings import RunnerSettings, direct_runner_args
 
 
-class PipelineFailed(RuntimeError):
+class PipelineFailed(CallFailedError):
     """A component failed; carries what the CLI needs to explain it."""
 
     def __init__(self, component: str, error: BaseException, log_file: pathlib.Path):
@@ -38,6 +38,14 @@ class PipelineFailed(RuntimeError):
         self.component = component
         self.error = error
         self.log_file = log_file
+
+    def account(self, lines_shown: int = 20) -> str:
+        """The failing component, the first lines of its error, and where the full log is."""
+        lines = str(self.error).splitlines() or [type(self.error).__name__]
+        shown = lines[:lines_shown] + (["  ..."] if len(lines) > lines_shown else [])
+        return "\n".join([f"\nFAILED at {self.component}: {type(self.error).__name__}", *shown,
+                          "Nothing downstream ran; no model was pushed by this run.",
+                          f"Full log: {self.log_file}"])
 
 
 @dataclasses.dataclass
@@ -54,7 +62,7 @@ class RunResult:
 
 
 def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout) -> RunResult:
-    data = check_input_data(config, numeric_columns_of(read_schema(config.schema_path)))
+    data = check_input_data(config, numeric_columns(load_schema(config.schema_path)))
     home.create()
     log_file = home.new_log_file()
     reporter = ProgressReporter(out)
@@ -71,29 +79,8 @@ def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout) ->
     return result
 
 
-def read_schema(path: str) -> schema_pb2.Schema:
-    try:
-        return text_format.Parse(pathlib.Path(path).read_text(), schema_pb2.Schema())
-    except (OSError, text_format.ParseError) as error:
-        raise ConfigError(f"schema {path}: cannot be read as a TFMD Schema text proto: {error}")
-
-
-def numeric_columns_of(schema: schema_pb2.Schema) -> dict:
-    return {feature.name: schema_pb2.FeatureType.Name(feature.type)
-            for feature in schema.feature if feature.type in (schema_pb2.INT, schema_pb2.FLOAT)}
-
-
-def trainer_code_version() -> str:
-    return _source_hash(TRAINER_PACKAGE.glob("*.py"))
-
-
 def _local_settings(config: ProblemConfig, home: RunHome) -> RunnerSettings:
-    beam_args = [f"--direct_running_mode={config.beam.direct_running_mode}",
-                 f"--direct_num_workers={config.beam.direct_num_workers}",
-                 # Without a dependency flag TFX builds an sdist of itself before every Beam
-                 # component (~1 s each) for remote workers; the DirectRunner stages nothing.
-                 "--sdk_container_image=none-direct-runner",
-                 *config.beam.extra_args]
+    beam_args = [*direct_runner_args(config.beam), *config.beam.extra_args]
     return RunnerSettings(
         pipeline_root=str(home.pipeline_root), serving_dir=str(home.serving_dir),
         schema_file=str(home.stage(config.schema_path)), code_version=trainer_code_version(),
@@ -124,25 +111,13 @@ def _compiled_pipeline(config: ProblemConfig, settings: RunnerSettings, home: Ru
         return pipeline_pb2.Pipeline.FromString(compiled.read_bytes())
     from tfx.dsl.compiler import compiler
 
-    from mlpipe.pipeline.pipeline import create_pipeline
+    from mlpipe.pipeline.pipeline import create_pipeline  # imports TFX's components: slow
     ir = compiler.Compiler().compile(create_pipeline(config, settings))
     home.compiled_dir.mkdir(parents=True, exist_ok=True)
     partial = compiled.with_suffix(".partial")
     partial.write_bytes(ir.SerializeToString())
     partial.replace(compiled)
     return ir
-
-
-def package_fingerprint() -> str:
-    """Hash of every Python source of the mlpipe package (the graph and the module code)."""
-    return _source_hash(PACKAGE_ROOT.rglob("*.py"))
-
-
-def _source_hash(paths) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(str(path.relative_to(PACKAGE_ROOT)).encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 @contextlib.contextmanager
@@ -176,14 +151,13 @@ def _logs_to(log_file: pathlib.Path, reporter: ProgressReporter) -> Iterator[Non
 
 def _read_outcome(result: RunResult, home: RunHome, reporter: ProgressReporter) -> None:
     """Blessing, evaluation and pushed version, read from ML Metadata by execution id."""
-    from mlpipe.pipeline import lineage
     components = reporter.by_name()
     with lineage.open_store(home.metadata_path) as store:
         evaluator = components.get("Evaluator")
         if evaluator and evaluator.execution_id:
             outputs = lineage.outputs_of(store, evaluator.execution_id)
             if "blessing" in outputs:
-                result.blessed = outputs["blessing"].custom_properties["blessed"].int_value == 1
+                result.blessed = is_blessed(outputs["blessing"])
             if "evaluation" in outputs:
                 result.evaluation_uri = outputs["evaluation"].uri
         pusher = components.get("Pusher")

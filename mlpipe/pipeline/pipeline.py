@@ -1,18 +1,22 @@
 """`create_pipeline()`: the one TFX graph that every runner (local Beam, Kubeflow, Vertex) uses.
 
-Runners differ only in `RunnerSettings` (where artifacts, metadata and pushed models go, Beam
-arguments, caching); the graph is built from the problem config alone.
+The graph is built from the problem config; runners differ only in `RunnerSettings`: where
+artifacts, metadata and pushed models go, Beam arguments, caching, the baseline strategy, and
+where the Trainer and Pusher execute (their own step, a step with GPUs, a Vertex AI CustomJob, a
+Vertex AI endpoint). Nothing edits the graph after it is built.
 """
 
 import os
+from typing import Any, Dict
 
 from tfx import v1 as tfx
 
 from mlpipe.components.anomaly_gate import AnomalyGate
+from mlpipe.config import ProblemConfig
+from mlpipe.core.contract import SERVING_SIGNATURE
 from mlpipe.pipeline import baseline
-from mlpipe.pipeline.config import ProblemConfig
 from mlpipe.pipeline.evaluation import build_eval_config
-from mlpipe.pipeline.settings import RunnerSettings
+from mlpipe.pipeline.runner_settings import RunnerSettings, StepResources
 from mlpipe.trainer.features import ProblemSpec
 
 PREPROCESSING_FN = "mlpipe.trainer.preprocessing.preprocessing_fn"
@@ -24,10 +28,11 @@ UNLABELLED_SPLIT = "unlabelled"
 def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.Pipeline:
     spec = ProblemSpec(label=config.label, features=config.features, train=config.train)
     custom_config = {**spec.to_custom_config(), CODE_VERSION_KEY: settings.code_version}
+    data_path = settings.data_path or config.data.path
 
     example_gen = tfx.components.CsvExampleGen(
-        input_base=_input_base(config.data.path),
-        input_config=_single_input(config.data.path),
+        input_base=_input_base(data_path),
+        input_config=_single_input(data_path),
         output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
             tfx.proto.SplitConfig.Split(name=name, hash_buckets=weight)
             for name, weight in sorted(config.data.split.items(), reverse=True)])))
@@ -44,14 +49,14 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
         # Transform 23 s -> 16 s on the taxi data, and the same transform graph for serving.
         disable_statistics=True, force_tf_compat_v1=True)
     transform.add_upstream_node(anomaly_gate)
-    trainer = tfx.components.Trainer(
+    trainer = _trainer(
+        settings, custom_config,
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
-        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config=custom_config)
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]))
     baseline_resolver = _baseline_resolver(settings, trainer.outputs["model"])
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
@@ -59,12 +64,8 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
         baseline_model=baseline_resolver.outputs[baseline.MODEL_KEY],
         example_splits=["eval"],
         eval_config=build_eval_config(config.evaluation, spec.label_key))
-    pusher = tfx.components.Pusher(
-        model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=settings.serving_dir)))
+    pusher = _pusher(settings, model=trainer.outputs["model"],
+                     model_blessing=evaluator.outputs["blessing"])
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
                   transform, trainer, baseline_resolver, evaluator, pusher]
@@ -80,6 +81,55 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
             tfx.orchestration.metadata.sqlite_metadata_connection_config(settings.metadata_path)
             if settings.metadata_path else None),
         beam_pipeline_args=settings.beam_args)
+
+
+def _trainer(settings: RunnerSettings, custom_config: Dict[str, Any], **inputs):
+    """TFX's Trainer in its own step, or TFX's Vertex Trainer launching a CustomJob."""
+    if settings.vertex_training is None:
+        trainer = tfx.components.Trainer(custom_config=custom_config, **inputs)
+    else:
+        vertex = tfx.extensions.google_cloud_ai_platform
+        trainer = vertex.Trainer(custom_config={
+            **custom_config,
+            vertex.ENABLE_VERTEX_KEY: True,
+            vertex.VERTEX_REGION_KEY: settings.vertex_training.region,
+            vertex.TRAINING_ARGS_KEY: settings.vertex_training.job,
+        }, **inputs)
+    if settings.trainer_resources is not None:
+        trainer.with_platform_config(_resource_spec(settings.trainer_resources))
+    return trainer.with_id("Trainer")
+
+
+def _resource_spec(resources: StepResources):
+    """The KFP v2 container resources of a step (read by KubeflowV2DagRunner only)."""
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
+    if resources.cpu_limit:
+        spec.cpu_limit = resources.cpu_limit
+    if resources.memory_limit:
+        spec.memory_limit = resources.memory_limit
+    if resources.accelerator_type:
+        spec.accelerator.type = resources.accelerator_type
+        spec.accelerator.count = resources.accelerator_count
+    return spec
+
+
+def _pusher(settings: RunnerSettings, **inputs):
+    """TFX's Pusher copying to `serving_dir`, or TFX's Vertex Pusher deploying to an endpoint."""
+    if settings.vertex_push is None:
+        pusher = tfx.components.Pusher(push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=settings.serving_dir)), **inputs)
+    else:
+        vertex = tfx.extensions.google_cloud_ai_platform
+        push = settings.vertex_push
+        pusher = vertex.Pusher(custom_config={
+            vertex.ENABLE_VERTEX_KEY: True,
+            vertex.VERTEX_REGION_KEY: push.region,
+            vertex.VERTEX_CONTAINER_IMAGE_URI_KEY: push.serving_image,
+            vertex.SERVING_ARGS_KEY: push.serving_args,
+        }, **inputs)
+    return pusher.with_id("Pusher")
 
 
 def _baseline_resolver(settings: RunnerSettings, candidate) -> tfx.dsl.Resolver:
@@ -107,7 +157,7 @@ def _bulk_inference(score_path: str, trainer, evaluator) -> list:
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         data_spec=tfx.proto.DataSpec(),
-        model_spec=tfx.proto.ModelSpec(model_signature_name=["serving_default"]))
+        model_spec=tfx.proto.ModelSpec(model_signature_name=[SERVING_SIGNATURE]))
     return [unlabelled_gen, bulk_inferrer]
 
 

@@ -13,11 +13,8 @@ import math
 import os
 from typing import Dict, List, Optional
 
-from mlpipe.pipeline.config import ProblemConfig
-
-
-class InputDataError(ValueError):
-    """Input data that cannot be used; the message names the file and column."""
+from mlpipe.config import ProblemConfig
+from mlpipe.errors import InputDataError
 
 
 @dataclasses.dataclass
@@ -62,7 +59,26 @@ def _csv_files(data_path: str) -> List[str]:
 
 
 def _check_file(path: str, config: ProblemConfig, numeric_columns: Dict[str, str]):
-    with open(path, newline="") as source:
+    try:
+        return _check_rows(path, config, numeric_columns)
+    except UnicodeDecodeError as error:
+        line_number, line = _first_undecodable_line(path)
+        raise InputDataError(f"{path}, line {line_number}: not UTF-8 text ({error.reason}: "
+                             f"{line[:60]!r}); save the file as UTF-8") from None
+
+
+def _first_undecodable_line(path: str):
+    with open(path, "rb") as source:
+        for line_number, line in enumerate(source, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return line_number, line
+    return 0, b""
+
+
+def _check_rows(path: str, config: ProblemConfig, numeric_columns: Dict[str, str]):
+    with open(path, newline="", encoding="utf-8") as source:
         reader = csv.reader(source)
         header = next(reader, None)
         if not header:

@@ -1,11 +1,9 @@
 """`mlpipe report`: the evaluation of a run in the terminal, as one HTML file, or as JSON."""
 
 import pathlib
-import sys
 
+from mlpipe.errors import EXIT_OK
 from mlpipe.process import import_tensorflow_quietly
-
-EXIT_BAD_INPUT = 2
 
 
 def register(command) -> None:
@@ -22,36 +20,30 @@ def register(command) -> None:
                         help="two runs or model versions side by side")
 
 
-def run_report(config, args) -> int:
+def run_report(invocation) -> int:
+    config, home, args = invocation.config, invocation.home, invocation.args
     import_tensorflow_quietly()
-    from mlpipe.pipeline.run_home import RunHome
     from mlpipe.report import html, terminal
-    from mlpipe.report.loader import ReportError, load_report
-
-    home = RunHome.for_pipeline(config.name, args.home)
+    from mlpipe.report.loader import load_report
 
     def load(selector):
         return load_report(home, selector, config.evaluation.main_metric,
                            config.evaluation.min_slice_size)
-    try:
-        if args.compare:
-            first, second = (load(selector) for selector in args.compare)
-            print(terminal.render_comparison(first, second))
-            _write_json(args.json, terminal.render_json(first, second))
-            return 0
-        report = load(args.run)
-    except ReportError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    if args.compare:
+        first, second = (load(selector) for selector in args.compare)
+        print(terminal.render_comparison(first, second))
+        _write_json(args.json, terminal.render_json(first, second))
+        return EXIT_OK
+    report = load(args.run)
     print(terminal.render_text(report))
     if args.html is not None:
         path = (pathlib.Path(args.html) if args.html
-                else home.root / "reports" / f"{report.run_id.replace(':', '-')}.html")
+                else home.reports_dir / f"{report.run_id.replace(':', '-')}.html")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(html.render_html(report))
         print(f"\nHTML report: {path}")
     _write_json(args.json, terminal.render_json(report))
-    return 0
+    return EXIT_OK
 
 
 def _write_json(target, text: str) -> None:

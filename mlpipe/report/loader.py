@@ -13,16 +13,17 @@ import os
 import pathlib
 from typing import Dict, List, Optional, Tuple
 
+from mlpipe.config.metrics import metric_key
+from mlpipe.core import lineage
+from mlpipe.core.artifacts import ANOMALIES_FILE, STATISTICS_FILE, is_blessed, split_dirs, split_uri
+from mlpipe.core.run_home import RunHome
+from mlpipe.errors import BadInputError
 from mlpipe.monitoring import history
-from mlpipe.pipeline import lineage
-from mlpipe.pipeline.run_home import RunHome
 
-STATISTICS_FILE = "FeatureStats.pb"
-ANOMALIES_FILE = "SchemaDiff.pb"
 CURVE_POINTS = 101
 
 
-class ReportError(ValueError):
+class ReportError(BadInputError):
     """The run or its outputs cannot be reported on; the message says what and where."""
 
 
@@ -96,7 +97,7 @@ def load_report(home: RunHome, selector: Optional[str], main_metric: str,
             raise ReportError(f"run {run.name}: the Evaluator failed before writing its output")
         evaluation_uri = outputs["evaluation"].uri
         blessing = outputs.get("blessing")
-        blessed = (blessing.custom_properties["blessed"].int_value == 1) if blessing else None
+        blessed = is_blessed(blessing) if blessing else None
         run_lineage = _lineage(store, nodes, inputs, blessed)
         statistics_uri, anomalies_uri = _artifact_uri(store, nodes, "StatisticsGen", "statistics"), \
             _artifact_uri(store, nodes, "ExampleValidator", "anomalies")
@@ -210,7 +211,7 @@ def _threshold_checks(eval_config, candidate, baseline) -> List[ThresholdCheck]:
     checks = []
     for spec in eval_config.metrics_specs:
         for metric in spec.metrics:
-            name = _metric_name(metric.class_name)
+            name = metric_key(metric.class_name)
             thresholds = [t.threshold for t in metric.per_slice_thresholds]
             if metric.HasField("threshold"):
                 thresholds.append(metric.threshold)
@@ -247,11 +248,6 @@ def _check(name, kind, value, bound, comparison) -> ThresholdCheck:
         return ThresholdCheck(name, kind, value, bound, comparison, False, None)
     margin = value - bound if comparison == ">=" else bound - value
     return ThresholdCheck(name, kind, value, bound, comparison, margin >= 0, margin)
-
-
-def _metric_name(class_name: str) -> str:
-    from mlpipe.pipeline.evaluation import METRICS
-    return dict(METRICS).get(class_name, class_name.lower())
 
 
 def _slices(slicing_metrics, main_metric: str, min_slice_size: int) -> List[SliceRow]:
@@ -326,7 +322,7 @@ def _data_summary(statistics_uri: Optional[str], anomalies_uri: Optional[str]):
         return []
     import tensorflow_data_validation as tfdv
     from tensorflow_metadata.proto.v0 import statistics_pb2
-    path = os.path.join(statistics_uri, "Split-train", STATISTICS_FILE)
+    path = os.path.join(split_uri(statistics_uri, "train"), STATISTICS_FILE)
     if not os.path.exists(path):
         return []
     statistics = tfdv.load_stats_binary(path).datasets[0]
@@ -359,7 +355,7 @@ def _anomalies(anomalies_uri: Optional[str]) -> Dict[str, str]:
         return {}
     from tensorflow_metadata.proto.v0 import anomalies_pb2
     found = {}
-    for split_dir in sorted(pathlib.Path(anomalies_uri).glob("Split-*")):
+    for split_dir in split_dirs(anomalies_uri).values():
         anomalies = anomalies_pb2.Anomalies()
         anomalies.ParseFromString((split_dir / ANOMALIES_FILE).read_bytes())
         for name, info in anomalies.anomaly_info.items():

@@ -11,8 +11,7 @@ import tensorflow_data_validation as tfdv
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-TRAINING = "TRAINING"
-SERVING = "SERVING"
+from mlpipe.core.schema_io import add_environments
 
 
 def propose_schema(csv_path: str, label_source_columns: Iterable[str]) -> schema_pb2.Schema:
@@ -21,18 +20,6 @@ def propose_schema(csv_path: str, label_source_columns: Iterable[str]) -> schema
     schema = tfdv.infer_schema(statistics, infer_feature_shape=False)
     add_environments(schema, label_source_columns)
     return schema
-
-
-def add_environments(schema: schema_pb2.Schema, label_source_columns: Iterable[str]) -> None:
-    schema.default_environment[:] = [TRAINING, SERVING]
-    label_columns = set(label_source_columns)
-    for feature in schema.feature:
-        if feature.name in label_columns:
-            feature.not_in_environment[:] = [SERVING]
-
-
-def load_schema(path: str) -> schema_pb2.Schema:
-    return tfdv.load_schema_text(path)
 
 
 def schema_diff(curated: schema_pb2.Schema, proposed: schema_pb2.Schema) -> List[str]:

@@ -1,4 +1,4 @@
-"""`mlpipe serve` and `mlpipe predict` (registered with the CLI through `register`).
+"""`mlpipe serve` and `mlpipe predict` (registered with `mlpipe.cli`).
 
 TensorFlow, FastAPI and uvicorn are imported inside the handlers, so `mlpipe --help` stays fast.
 """
@@ -6,9 +6,8 @@ TensorFlow, FastAPI and uvicorn are imported inside the handlers, so `mlpipe --h
 import pathlib
 import sys
 
+from mlpipe.errors import EXIT_OK, BadInputError
 from mlpipe.process import import_tensorflow_quietly
-
-EXIT_BAD_INPUT = 2
 
 
 def register(command) -> None:
@@ -33,46 +32,29 @@ def register(command) -> None:
     predict.add_argument("--batch-size", type=int, default=2048, help="rows per chunk")
 
 
-def request_log_dir(config, home) -> pathlib.Path:
-    if config.serving.log_dir:
-        return pathlib.Path(config.serving.log_dir)
-    return home.root / "request_log"
-
-
-def encoder_for(config):
-    from mlpipe.serving.examples import ExampleEncoder
-    from mlpipe.serving.schema_features import SERVING, environment_features, load_schema
-    return ExampleEncoder(environment_features(load_schema(config.schema_path), SERVING))
-
-
-def _serve(config, args) -> int:
-    import_tensorflow_quietly()
-    from mlpipe.pipeline.run_home import RunHome
-    from mlpipe.serving.model import ModelManager, NoModelError
-    from mlpipe.serving.request_log import RequestLog
-    from mlpipe.serving.server import ServerState, serve
-
+def _serve(invocation) -> int:
+    config, home, args = invocation.config, invocation.home, invocation.args
     settings = config.serving
     if args.log_sample_rate is not None:
         if not 0.0 <= args.log_sample_rate <= 1.0:
-            print("error: --log-sample-rate must be between 0 and 1", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            raise BadInputError("--log-sample-rate must be between 0 and 1")
         settings = settings.model_copy(update={"log_sample_rate": args.log_sample_rate})
-    home = RunHome.for_pipeline(config.name, args.home)
-    encoder = encoder_for(config)
+    import_tensorflow_quietly()
+    from mlpipe.serving.examples import encoder_for_schema
+    from mlpipe.serving.model import ModelManager
+    from mlpipe.serving.request_log import RequestLog
+    from mlpipe.serving.server import ServerState, serve
+
+    encoder = encoder_for_schema(config.schema_path)
 
     def announce_switch(old: int, new: int) -> None:
         print(f"Switched from version {old} to version {new}", flush=True)
 
-    try:
-        manager = ModelManager(home, args.version, settings.poll_seconds, announce_switch)
-    except NoModelError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    manager = ModelManager(home, args.version, settings.poll_seconds, announce_switch)
     request_log = None
     if not args.no_log and settings.log_sample_rate > 0:
         request_log = RequestLog(
-            request_log_dir(config, home), {n: f.type for n, f in encoder.features.items()},
+            home.request_log_dir(settings), {n: f.type for n, f in encoder.features.items()},
             sample_rate=settings.log_sample_rate, max_bytes=settings.log_file_max_bytes,
             max_files=settings.log_max_files, flush_seconds=settings.log_flush_seconds,
             flush_rows=settings.log_flush_rows)
@@ -80,37 +62,26 @@ def _serve(config, args) -> int:
     try:
         serve(state, args.host, args.port)
     except OSError as error:
-        print(f"error: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return 0
+        raise BadInputError(f"cannot listen on {args.host}:{args.port}: {error}") from error
+    return EXIT_OK
 
 
-def _predict(config, args) -> int:
-    import_tensorflow_quietly()
-    from mlpipe.pipeline.run_home import RunHome
-    from mlpipe.serving.model import LoadedModel, NoModelError, resolve_version
-    from mlpipe.serving.predict import InputError, score_csv
-
+def _predict(invocation) -> int:
+    config, home, args = invocation.config, invocation.home, invocation.args
     if not pathlib.Path(args.input).is_file():
-        print(f"error: --input {args.input}: file not found", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise BadInputError(f"--input {args.input}: file not found")
     if args.batch_size < 1:
-        print("error: --batch-size must be at least 1", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    home = RunHome.for_pipeline(config.name, args.home)
-    try:
-        version, path = resolve_version(home, args.version)
-    except NoModelError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise BadInputError("--batch-size must be at least 1")
+    import_tensorflow_quietly()
+    from mlpipe.serving.examples import encoder_for_schema
+    from mlpipe.serving.model import LoadedModel, resolve_version
+    from mlpipe.serving.predict import score_csv
+
+    version, path = resolve_version(home, args.version)
     print(f"Scoring {args.input} with {config.name} version {version}", file=sys.stderr)
     model = LoadedModel.load(version, path)
-    try:
-        summary = score_csv(model, encoder_for(config), args.input, args.output,
-                            batch_size=args.batch_size, progress=sys.stderr)
-    except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    summary = score_csv(model, encoder_for_schema(config.schema_path), args.input, args.output,
+                        batch_size=args.batch_size, progress=sys.stderr)
     print(f"Wrote {summary.rows:,} rows to {summary.output} "
           f"({summary.rows_per_second:,.0f} rows/s, version {summary.version})")
-    return 0
+    return EXIT_OK

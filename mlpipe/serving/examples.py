@@ -22,7 +22,9 @@ import math
 import threading
 from typing import Dict, List, Mapping, Optional, Sequence
 
-from mlpipe.serving.schema_features import BYTES, FLOAT, INT, FeatureInfo
+from mlpipe.core.contract import SERVING
+from mlpipe.core.schema_io import (BYTES, FLOAT, INT, FeatureInfo, environment_features,
+                                    load_schema)
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _NO_FEATURES = "\0no features"
@@ -356,3 +358,8 @@ def as_json_predictions(outputs: Mapping[str, Sequence], columnar: bool):
 
 def _tolist(values):
     return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
+def encoder_for_schema(schema_path: str) -> "ExampleEncoder":
+    """The encoder of requests for the features of the schema's SERVING environment."""
+    return ExampleEncoder(environment_features(load_schema(schema_path), SERVING))

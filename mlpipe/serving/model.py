@@ -14,16 +14,16 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from mlpipe.pipeline.run_home import RunHome
-
-SIGNATURE = "serving_default"
+from mlpipe.core.contract import SERVING_SIGNATURE as SIGNATURE
+from mlpipe.core.run_home import RunHome
+from mlpipe.errors import BadInputError
 INPUT_NAME = "examples"
 LOAD_ATTEMPTS = 3
 
 log = logging.getLogger(__name__)
 
 
-class NoModelError(RuntimeError):
+class NoModelError(BadInputError):
     """No pushed version (or not the one asked for) is available."""
 
 

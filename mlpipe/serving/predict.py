@@ -27,10 +27,12 @@ from typing import Iterable, Iterator, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 
+from mlpipe.core.contract import OUTPUT_KEY
+from mlpipe.errors import BadInputError
 from mlpipe.serving.examples import ExampleEncoder, RequestError
 from mlpipe.serving.model import LoadedModel
 
-PROBABILITY_COLUMN = "probability"
+PROBABILITY_COLUMN = OUTPUT_KEY
 PROGRESS_SECONDS = 2.0
 MIN_BLOCK_BYTES = 64 << 10     # pyarrow reads the file in blocks of at least this size ...
 MAX_BLOCK_BYTES = 4 << 20      # ... and at most this
@@ -51,7 +53,7 @@ class ScoreSummary:
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
 
 
-class InputError(ValueError):
+class InputError(BadInputError):
     """The input CSV cannot be scored; the message names file, line and column."""
 
 

@@ -22,7 +22,7 @@ import threading
 import time
 from typing import List, Mapping, Optional, Sequence
 
-from mlpipe.serving.schema_features import BYTES
+from mlpipe.core.schema_io import BYTES
 
 FILE_GLOB = "requests-*.csv"
 META_COLUMNS = ["_model_version", "_prediction", "_logged_at"]

@@ -22,13 +22,14 @@ import socket
 import sys
 from typing import Optional, TextIO
 
+from mlpipe.config import ServingConfig
+from mlpipe.core.contract import OUTPUT_KEY, SERVING_SIGNATURE
 from mlpipe.serving.batching import PredictBatcher
 from mlpipe.serving.examples import ExampleEncoder, RequestError, as_json_predictions
 from mlpipe.serving.model import ModelManager
 from mlpipe.serving.request_log import RequestLog
-from mlpipe.serving.settings import ServingConfig
 
-OUTPUT_LOGGED = "probability"
+OUTPUT_LOGGED = OUTPUT_KEY
 log = logging.getLogger(__name__)
 
 
@@ -132,9 +133,9 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
         try:
             body = orjson.loads(await _read_body(request, state.settings.max_body_bytes))
             signature = body.get("signature_name") if isinstance(body, dict) else None
-            if signature not in (None, "", "serving_default"):
+            if signature not in (None, "", SERVING_SIGNATURE):
                 raise RequestError(f"unknown signature_name '{signature}' (this model serves "
-                                   "'serving_default')", "signature_name")
+                                   f"'{SERVING_SIGNATURE}')", "signature_name")
             rows, layout = state.encoder.rows_from_request(body)
             if len(rows) > state.settings.max_rows_per_request:
                 raise RequestError(f"{len(rows)} examples in one request; at most "

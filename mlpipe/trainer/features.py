@@ -8,7 +8,7 @@ contract between preprocessing and the model.
 import dataclasses
 from typing import Any, Dict, List, Tuple
 
-from mlpipe.pipeline.config import FeaturesConfig, LabelConfig, TrainConfig
+from mlpipe.config import FeaturesConfig, LabelConfig, TrainConfig
 
 CUSTOM_CONFIG_KEY = "problem"
 

@@ -22,11 +22,8 @@ from tensorflow.python.autograph.core import config as autograph_config
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
+from mlpipe.core.contract import OUTPUT_KEY, SERVING_SIGNATURE, TRANSFORM_SIGNATURE
 from mlpipe.trainer.features import ProblemSpec
-
-OUTPUT_KEY = "probability"
-SERVING_SIGNATURE = "serving_default"
-TRANSFORM_SIGNATURE = "transform_features"
 
 
 def build_model(spec: ProblemSpec, vocabulary_size) -> tf.keras.Model:

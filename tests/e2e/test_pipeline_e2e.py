@@ -14,9 +14,9 @@ import sys
 import pytest
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
-from mlpipe.pipeline.config import Bound, load_config
+from mlpipe.config import Bound, load_config
 from mlpipe.pipeline.local_runner import PipelineFailed, run_local
-from mlpipe.pipeline.run_home import RunHome
+from mlpipe.core.run_home import RunHome
 
 pytestmark = pytest.mark.e2e
 
@@ -172,7 +172,7 @@ def test_fixed_data_reruns_cleanly_through_the_cli(workspace):
     import yaml
     config_file.write_text(yaml.safe_dump(dumped))
     completed = subprocess.run(
-        [sys.executable, "-m", "mlpipe.pipeline.cli", "run", "--config", str(config_file),
+        [sys.executable, "-m", "mlpipe.cli", "run", "--config", str(config_file),
          "--home", str(workspace["home"].root.parent)],
         capture_output=True, text=True, timeout=900, env=dict(os.environ))
     assert completed.returncode == 0, completed.stdout + completed.stderr

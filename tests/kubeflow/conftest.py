@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
 
-from mlpipe.pipeline.config import load_config
+from mlpipe.config import load_config
 
 PROJECT, REGION, BUCKET = "demo-project", "us-central1", "demo-bucket"
 IMAGE = "europe-docker.example/demo-project/mlpipe/mlpipe:0.1.0-test"
@@ -141,7 +141,7 @@ def base_config():
 @pytest.fixture(scope="session")
 def cloud_config(base_config):
     """cloud_config(**cloud_changes) -> the taxi config with a `cloud:` section."""
-    from mlpipe.kubeflow.settings import CloudConfig
+    from mlpipe.config.cloud import CloudConfig
 
     def make(**changes):
         cloud = CloudConfig.model_validate({**CLOUD, **changes})

@@ -8,9 +8,9 @@ import sys
 import pytest
 import yaml
 
-from mlpipe.kubeflow import settings
-from mlpipe.kubeflow.settings import CloudConfig, image_schema_file, resolve_cloud
-from mlpipe.pipeline.config import DEFAULT_CONFIG, ConfigError, load_config
+from mlpipe.config import cloud as settings
+from mlpipe.config.cloud import CloudConfig, image_schema_file, resolve_cloud
+from mlpipe.config import DEFAULT_CONFIG, ConfigError, load_config
 
 from conftest import BUCKET, CLOUD, IMAGE, PROJECT
 
@@ -116,7 +116,7 @@ def test_schema_path_is_inside_the_image(cloud_config, tmp_path):
 
 def test_cli_bad_cloud_input_exits_2_before_compiling(tmp_path):
     script = pathlib.Path(sys.executable).parent / "mlpipe"
-    command = [str(script)] if script.is_file() else [sys.executable, "-m", "mlpipe.pipeline.cli"]
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "mlpipe.cli"]
     cases = [
         (["--image", IMAGE, "--region", "us-central1", "--bucket", BUCKET], "cloud.project"),
         (["--image", IMAGE, "--project", PROJECT, "--region", "us-central1",
@@ -133,7 +133,7 @@ def test_cli_bad_cloud_input_exits_2_before_compiling(tmp_path):
 
 
 def test_help_is_fast_and_lists_the_cloud_commands():
-    code = ("import sys, time; t = time.time(); from mlpipe.pipeline import cli\n"
+    code = ("import sys, time; t = time.time(); from mlpipe import cli\n"
             "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('tensorflow', 'tfx', 'kfp', 'google.cloud.aiplatform') "
             "if m in sys.modules]\nprint('HEAVY', heavy)")

@@ -17,8 +17,8 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from mlpipe.pipeline.config import DEFAULT_CONFIG
-from mlpipe.pipeline.local_runner import trainer_code_version
+from mlpipe.config import DEFAULT_CONFIG
+from mlpipe.core.code_version import trainer_code_version
 
 from conftest import BUCKET, CLOUD, IMAGE, PROJECT, REGION, SERVING_IMAGE
 
@@ -65,7 +65,7 @@ def _clean_env(home: pathlib.Path) -> dict:
 
 def _mlpipe(*args, env, cwd):
     script = pathlib.Path(sys.executable).parent / "mlpipe"
-    command = [str(script)] if script.is_file() else [sys.executable, "-m", "mlpipe.pipeline.cli"]
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "mlpipe.cli"]
     return subprocess.run([*command, *map(str, args)], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
@@ -188,7 +188,7 @@ def test_vertex_sdk_loads_the_compiled_job(cli_compiled):
 def extended(cloud_config, tmp_path_factory):
     """In-process compile with Dataflow, a Vertex training job with GPUs and the Vertex Pusher."""
     from mlpipe.kubeflow.compile import compile_pipeline
-    from mlpipe.kubeflow.settings import resolve_cloud
+    from mlpipe.config.cloud import resolve_cloud
     config = cloud_config(
         beam={"runner": "DataflowRunner", "machine_type": "n1-highmem-4", "max_num_workers": 8},
         training={"vertex_job": True, "machine_type": "n1-standard-16",
@@ -255,7 +255,7 @@ def test_dataflow_beam_args_and_caching_off(extended):
 
 def test_gpu_on_the_trainer_step_for_kubeflow(cloud_config, tmp_path):
     from mlpipe.kubeflow.compile import compile_pipeline
-    from mlpipe.kubeflow.settings import resolve_cloud
+    from mlpipe.config.cloud import resolve_cloud
     config = cloud_config(training={"accelerator_type": "nvidia.com/gpu", "accelerator_count": 1,
                                     "cpu_limit": 8, "memory_limit": 32})
     out = tmp_path / "gpu.yaml"

@@ -6,9 +6,9 @@ import os
 import pytest
 
 from mlpipe.kubeflow import deploy, submit
-from mlpipe.kubeflow.settings import resolve_deploy_cloud
-from mlpipe.pipeline import cli
-from mlpipe.pipeline.config import ConfigError
+from mlpipe.config.cloud import resolve_deploy_cloud
+from mlpipe import cli
+from mlpipe.config import ConfigError
 
 from conftest import CLOUD, PROJECT, REGION, SERVING_IMAGE
 

@@ -20,7 +20,7 @@ WORKER = textwrap.dedent("""
     import mlpipe  # process settings (TF_USE_LEGACY_KERAS) before TensorFlow
     import numpy as np
     import tensorflow as tf
-    from mlpipe.pipeline.config import load_config
+    from mlpipe.config import load_config
     from mlpipe.trainer.features import ProblemSpec
     from mlpipe.trainer.model import build_model, choose_strategy
 

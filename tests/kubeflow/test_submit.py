@@ -12,8 +12,8 @@ import yaml
 
 from mlpipe.kubeflow import submit
 from mlpipe.kubeflow.compile import compile_pipeline
-from mlpipe.kubeflow.settings import resolve_cloud
-from mlpipe.pipeline import cli
+from mlpipe.config.cloud import resolve_cloud
+from mlpipe import cli
 
 from conftest import BUCKET, CLOUD, IMAGE, PROJECT, REGION
 

@@ -49,7 +49,7 @@ def workspace(trained_home, helpers, tmp_path_factory):
 
 
 def _monitor(workspace, config_file, labelled):
-    from mlpipe.pipeline.cli import main
+    from mlpipe.cli import main
     output = workspace["folder"] / f"report-{len(list(workspace['folder'].glob('*.json')))}.json"
     code = main(["monitor", "--config", str(config_file), "--home", workspace["base"],
                  "--input", str(workspace["csv"]), "--evaluate", str(labelled),

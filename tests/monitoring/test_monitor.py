@@ -7,7 +7,7 @@ import pytest
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.monitoring.training_stats import find_training_statistics
-from mlpipe.pipeline.cli import main
+from mlpipe.cli import main
 from mlpipe.serving.request_log import RequestLog
 
 EXIT_ALARM = 4
@@ -109,10 +109,10 @@ def test_results_are_kept_in_the_run_home_and_shown_in_the_pushing_runs_report(
 
 def test_logged_requests_are_the_default_input(workspace, capsys):
     """A request log as `mlpipe serve` writes it, monitored in the SERVING environment."""
-    from mlpipe.serving.commands import encoder_for, request_log_dir
+    from mlpipe.serving.examples import encoder_for_schema
     config = workspace["config"]
-    encoder = encoder_for(config)
-    log = RequestLog(request_log_dir(config, workspace["home"]),
+    encoder = encoder_for_schema(config.schema_path)
+    log = RequestLog(workspace["home"].request_log_dir(config.serving),
                      {n: f.type for n, f in encoder.features.items()}, max_bytes=64 * 1024)
     with open(workspace["csv"], newline="") as source:
         for i, row in enumerate(csv.DictReader(source)):

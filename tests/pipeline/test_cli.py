@@ -14,7 +14,7 @@ import mlpipe  # noqa: F401  (process settings before TensorFlow)
 import pytest
 import yaml
 
-from mlpipe.pipeline.config import DEFAULT_CONFIG
+from mlpipe.config import DEFAULT_CONFIG
 
 PIPELINE_NAME = "taxi-big-tipper"
 
@@ -24,7 +24,7 @@ def _mlpipe_command():
     if script.is_file():
         return [str(script)]
     found = shutil.which("mlpipe")
-    return [found] if found else [sys.executable, "-m", "mlpipe.pipeline.cli"]
+    return [found] if found else [sys.executable, "-m", "mlpipe.cli"]
 
 
 def _mlpipe(*args, cwd):

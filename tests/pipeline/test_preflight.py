@@ -3,7 +3,8 @@
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 import pytest
 
-from mlpipe.pipeline.preflight import DataSummary, InputDataError, check_input_data
+from mlpipe.errors import EXIT_BAD_INPUT, InputDataError
+from mlpipe.pipeline.preflight import DataSummary, check_input_data
 
 
 def _error(config, numeric_columns) -> str:
@@ -136,3 +137,19 @@ def test_label_underivable_in_most_rows(tmp_path, write_csv, taxi_row, config_fo
     assert "'big_tipper'" in message
     assert "8 of 10 rows" in message
     assert "column 'fare' must be > 0" in message
+
+
+def test_a_file_that_is_not_utf8_names_the_line(tmp_path, write_csv, taxi_row, config_for_data,
+                                                numeric_columns):
+    # 3,000 good rows first: the bad byte sits past the first buffer the text reader decodes.
+    path = write_csv(tmp_path / "trips.csv", [taxi_row() for _ in range(3000)])
+    with path.open("ab") as sink:
+        sink.write(b"8,10.0,5,19,6,1400269500,41.89,-87.63,41.88,-87.62,2.5,,,Cr\xe9dit,"
+                   b"Flash Cab,600,32,3.0\n")
+    message = _error(config_for_data(path), numeric_columns)
+    assert f"{path}, line 3002: not UTF-8" in message
+    assert "Cr\\xe9dit" in message
+
+
+def test_input_data_errors_exit_2():
+    assert InputDataError("x").exit_code == EXIT_BAD_INPUT == 2

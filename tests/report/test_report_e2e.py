@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
-from mlpipe.pipeline import lineage
-from mlpipe.pipeline.config import Bound, load_config
+from mlpipe.core import lineage
+from mlpipe.config import Bound, load_config
 from mlpipe.pipeline.local_runner import PipelineFailed, run_local
-from mlpipe.pipeline.run_home import RunHome
+from mlpipe.core.run_home import RunHome
 from mlpipe.report.loader import ReportError, load_report
 
 pytestmark = pytest.mark.e2e
@@ -144,7 +144,7 @@ def test_run_stopped_at_the_gate_is_explained(history):
 
 def _cli(history, *args):
     return subprocess.run(
-        [sys.executable, "-m", "mlpipe.pipeline.cli", "report", "--config",
+        [sys.executable, "-m", "mlpipe.cli", "report", "--config",
          str(history["config_file"]), "--home", str(history["home"].root.parent), *args],
         capture_output=True, text=True, timeout=300, env=dict(os.environ))
 
@@ -199,7 +199,7 @@ def test_cli_compare_two_runs(history):
 
 def test_cli_bad_inputs_exit_2_with_a_message(history, tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-m", "mlpipe.pipeline.cli", "report", "--home", str(tmp_path)],
+        [sys.executable, "-m", "mlpipe.cli", "report", "--home", str(tmp_path)],
         capture_output=True, text=True, timeout=120)
     assert completed.returncode == 2 and "no pipeline run found" in completed.stderr
     completed = _cli(history, "no-such-run")

@@ -6,6 +6,8 @@ import mlpipe  # noqa: F401  (process settings before TensorFlow)
 import pytest
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from mlpipe.core.contract import SERVING, TRAINING
+from mlpipe.core.schema_io import add_environments, load_schema
 from mlpipe.schema import proposal
 
 
@@ -32,7 +34,7 @@ def proposed(tmp_path_factory, taxi_config, taxi_row, write_csv):
 
 @pytest.fixture(scope="module")
 def curated(taxi_config):
-    return proposal.load_schema(taxi_config.schema_path)
+    return load_schema(taxi_config.schema_path)
 
 
 def test_proposal_has_every_column(proposed, taxi_header):
@@ -44,9 +46,9 @@ def test_proposal_has_every_column(proposed, taxi_header):
 
 
 def test_label_source_is_in_training_not_serving(proposed):
-    assert list(proposed.default_environment) == [proposal.TRAINING, proposal.SERVING]
+    assert list(proposed.default_environment) == [TRAINING, SERVING]
     features = {feature.name: feature for feature in proposed.feature}
-    assert list(features["tips"].not_in_environment) == [proposal.SERVING]
+    assert list(features["tips"].not_in_environment) == [SERVING]
     assert list(features["tips"].in_environment) == []
     # Every other column, features included, is expected in both environments.
     assert all(not feature.not_in_environment
@@ -59,7 +61,7 @@ def test_add_environments_replaces_earlier_ones():
     label = schema.feature.add(name="label")
     label.not_in_environment.append("OLD")
     schema.feature.add(name="x")
-    proposal.add_environments(schema, ["label"])
+    add_environments(schema, ["label"])
     assert list(schema.default_environment) == ["TRAINING", "SERVING"]
     assert list(schema.feature[0].not_in_environment) == ["SERVING"]
     assert list(schema.feature[1].not_in_environment) == []

@@ -4,7 +4,7 @@ import pytest
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.serving.examples import ExampleEncoder, RequestError, as_json_predictions
-from mlpipe.serving.schema_features import SERVING, TRAINING, environment_features
+from mlpipe.core.schema_io import SERVING, TRAINING, environment_features
 
 
 @pytest.fixture(scope="module")

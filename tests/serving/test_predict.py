@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
-from mlpipe.pipeline.cli import main
-from mlpipe.serving.commands import encoder_for
+from mlpipe.cli import main
+from mlpipe.serving.examples import encoder_for_schema
 from mlpipe.serving.model import LoadedModel, resolve_version
 from mlpipe.serving.predict import InputError, score_csv
 
@@ -20,7 +20,7 @@ def model(trained_home):
 
 
 def test_scores_in_chunks_and_matches_one_direct_call(trained_home, model, tmp_path):
-    encoder = encoder_for(trained_home["config"])
+    encoder = encoder_for_schema(trained_home["config"].schema_path)
     output = tmp_path / "scored.csv"
     summary = score_csv(model, encoder, trained_home["csv"], output, batch_size=300,
                         progress=None)
@@ -56,7 +56,7 @@ def test_a_bad_value_names_line_and_column_and_leaves_no_output(trained_home, mo
     bad = write_csv(tmp_path / "bad.csv", [taxi_row()] * 5 + [taxi_row(fare="twelve")])
     output = tmp_path / "out.csv"
     with pytest.raises(InputError, match=r"bad.csv, line 7: column 'fare' expects a number"):
-        score_csv(model, encoder_for(trained_home["config"]), bad, output, batch_size=4,
+        score_csv(model, encoder_for_schema(trained_home["config"].schema_path), bad, output, batch_size=4,
                   progress=None)
     assert not output.exists() and not list(tmp_path.glob("*.partial"))
 
@@ -82,7 +82,7 @@ def test_a_large_csv_is_scored_in_bounded_chunks_like_direct_calls(trained_home,
     """200,000 rows (the 2,000 taxi rows 100 times): every model call gets at most one chunk,
     Arrow's memory stays far below the file's size, and sampled rows score as a direct call."""
     import pyarrow as pa
-    encoder = encoder_for(trained_home["config"])
+    encoder = encoder_for_schema(trained_home["config"].schema_path)
     lines = trained_home["csv"].read_text().splitlines(keepends=True)
     big = tmp_path / "big.csv"
     with big.open("w") as sink:

@@ -10,7 +10,7 @@ import pytest
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.serving.examples import ExampleEncoder, RequestError
 from mlpipe.serving.predict import InputError, csv_chunks, fixed_6, score_csv
-from mlpipe.serving.schema_features import SERVING, environment_features
+from mlpipe.core.schema_io import SERVING, environment_features
 
 
 class LengthModel:

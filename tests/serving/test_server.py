@@ -18,7 +18,7 @@ import pytest
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.serving.request_log import META_COLUMNS, log_files
-from mlpipe.serving.settings import ServingConfig
+from mlpipe.config.serving import ServingConfig
 
 pytestmark = pytest.mark.e2e
 

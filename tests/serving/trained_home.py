@@ -9,9 +9,9 @@ import io
 import json
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
-from mlpipe.pipeline.config import Bound, load_config
+from mlpipe.config import Bound, load_config
 from mlpipe.pipeline.local_runner import run_local
-from mlpipe.pipeline.run_home import RunHome
+from mlpipe.core.run_home import RunHome
 
 SLICE_ROWS = 2000
 
@@ -69,7 +69,7 @@ class ServerProcess:
         self.lines = []
         self._ready = threading.Event()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mlpipe.pipeline.cli", "serve", "--config", str(config_file),
+            [sys.executable, "-m", "mlpipe.cli", "serve", "--config", str(config_file),
              "--home", str(base), "--port", "0", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
         threading.Thread(target=self._drain, daemon=True).start()

@@ -3,14 +3,15 @@
 import os
 from typing import Any, Dict, List
 
-import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-ANOMALIES_FILE = "SchemaDiff.pb"
-SCHEMA_FILE = "schema.pbtxt"
+from mlpipe.core.artifacts import ANOMALIES_FILE, split_uri
+from mlpipe.core.schema_io import load_schema
+
+SCHEMA_FILE = "schema.pbtxt"  # ImportSchemaGen's file name inside its Schema artifact
 
 
 class DataAnomaliesError(RuntimeError):
@@ -22,11 +23,11 @@ class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
            exec_properties: Dict[str, Any]) -> None:
         anomalies_artifact = artifact_utils.get_single_instance(input_dict["anomalies"])
-        schema = tfdv.load_schema_text(
+        schema = load_schema(
             os.path.join(artifact_utils.get_single_uri(input_dict["schema"]), SCHEMA_FILE))
         found_in_splits: Dict[str, List[str]] = {}
         for split in artifact_utils.decode_split_names(anomalies_artifact.split_names):
-            anomalies = read_anomalies(os.path.join(anomalies_artifact.uri, f"Split-{split}",
+            anomalies = read_anomalies(os.path.join(split_uri(anomalies_artifact.uri, split),
                                                     ANOMALIES_FILE))
             for line in describe_anomalies(anomalies, schema):
                 found_in_splits.setdefault(line, []).append(split)

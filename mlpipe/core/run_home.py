@@ -8,6 +8,10 @@
         staged/             content-addressed copies of inputs TFX only knows by path
         compiled/           compiled pipeline IR, reused while the graph is unchanged
         summaries/          metrics read from each evaluation (TFMA is slow to import)
+        request_log/        rows and predictions `mlpipe serve` logged (unless serving.log_dir)
+        monitoring/         every `mlpipe monitor` result
+        reports/            HTML reports written by `mlpipe report --html`
+        schema-proposal.pbtxt   the latest `mlpipe schema` proposal
 
 Every command that reads results finds them from the config's name and the same base folder,
 so a user never types an artifact path.
@@ -19,6 +23,9 @@ import os
 import pathlib
 import shutil
 import time
+from typing import List
+
+from mlpipe.config import ServingConfig
 
 DEFAULT_BASE = "runs"
 
@@ -59,6 +66,22 @@ class RunHome:
     def summaries_dir(self) -> pathlib.Path:
         return self.root / "summaries"
 
+    @property
+    def monitoring_dir(self) -> pathlib.Path:
+        return self.root / "monitoring"
+
+    @property
+    def reports_dir(self) -> pathlib.Path:
+        return self.root / "reports"
+
+    @property
+    def schema_proposal(self) -> pathlib.Path:
+        return self.root / "schema-proposal.pbtxt"
+
+    def request_log_dir(self, serving: ServingConfig) -> pathlib.Path:
+        """Where `mlpipe serve` logs requests and `mlpipe monitor` reads them by default."""
+        return pathlib.Path(serving.log_dir) if serving.log_dir else self.root / "request_log"
+
     def create(self) -> None:
         for folder in (self.pipeline_root, self.serving_dir, self.logs_dir, self.staged_dir):
             folder.mkdir(parents=True, exist_ok=True)
@@ -77,7 +100,7 @@ class RunHome:
             shutil.copyfile(source, staged)
         return staged
 
-    def pushed_versions(self) -> list:
+    def pushed_versions(self) -> List[pathlib.Path]:
         """Complete pushed versions, oldest first (a version is complete once saved_model.pb is in)."""
         if not self.serving_dir.is_dir():
             return []

@@ -2,12 +2,12 @@
 
 from typing import Dict, List, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from mlpipe.config.base import Strict
 
 
-class MonitoringConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class MonitoringConfig(Strict):
     categorical_threshold: float = Field(
         0.1, gt=0, le=1,
         description="L-infinity distance between value frequencies (string features) above "

@@ -2,12 +2,12 @@
 
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from mlpipe.config.base import Strict
 
 
-class ServingConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ServingConfig(Strict):
     log_sample_rate: float = Field(
         1.0, ge=0.0, le=1.0,
         description="Fraction of predict requests whose rows and predictions are logged.")

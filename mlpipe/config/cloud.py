@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import pathlib
 import re
-from typing import Any, Dict, List, Literal, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from mlpipe.config.base import PACKAGE_ROOT, ConfigError, Strict, describe
+
+if TYPE_CHECKING:  # problem.py imports this module: the type only, for annotations
+    from mlpipe.config.problem import ProblemConfig
 
 
 Target = Literal["kubeflow", "vertex"]
@@ -27,10 +32,6 @@ _BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]")
 _HTTP_URL = re.compile(r"https?://.*", re.DOTALL)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _gcs(value: Optional[str]) -> Optional[str]:
     if value is not None and not (value.startswith(GCS_PREFIX) and len(value) > len(GCS_PREFIX)):
         raise ValueError(f"must be a gs:// URI, got {value!r}")
@@ -43,7 +44,7 @@ def _matching(value: Optional[str], pattern: "re.Pattern", expected: str) -> Opt
     return value
 
 
-class CloudBeamConfig(_Strict):
+class CloudBeamConfig(Strict):
     """How TFX's Beam components (ExampleGen, StatisticsGen, Transform, Evaluator) run."""
 
     runner: Literal["DataflowRunner", "DirectRunner"] = "DirectRunner"
@@ -62,7 +63,7 @@ class CloudBeamConfig(_Strict):
         return _gcs(value)
 
 
-class TrainingConfig(_Strict):
+class TrainingConfig(Strict):
     """Where the Trainer runs.
 
     `vertex_job: false` (default): in the Trainer's own pipeline step; an accelerator is attached
@@ -90,7 +91,7 @@ class TrainingConfig(_Strict):
         return self
 
 
-class DeployConfig(_Strict):
+class DeployConfig(Strict):
     """A Vertex AI endpoint serving the model (`mlpipe deploy`, or the Pusher when in_pipeline)."""
 
     endpoint: Optional[str] = Field(None, description="Endpoint display name (default: the "
@@ -118,7 +119,7 @@ class DeployConfig(_Strict):
         return self
 
 
-class CloudConfig(_Strict):
+class CloudConfig(Strict):
     project: Optional[str] = None
     region: Optional[str] = None
     bucket: Optional[str] = Field(None, description="GCS bucket name; pipeline_root defaults to "
@@ -190,7 +191,7 @@ class CloudConfig(_Strict):
                 or bool(self.deploy and self.deploy.in_pipeline))
 
 
-def resolve_cloud(config, target: str, overrides: Optional[Mapping[str, Any]] = None
+def resolve_cloud(config: ProblemConfig, target: str, overrides: Optional[Mapping[str, Any]] = None
                   ) -> CloudConfig:
     """The config's `cloud:` section with flag values merged in, checked for `target`.
 
@@ -198,7 +199,7 @@ def resolve_cloud(config, target: str, overrides: Optional[Mapping[str, Any]] = 
     Raises ConfigError naming the field (`cloud.<field>`) and the flag that can supply it.
     """
     if target not in TARGETS:
-        raise _config_error(f"--target: must be one of {', '.join(TARGETS)}, got {target!r}")
+        raise ConfigError(f"--target: must be one of {', '.join(TARGETS)}, got {target!r}")
     base = config.cloud.model_dump() if config.cloud is not None else {}
     merged = {**base, **{k: v for k, v in (overrides or {}).items() if v is not None}}
     cloud = _validate(merged, config)
@@ -206,7 +207,7 @@ def resolve_cloud(config, target: str, overrides: Optional[Mapping[str, Any]] = 
     return cloud
 
 
-def resolve_deploy_cloud(config, overrides: Optional[Mapping[str, Any]] = None,
+def resolve_deploy_cloud(config: ProblemConfig, overrides: Optional[Mapping[str, Any]] = None,
                          deploy_overrides: Optional[Mapping[str, Any]] = None) -> CloudConfig:
     """The cloud section for `mlpipe deploy`: project and region are all it needs."""
     base = config.cloud.model_dump() if config.cloud is not None else {}
@@ -221,31 +222,24 @@ def resolve_deploy_cloud(config, overrides: Optional[Mapping[str, Any]] = None,
     return cloud
 
 
-def _validate(merged: Dict[str, Any], config) -> CloudConfig:
+def _validate(merged: Dict[str, Any], config: ProblemConfig) -> CloudConfig:
     try:
         return CloudConfig.model_validate(merged)
     except ValidationError as err:
-        lines = [f"  cloud.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
-        raise _config_error(f"{config.source or 'config'}: invalid cloud settings:\n"
-                            + "\n".join(lines)) from err
+        raise ConfigError(f"{config.source or 'config'}: invalid cloud settings:\n"
+                          f"{describe(err, prefix='cloud.')}") from err
 
 
 _FLAGS = {"project": "--project", "region": "--region", "image": "--image",
           "bucket": "--bucket", "pipeline_root": "--pipeline-root", "data_path": "--data-path"}
 
 
-def _config_error(message: str) -> Exception:
-    """mlpipe.pipeline.config.ConfigError (imported late: config.py imports this module)."""
-    from mlpipe.pipeline.config import ConfigError as error_class
-    return error_class(message)
-
-
 def _missing(field: str, why: str) -> Exception:
-    return _config_error(f"cloud.{field} is required {why}: set it in the config's cloud: section "
+    return ConfigError(f"cloud.{field} is required {why}: set it in the config's cloud: section "
                        f"or pass {_FLAGS.get(field, '--' + field.replace('_', '-'))}")
 
 
-def _require(cloud: CloudConfig, config, target: str) -> None:
+def _require(cloud: CloudConfig, config: ProblemConfig, target: str) -> None:
     if not cloud.image:
         raise _missing("image", "(the pipeline image every step runs in)")
     if target == "vertex" or cloud.uses_gcp_services:
@@ -255,29 +249,28 @@ def _require(cloud: CloudConfig, config, target: str) -> None:
             if not getattr(cloud, field):
                 raise _missing(field, why)
     if not cloud.pipeline_root and not cloud.bucket:
-        raise _config_error("cloud.bucket (or cloud.pipeline_root) is required: the pipeline root "
+        raise ConfigError("cloud.bucket (or cloud.pipeline_root) is required: the pipeline root "
                           "must be a gs:// folder every step can reach; pass --bucket or "
                           "--pipeline-root")
     data_path = cloud.data_path or config.data.path
     if not data_path.startswith(GCS_PREFIX):
-        raise _config_error(f"cloud.data_path is required: data.path {config.data.path} is local "
+        raise ConfigError(f"cloud.data_path is required: data.path {config.data.path} is local "
                           "and the cloud steps cannot read it; copy the data to GCS and set "
                           "cloud.data_path (or pass --data-path gs://...)")
     if cloud.deploy is not None and cloud.deploy.in_pipeline and not cloud.deploy.serving_image:
-        raise _config_error("cloud.deploy.serving_image is required when deploy.in_pipeline is "
+        raise ConfigError("cloud.deploy.serving_image is required when deploy.in_pipeline is "
                           "true (the prediction container Vertex serves the model with)")
 
 
-def image_schema_file(config, cloud: CloudConfig) -> str:
+def image_schema_file(config: ProblemConfig, cloud: CloudConfig) -> str:
     """The curated schema's path inside the pipeline image (or cloud.schema_file as given)."""
     if cloud.schema_file:
         return cloud.schema_file
-    from mlpipe.pipeline.local_runner import PACKAGE_ROOT
     schema = pathlib.Path(config.schema_path).resolve()
     try:
         relative = schema.relative_to(PACKAGE_ROOT.parent)
     except ValueError:
-        raise _config_error(
+        raise ConfigError(
             f"cloud.schema_file is required: the schema {schema} is not inside the mlpipe "
             "package, so it is not in the pipeline image; add it to the package and rebuild the "
             "image, or set cloud.schema_file to a gs:// copy") from None

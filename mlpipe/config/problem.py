@@ -1,37 +1,25 @@
-"""The problem config: a typed, validated description of one ML problem, loaded from YAML.
+"""The problem config: a typed, validated description of one ML problem.
 
 Everything problem-specific (data, label, features, training budget, KPI, slices) lives here, so
-a second tabular binary problem needs a new config and schema, not new Python. Paths in the file
-are resolved once, at load time: relative to the config file, or `pkg://PACKAGE/...` for data
-shipped inside an installed Python package.
+a second tabular binary problem needs a new config and schema, not new Python. The file is read
+by `mlpipe.config.loader.load_config`; every check that can be made on the file alone is made
+here, so a bad config fails at load time (exit 2), never inside a component.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
 from typing import Dict, List, Literal, Optional
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from mlpipe.kubeflow.settings import CloudConfig
-from mlpipe.monitoring.settings import MonitoringConfig
-from mlpipe.serving.settings import ServingConfig
-
-DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "taxi.yaml"
-PACKAGE_URI_PREFIX = "pkg://"
+from mlpipe.config.base import Strict
+from mlpipe.config.cloud import CloudConfig
+from mlpipe.config.metrics import HIGHER_IS_BETTER, METRIC_NAMES
+from mlpipe.config.monitoring import MonitoringConfig
+from mlpipe.config.serving import ServingConfig
 
 
-class ConfigError(ValueError):
-    """A config file that cannot be used; the message names the file and the field."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DataConfig(_Strict):
+class DataConfig(Strict):
     path: str = Field(description="A CSV file, or a folder of CSV files with the same header.")
     format: Literal["csv"] = "csv"
     split: Dict[str, int] = Field(default_factory=lambda: {"train": 2, "eval": 1},
@@ -50,7 +38,7 @@ class DataConfig(_Strict):
         return split
 
 
-class RatioAboveLabel(_Strict):
+class RatioAboveLabel(Strict):
     """label = numerator / denominator > threshold; rows with denominator <= 0 are underivable."""
 
     kind: Literal["ratio_above"] = "ratio_above"
@@ -59,7 +47,7 @@ class RatioAboveLabel(_Strict):
     threshold: float
 
 
-class LabelConfig(_Strict):
+class LabelConfig(Strict):
     name: str
     column: Optional[str] = Field(None, description="An existing 0/1 column used as the label.")
     derive: Optional[RatioAboveLabel] = None
@@ -78,7 +66,7 @@ class LabelConfig(_Strict):
         return [self.derive.numerator, self.derive.denominator]
 
 
-class FeaturesConfig(_Strict):
+class FeaturesConfig(Strict):
     numeric: List[str] = Field(default_factory=list, description="Imputed, then z-scored.")
     categorical: List[str] = Field(default_factory=list,
                                    description="Vocabulary with OOV buckets (strings or ints).")
@@ -99,7 +87,7 @@ class FeaturesConfig(_Strict):
         return sorted(set(self.numeric) | set(self.categorical) | set(self.bucketized))
 
 
-class TrainConfig(_Strict):
+class TrainConfig(Strict):
     epochs: int = Field(4, ge=1)
     batch_size: int = Field(512, ge=1)
     hidden_units: List[int] = Field(default_factory=lambda: [64, 32])
@@ -108,12 +96,18 @@ class TrainConfig(_Strict):
     seed: int = Field(0, description="Seeds weight initialisation and shuffling: reruns agree.")
 
 
-class Bound(_Strict):
+class Bound(Strict):
     min: Optional[float] = None
     max: Optional[float] = None
 
+    @model_validator(mode="after")
+    def _bounds_something(self) -> "Bound":
+        if self.min is None and self.max is None:
+            raise ValueError("give 'min', 'max' or both")
+        return self
 
-class EvaluationConfig(_Strict):
+
+class EvaluationConfig(Strict):
     kpi: Dict[str, Bound] = Field(description="Metric -> absolute bound the model must meet.")
     max_regression: Dict[str, float] = Field(
         default_factory=dict,
@@ -122,14 +116,38 @@ class EvaluationConfig(_Strict):
     main_metric: str = "auc"
     min_slice_size: int = Field(100, ge=1)
 
+    @field_validator("kpi", "max_regression")
+    @classmethod
+    def _known_metrics(cls, metrics: Dict[str, object]) -> Dict[str, object]:
+        unknown = sorted(set(metrics) - METRIC_NAMES)
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(METRIC_NAMES)}")
+        return metrics
 
-class BeamConfig(_Strict):
+    @field_validator("max_regression")
+    @classmethod
+    def _rankable(cls, regression: Dict[str, float]) -> Dict[str, float]:
+        not_rankable = sorted(set(regression) - HIGHER_IS_BETTER)
+        if not_rankable:
+            raise ValueError(f"{not_rankable} have no 'better' direction; use one of "
+                             f"{sorted(HIGHER_IS_BETTER)}")
+        return regression
+
+    @field_validator("main_metric")
+    @classmethod
+    def _known_main_metric(cls, name: str) -> str:
+        if name not in METRIC_NAMES:
+            raise ValueError(f"unknown metric {name!r}; known: {sorted(METRIC_NAMES)}")
+        return name
+
+
+class BeamConfig(Strict):
     direct_running_mode: Literal["in_memory", "multi_threading", "multi_processing"] = "in_memory"
     direct_num_workers: int = Field(1, ge=0)
     extra_args: List[str] = Field(default_factory=list)
 
 
-class ProblemConfig(_Strict):
+class ProblemConfig(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")
     data: DataConfig
     label: LabelConfig
@@ -162,56 +180,3 @@ class ProblemConfig(_Strict):
     def required_columns(self) -> List[str]:
         return sorted(set(self.features.raw_columns) | set(self.label.source_columns))
 
-    def with_overrides(self, **changes) -> "ProblemConfig":
-        """A copy with top-level sections replaced (used by tests and the benchmark)."""
-        return self.model_copy(update=changes)
-
-
-def load_config(path: Optional[str | pathlib.Path] = None) -> ProblemConfig:
-    """Reads, resolves and validates a problem config; raises ConfigError naming file and field."""
-    config_path = pathlib.Path(path) if path else DEFAULT_CONFIG
-    if not config_path.is_file():
-        raise ConfigError(f"config file not found: {config_path}")
-    try:
-        raw = yaml.safe_load(config_path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{config_path}: not valid YAML: {err}") from err
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{config_path}: expected a mapping of sections, got {type(raw).__name__}")
-    try:
-        config = ProblemConfig.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(f"{config_path}: invalid config:\n{_describe(err)}") from err
-    base = config_path.resolve().parent
-    schema_path = resolve_path(config.schema_path, base)
-    if "://" not in schema_path and not pathlib.Path(schema_path).is_file():
-        raise ConfigError(f"{config_path}: schema: file not found: {schema_path}")
-    data_paths = {"path": resolve_path(config.data.path, base)}
-    if config.data.score_path:
-        data_paths["score_path"] = resolve_path(config.data.score_path, base)
-    return config.model_copy(update={
-        "data": config.data.model_copy(update=data_paths),
-        "schema_path": schema_path,
-        "source": str(config_path.resolve()),
-    })
-
-
-def resolve_path(value: str, base: pathlib.Path) -> str:
-    """`pkg://pkg/rel` -> inside an installed package; relative -> against `base`; else as is."""
-    if value.startswith(PACKAGE_URI_PREFIX):
-        package, _, relative = value[len(PACKAGE_URI_PREFIX):].partition("/")
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise ConfigError(f"{value}: package '{package}' is not installed")
-        return str(pathlib.Path(list(spec.submodule_search_locations)[0]) / relative)
-    if "://" in value or pathlib.Path(value).is_absolute():
-        return value
-    return str((base / value).resolve())
-
-
-def _describe(err: ValidationError) -> str:
-    lines = []
-    for problem in err.errors():
-        field = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        lines.append(f"  {field}: {problem['msg']}")
-    return "\n".join(lines)

@@ -1,4 +1,6 @@
-"""What a request may carry, read from the curated schema's SERVING environment.
+"""The one reader of schema files, and what a schema says about its features.
+
+What a request may carry is read from the curated schema's SERVING environment.
 
 A feature belongs to an environment when the schema lists it in `in_environment`, or, lacking
 that, when the environment is a default one and not in `not_in_environment` (TFDV's rule).
@@ -8,13 +10,14 @@ A feature is required when every example must carry it (`presence.min_fraction` 
 
 import dataclasses
 import pathlib
-from typing import Dict, List
+from typing import Dict, Iterable
 
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-SERVING = "SERVING"
-TRAINING = "TRAINING"
+from mlpipe.config import ConfigError
+from mlpipe.core.contract import SERVING, TRAINING
+
 INT, FLOAT, BYTES = "INT", "FLOAT", "BYTES"
 
 
@@ -27,7 +30,36 @@ class FeatureInfo:
 
 
 def load_schema(path) -> schema_pb2.Schema:
-    return text_format.Parse(pathlib.Path(path).read_text(), schema_pb2.Schema())
+    """A schema.pbtxt (TFMD Schema text proto); ConfigError naming the file when unreadable."""
+    try:
+        return text_format.Parse(_read_text(str(path)), schema_pb2.Schema())
+    except (OSError, UnicodeDecodeError, text_format.ParseError) as error:
+        raise ConfigError(f"schema {path}: cannot be read as a TFMD Schema text proto: "
+                          f"{error}") from error
+
+
+def _read_text(path: str) -> str:
+    if "://" in path:
+        # A schema artifact on gs:// (inside a cloud pipeline step): TFX's filesystem layer.
+        from tfx.dsl.io import fileio
+        with fileio.open(path, "r") as source:
+            return source.read()
+    return pathlib.Path(path).read_text(encoding="utf-8")
+
+
+def numeric_columns(schema: schema_pb2.Schema) -> Dict[str, str]:
+    """Column -> 'INT' or 'FLOAT', for the schema's numeric features."""
+    return {feature.name: schema_pb2.FeatureType.Name(feature.type)
+            for feature in schema.feature if feature.type in (schema_pb2.INT, schema_pb2.FLOAT)}
+
+
+def add_environments(schema: schema_pb2.Schema, label_source_columns: Iterable[str]) -> None:
+    """TRAINING and SERVING as default environments; the label's sources not in SERVING."""
+    schema.default_environment[:] = [TRAINING, SERVING]
+    label_columns = set(label_source_columns)
+    for feature in schema.feature:
+        if feature.name in label_columns:
+            feature.not_in_environment[:] = [SERVING]
 
 
 def in_environment(feature: schema_pb2.Feature, schema: schema_pb2.Schema,
@@ -53,11 +85,3 @@ def environment_features(schema: schema_pb2.Schema,
         max_values = feature.value_count.max if feature.HasField("value_count") else 0
         features[feature.name] = FeatureInfo(feature.name, type_name, required, max_values)
     return features
-
-
-def environments(schema: schema_pb2.Schema) -> List[str]:
-    names = set(schema.default_environment)
-    for feature in schema.feature:
-        names.update(feature.in_environment)
-        names.update(feature.not_in_environment)
-    return sorted(names)

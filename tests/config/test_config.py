@@ -8,7 +8,7 @@ import mlpipe  # noqa: F401  (process settings before TensorFlow)
 import pytest
 import yaml
 
-from mlpipe.pipeline.config import DEFAULT_CONFIG, ConfigError, ProblemConfig, load_config
+from mlpipe.config import DEFAULT_CONFIG, ConfigError, ProblemConfig, load_config
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +225,16 @@ def test_score_path_resolves_like_the_data_path(write_config, tmp_path):
     config = load_config(write_config(edit))
     assert config.data.score_path == str((tmp_path / "incoming" / "unlabelled.csv").resolve())
     assert load_config().data.score_path is None
+
+
+@pytest.mark.parametrize("field, edit", [
+    ("evaluation.kpi", lambda raw: raw["evaluation"]["kpi"].update({"acuracy": {"min": 0.8}})),
+    ("evaluation.max_regression",
+     lambda raw: raw["evaluation"].update({"max_regression": {"mean_label": 0.01}})),
+    ("evaluation.main_metric", lambda raw: raw["evaluation"].update({"main_metric": "AUC"})),
+    ("evaluation.kpi.auc", lambda raw: raw["evaluation"]["kpi"].update({"auc": {}})),
+])
+def test_a_metric_the_evaluator_cannot_check_fails_at_load_time(write_config, field, edit):
+    message = _config_error(write_config(edit))
+    assert field in message
+    assert "known:" in message or "direction" in message or "min" in message

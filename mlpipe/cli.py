@@ -1,0 +1,74 @@
+"""`mlpipe`: the one command-line entry point, and the command layer every package registers with.
+
+Each module in COMMAND_MODULES has `register(command)`; `command(name, handler, help)` returns an
+argparse sub-parser that already takes --config and --home. A handler gets an `Invocation` (the
+loaded config, the run home and the parsed arguments) and returns the exit code of an outcome
+(0, or 3 / 4 for a model not blessed / a monitoring alarm). Errors are raised, never printed by a
+handler: every `MlpipeError` carries its exit code and is printed here, once.
+
+Command modules keep heavy imports (TensorFlow, TFX, kfp) inside their handlers, so `mlpipe
+--help` and a bad config fail in well under a second.
+"""
+
+import argparse
+import dataclasses
+import importlib
+import sys
+from typing import List, Optional
+
+import mlpipe  # noqa: F401  (process environment before anything imports TensorFlow)
+from mlpipe.config import ProblemConfig, load_config
+from mlpipe.core.run_home import DEFAULT_BASE, RunHome
+from mlpipe.errors import MlpipeError
+
+COMMAND_MODULES: List[str] = ["mlpipe.pipeline.commands", "mlpipe.schema.commands",
+                              "mlpipe.report.commands", "mlpipe.serving.commands",
+                              "mlpipe.monitoring.commands", "mlpipe.kubeflow.commands"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Invocation:
+    """What a command handler works with."""
+
+    config: ProblemConfig
+    home: RunHome
+    args: argparse.Namespace
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        return args.handler(Invocation(config, RunHome.for_pipeline(config.name, args.home), args))
+    except MlpipeError as error:
+        print(describe(error), file=sys.stderr)
+        return error.exit_code
+
+
+def describe(error: MlpipeError) -> str:
+    """What the user reads of an error: the error's own account when it has one."""
+    account = getattr(error, "account", None)
+    return account() if account else f"error: {error}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlpipe", description="A TFX pipeline from raw tabular data to a validated, "
+                                   "evaluated, served and monitored model.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--config", help="problem config YAML (default: the taxi problem)")
+        sub.add_argument("--home", default=DEFAULT_BASE,
+                         help="folder holding run homes (default: ./runs)")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(command)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""What differs between runners: where things go, how Beam runs, and where the Trainer and
+Pusher execute. `create_pipeline()` reads these and nothing else besides the problem config, so
+a local and a cloud graph differ exactly where these settings say."""
+
+import dataclasses
+from typing import Any, Dict, List, Literal, Optional
+
+from mlpipe.config import BeamConfig
+
+# How the Evaluator's baseline is found. "latest_other_blessed" (mlpipe.pipeline.baseline) keeps an
+# unchanged re-run fully cached, but needs the orchestrator to run a Python resolver against ML
+# Metadata; KFP v2 / Vertex compile only TFX's built-in strategies, so cloud runners use
+# "latest_blessed" (TFX's LatestBlessedModelStrategy). The rest of the graph is identical.
+Baseline = Literal["latest_other_blessed", "latest_blessed"]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepResources:
+    """Resources of the Trainer's own pipeline step (KFP / Vertex Pipelines container)."""
+
+    cpu_limit: Optional[float] = None
+    memory_limit: Optional[float] = None
+    accelerator_type: Optional[str] = None
+    accelerator_count: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class VertexTraining:
+    """The Trainer runs as a Vertex AI CustomJob (TFX's google_cloud_ai_platform Trainer)."""
+
+    region: str
+    job: Dict[str, Any]  # TFX's training args: project, job_spec (worker pools), labels
+
+
+@dataclasses.dataclass(frozen=True)
+class VertexPush:
+    """The Pusher deploys each blessed model to a Vertex AI endpoint (TFX's Vertex Pusher)."""
+
+    region: str
+    serving_image: str
+    serving_args: Dict[str, Any]  # TFX's serving args: project_id, endpoint_name, machines
+
+
+@dataclasses.dataclass(frozen=True)
+class RunnerSettings:
+    pipeline_root: str
+    serving_dir: str
+    schema_file: str
+    # Module code is referenced by dotted path, so TFX cannot see it change: its version is an
+    # input of Transform and Trainer, and a code change invalidates their cache.
+    code_version: str
+    data_path: Optional[str] = None  # None: the config's data.path (cloud: a gs:// copy)
+    metadata_path: Optional[str] = None
+    beam_args: List[str] = dataclasses.field(default_factory=list)
+    enable_cache: bool = True
+    baseline: Baseline = "latest_other_blessed"
+    trainer_resources: Optional[StepResources] = None
+    vertex_training: Optional[VertexTraining] = None
+    vertex_push: Optional[VertexPush] = None
+
+
+def direct_runner_args(beam: BeamConfig) -> List[str]:
+    """Beam arguments of the DirectRunner, local or inside a pipeline step."""
+    return [f"--direct_running_mode={beam.direct_running_mode}",
+            f"--direct_num_workers={beam.direct_num_workers}",
+            # Without a dependency flag TFX builds an sdist of itself before every Beam
+            # component (~1 s each) for remote workers; the DirectRunner stages nothing.
+            "--sdk_container_image=none-direct-runner"]
