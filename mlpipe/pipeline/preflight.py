@@ -61,20 +61,22 @@ def _csv_files(data_path: str) -> List[str]:
 def _check_file(path: str, config: ProblemConfig, numeric_columns: Dict[str, str]):
     try:
         return _check_rows(path, config, numeric_columns)
-    except UnicodeDecodeError as error:
-        line_number, line = _first_undecodable_line(path)
-        raise InputDataError(f"{path}, line {line_number}: not UTF-8 text ({error.reason}: "
-                             f"{line[:60]!r}); save the file as UTF-8") from None
+    except UnicodeDecodeError:
+        line_number, error = _first_undecodable_line(path)
+        around = error.object[max(0, error.start - 20):error.end + 20]
+        raise InputDataError(f"{path}, line {line_number}: not UTF-8 text ({error.reason} at "
+                             f"{around!r}); save the file as UTF-8") from None
 
 
 def _first_undecodable_line(path: str):
+    """(line number, the decode error) of the first line that is not UTF-8."""
     with open(path, "rb") as source:
         for line_number, line in enumerate(source, start=1):
             try:
                 line.decode("utf-8")
-            except UnicodeDecodeError:
-                return line_number, line
-    return 0, b""
+            except UnicodeDecodeError as error:
+                return line_number, error
+    raise AssertionError(f"{path}: no undecodable line found on a second read")
 
 
 def _check_rows(path: str, config: ProblemConfig, numeric_columns: Dict[str, str]):
