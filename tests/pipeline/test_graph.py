@@ -1,0 +1,132 @@
+"""The graph `create_pipeline()` builds (fast: no run, no compile): the same nodes and edges for
+local and cloud settings, differing only where the runner settings say."""
+
+import mlpipe  # noqa: F401  (process environment before TensorFlow)
+import pytest
+from tfx import v1 as tfx
+
+from mlpipe.core.contract import SERVING_SIGNATURE
+from mlpipe.pipeline.pipeline import create_pipeline
+from mlpipe.pipeline.runner_settings import (RunnerSettings, StepResources, VertexPush,
+                                             VertexTraining)
+
+CORE_NODES = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
+              "AnomalyGate", "Transform", "Trainer", "baseline_resolver", "Evaluator", "Pusher"}
+LOCAL = RunnerSettings(pipeline_root="/runs/p/pipeline_root", serving_dir="/runs/p/serving",
+                       schema_file="/runs/p/staged/schema.pbtxt", code_version="abc",
+                       metadata_path="/runs/p/metadata.sqlite", beam_args=["--direct_num_workers=1"])
+CLOUD = RunnerSettings(
+    pipeline_root="gs://b/mlpipe/p", serving_dir="gs://b/mlpipe/p/serving",
+    schema_file="/opt/mlpipe/mlpipe/schema/taxi/schema.pbtxt", code_version="abc",
+    data_path="gs://b/data/taxi/", beam_args=["--runner=DataflowRunner"],
+    baseline="latest_blessed",
+    vertex_training=VertexTraining(region="us-central1", job={"project": "p", "job_spec": {}}),
+    vertex_push=VertexPush(region="us-central1", serving_image="serving.example/tf:1",
+                           serving_args={"project_id": "p", "endpoint_name": "e"}))
+
+
+def _graph(pipeline):
+    """node id -> ids of the nodes it depends on."""
+    return {node.id: {upstream.id for upstream in node.upstream_nodes}
+            for node in pipeline.components}
+
+
+def _nodes(pipeline):
+    return {node.id: node for node in pipeline.components}
+
+
+@pytest.fixture(scope="module")
+def local(taxi_config):
+    return create_pipeline(taxi_config, LOCAL)
+
+
+@pytest.fixture(scope="module")
+def cloud(taxi_config):
+    return create_pipeline(taxi_config, CLOUD)
+
+
+def test_local_graph_has_every_step_in_order(local):
+    graph = _graph(local)
+    assert CORE_NODES <= set(graph)
+    assert graph["AnomalyGate"] >= {"ExampleValidator"}
+    assert "AnomalyGate" in graph["Transform"], "nothing trains on data the gate did not pass"
+    assert graph["Trainer"] >= {"Transform", "ImportSchemaGen"}
+    assert graph["Evaluator"] >= {"Trainer", "baseline_resolver", "CsvExampleGen"}
+    assert graph["Pusher"] == {"Trainer", "Evaluator"}
+
+
+def test_cloud_graph_has_the_same_nodes_and_edges(local, cloud):
+    """But one edge: the local baseline strategy also takes the candidate model, to exclude it
+    (KFP v2 compiles only TFX's built-in strategy, which does not)."""
+    local_graph, cloud_graph = _graph(local), _graph(cloud)
+    assert local_graph["baseline_resolver"] == {"Trainer"}
+    assert cloud_graph == {**local_graph, "baseline_resolver": set()}
+
+
+def test_runner_settings_place_the_artifacts_and_data(local, cloud, taxi_config):
+    assert local.pipeline_info.pipeline_root == LOCAL.pipeline_root
+    assert cloud.pipeline_info.pipeline_root == CLOUD.pipeline_root
+    assert local.metadata_connection_config is not None
+    assert cloud.metadata_connection_config is None
+    assert cloud.beam_pipeline_args == CLOUD.beam_args
+    local_gen, cloud_gen = _nodes(local)["CsvExampleGen"], _nodes(cloud)["CsvExampleGen"]
+    assert cloud_gen.exec_properties["input_base"] == "gs://b/data/taxi/"
+    assert local_gen.exec_properties["input_base"] in taxi_config.data.path
+    assert (_nodes(cloud)["ImportSchemaGen"].exec_properties["schema_file"]
+            == CLOUD.schema_file)
+
+
+def test_trainer_and_pusher_run_where_the_settings_say(local, cloud):
+    from tfx.components.pusher import executor as pusher_executor
+    from tfx.components.trainer import executor as trainer_executor
+    from tfx.extensions.google_cloud_ai_platform.pusher import executor as vertex_pusher
+    from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer
+    assert _nodes(local)["Trainer"].executor_spec.executor_class is trainer_executor.GenericExecutor
+    assert _nodes(cloud)["Trainer"].executor_spec.executor_class is vertex_trainer.GenericExecutor
+    assert _nodes(local)["Pusher"].executor_spec.executor_class is pusher_executor.Executor
+    assert _nodes(cloud)["Pusher"].executor_spec.executor_class is vertex_pusher.Executor
+
+
+def test_cloud_trainer_and_pusher_carry_the_vertex_settings(cloud):
+    from tfx.utils import json_utils
+    vertex = tfx.extensions.google_cloud_ai_platform
+    trainer = json_utils.loads(_nodes(cloud)["Trainer"].exec_properties["custom_config"])
+    assert trainer[vertex.ENABLE_VERTEX_KEY] is True
+    assert trainer[vertex.VERTEX_REGION_KEY] == "us-central1"
+    assert trainer[vertex.TRAINING_ARGS_KEY] == CLOUD.vertex_training.job
+    assert trainer["code_version"] == "abc" and "problem" in trainer
+    pusher = json_utils.loads(_nodes(cloud)["Pusher"].exec_properties["custom_config"])
+    assert pusher[vertex.SERVING_ARGS_KEY] == CLOUD.vertex_push.serving_args
+    assert pusher[vertex.VERTEX_CONTAINER_IMAGE_URI_KEY] == "serving.example/tf:1"
+
+
+def test_local_pusher_copies_to_the_serving_dir(local):
+    import json
+    destination = json.loads(_nodes(local)["Pusher"].exec_properties["push_destination"])
+    assert destination == {"filesystem": {"base_directory": LOCAL.serving_dir}}
+
+
+def test_baseline_strategy_follows_the_settings(local, cloud):
+    from mlpipe.pipeline.baseline import LatestOtherBlessedModelStrategy
+    local_resolver = _nodes(local)["baseline_resolver"]
+    cloud_resolver = _nodes(cloud)["baseline_resolver"]
+    assert local_resolver.exec_properties["resolver_class"] is LatestOtherBlessedModelStrategy
+    assert (cloud_resolver.exec_properties["resolver_class"]
+            is tfx.dsl.experimental.LatestBlessedModelStrategy)
+
+
+def test_step_resources_go_on_the_trainer_only(taxi_config):
+    import dataclasses
+    settings = dataclasses.replace(LOCAL, trainer_resources=StepResources(
+        cpu_limit=4, memory_limit=16, accelerator_type="NVIDIA_TESLA_T4", accelerator_count=1))
+    nodes = _nodes(create_pipeline(taxi_config, settings))
+    resources = nodes["Trainer"].platform_config
+    assert resources.accelerator.type == "NVIDIA_TESLA_T4" and resources.accelerator.count == 1
+    assert resources.cpu_limit == 4 and resources.memory_limit == 16
+    assert all(getattr(node, "platform_config", None) is None
+               for name, node in nodes.items() if name != "Trainer")
+
+
+def test_evaluator_reads_the_shared_signature_names(local):
+    eval_config = _nodes(local)["Evaluator"].exec_properties["eval_config"]
+    assert SERVING_SIGNATURE in eval_config
