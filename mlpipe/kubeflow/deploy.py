@@ -12,6 +12,7 @@ import dataclasses
 import datetime
 from typing import Dict, Optional
 
+from mlpipe.config import ConfigError
 from mlpipe.config.cloud import GCS_PREFIX, CloudConfig, DeployConfig
 from mlpipe.kubeflow.submit import (DEFAULT_TIMEOUT_S, CloudCallError, describe_google_error,
                                     init_vertex, with_deadline)
@@ -26,7 +27,6 @@ class Deployment:
 
 
 def deploy_settings(cloud: CloudConfig) -> DeployConfig:
-    from mlpipe.config import ConfigError
     deploy = cloud.deploy or DeployConfig()
     if not deploy.serving_image:
         raise ConfigError("cloud.deploy.serving_image is required: the prebuilt TensorFlow "
@@ -38,7 +38,6 @@ def deploy_settings(cloud: CloudConfig) -> DeployConfig:
 def deploy_vertex(model_uri: str, cloud: CloudConfig, pipeline_name: str, *,
                   api_endpoint: Optional[str] = None,
                   timeout: float = DEFAULT_TIMEOUT_S) -> Deployment:
-    from mlpipe.config import ConfigError
     if not model_uri.startswith(GCS_PREFIX):
         raise ConfigError(f"--model-uri: must be the gs:// folder of a pushed SavedModel, got "
                           f"{model_uri!r}")

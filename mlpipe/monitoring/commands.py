@@ -10,8 +10,11 @@ import glob
 import pathlib
 import shutil
 
+from mlpipe.core.schema_io import load_schema
 from mlpipe.errors import EXIT_ALARM, EXIT_OK, BadInputError
+from mlpipe.monitoring import history
 from mlpipe.process import import_tensorflow_quietly
+from mlpipe.serving.request_log import FILE_GLOB
 
 
 def register(command) -> None:
@@ -32,7 +35,6 @@ def register(command) -> None:
 
 def _monitor(invocation) -> int:
     config, home, args = invocation.config, invocation.home, invocation.args
-    from mlpipe.serving.request_log import FILE_GLOB
     pattern = args.input or str(home.request_log_dir(config.serving) / FILE_GLOB)
     if not glob.glob(pattern):
         what = "--input" if args.input else "the request log (serve with logging first)"
@@ -40,8 +42,6 @@ def _monitor(invocation) -> int:
     if args.evaluate and not pathlib.Path(args.evaluate).is_file():
         raise BadInputError(f"--evaluate {args.evaluate}: file not found")
     import_tensorflow_quietly()
-    from mlpipe.core.schema_io import load_schema
-    from mlpipe.monitoring import history
     from mlpipe.monitoring.drift import monitor
     from mlpipe.monitoring.training_stats import find_training_statistics
 

@@ -19,6 +19,7 @@ from typing import Dict, List, Mapping, Optional
 import numpy as np
 
 from mlpipe.serving.examples import ExampleEncoder, RequestError
+from mlpipe.serving.predict import InputError, csv_chunks, read_header, scored_chunks
 
 METRICS = ("auc", "binary_accuracy")
 
@@ -40,7 +41,6 @@ class EvaluationResult:
 
 def evaluate_csv(model, encoder: ExampleEncoder, path, label, kpi,
                  batch_size: int = 2048) -> EvaluationResult:
-    from mlpipe.serving.predict import InputError, csv_chunks, read_header, scored_chunks
     path = pathlib.Path(path)
     try:
         header = read_header(path)

@@ -3,7 +3,9 @@
 import pathlib
 
 from mlpipe.config import ConfigError
+from mlpipe.core.schema_io import load_schema, numeric_columns
 from mlpipe.errors import EXIT_OK
+from mlpipe.pipeline.preflight import check_input_data
 from mlpipe.process import import_tensorflow_quietly
 
 
@@ -19,8 +21,6 @@ def _schema(invocation) -> int:
     output = pathlib.Path(args.output) if args.output else home.schema_proposal
     if output.resolve() == pathlib.Path(config.schema_path).resolve():
         raise ConfigError(f"--output {output}: refusing to overwrite the curated schema")
-    from mlpipe.core.schema_io import load_schema, numeric_columns
-    from mlpipe.pipeline.preflight import check_input_data
     curated = load_schema(config.schema_path)
     check_input_data(config, numeric_columns(curated))
     import_tensorflow_quietly()
