@@ -10,9 +10,17 @@ CONFIG ?=
 HOME_DIR ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: venv browser loadtool run report serve test test-fast test-e2e bench bench-serving schema clean
+.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-serving schema clean
 
-venv: $(STAMP)
+# `make` alone lists the targets; every target documents itself with `## ...` after its name.
+.DEFAULT_GOAL := help
+
+help: ## list the targets (this text)
+	@echo "Usage: make TARGET [CONFIG=path/to/problem.yaml] [HOME_DIR=runs] [PYTEST_ARGS=...]"
+	@grep -E '^[a-zA-Z][a-zA-Z0-9_-]*:.*## ' $(MAKEFILE_LIST) \
+		| awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## set up .venv (Python 3.10, the pinned packages of requirements.lock)
 
 $(STAMP): requirements.lock setup.py pyproject.toml
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: install it (e.g. pyenv install 3.10) or set PYTHON310=/path/to/python3.10"; exit 1; }
@@ -36,42 +44,42 @@ define debian_package
 endef
 
 # Debian's Chromium renders the HTML report in the report tests (headless, offline).
-browser:
+browser: ## install Debian's chromium (renders the HTML report in the report tests)
 	$(call debian_package,chromium,for the HTML report tests)
 
 # Debian's wrk, the HTTP load generator of the serving benchmark.
-loadtool:
+loadtool: ## install Debian's wrk (the serving benchmark's load generator)
 	$(call debian_package,wrk,for the serving benchmark)
 
-run: venv
+run: venv ## run the whole pipeline locally on the configured data
 	$(VENV)/bin/mlpipe run --home $(HOME_DIR) $(if $(CONFIG),--config $(CONFIG))
 
-schema: venv
+schema: venv ## propose a schema from the data with TFDV and diff it with the curated one
 	$(VENV)/bin/mlpipe schema --home $(HOME_DIR) $(if $(CONFIG),--config $(CONFIG))
 
 # The latest run's evaluation in the terminal, and as one HTML file (path printed).
-report: venv
+report: venv ## the latest run's evaluation in the terminal and as one HTML file
 	$(VENV)/bin/mlpipe report --home $(HOME_DIR) --html $(if $(CONFIG),--config $(CONFIG))
 
 # The newest pushed model on 127.0.0.1 (TensorFlow Serving's REST API) until Ctrl-C.
-serve: venv
+serve: venv ## serve the newest pushed model on 127.0.0.1 until Ctrl-C
 	$(VENV)/bin/mlpipe serve --home $(HOME_DIR) $(if $(CONFIG),--config $(CONFIG))
 
-# Everything: the fast suite and the end-to-end pipeline runs.
-test: venv browser
+# Everything: the fast suite, the slow tests and the end-to-end pipeline runs.
+test: venv browser ## every test: the fast suite, the slow tests and the end-to-end runs
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
-test-fast: venv
-	$(PY) -m pytest tests -m "not e2e" $(PYTEST_ARGS)
+test-fast: venv ## the fast suite only (no end-to-end runs, no tests marked slow)
+	$(PY) -m pytest tests -m "not e2e and not slow" $(PYTEST_ARGS)
 
-test-e2e: venv browser
+test-e2e: venv browser ## the end-to-end pipeline runs only
 	$(PY) -m pytest tests -m e2e $(PYTEST_ARGS)
 
-bench: venv
+bench: venv ## the speed benchmark against the upstream TFX taxi example
 	$(PY) benchmarks/bench_pipeline.py
 
-bench-serving: venv loadtool
+bench-serving: venv loadtool ## the serving load test and batch scoring benchmark
 	$(PY) benchmarks/bench_serving.py
 
-clean:
+clean: ## remove the venv, the runs and the benchmark output
 	rm -rf $(VENV) $(VENV)-install.log .chromium-install.log .wrk-install.log runs benchmarks/out

@@ -1,34 +1,20 @@
 """load_config: the shipped taxi config resolves; bad configs fail naming the file and the field."""
 
-import copy
 import os
 import pathlib
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 import pytest
-import yaml
 
 from mlpipe.config import DEFAULT_CONFIG, ConfigError, ProblemConfig, load_config
-
-
-@pytest.fixture(scope="module")
-def raw_taxi():
-    """The shipped taxi config as a plain dict, with its schema path made absolute."""
-    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    raw["schema"] = str((DEFAULT_CONFIG.parent / raw["schema"]).resolve())
-    return raw
+from tests.support import configs
 
 
 @pytest.fixture
-def write_config(tmp_path, raw_taxi):
+def write_config(tmp_path):
     """write_config(edit) -> path of a copy of the taxi config with `edit(raw)` applied."""
     def write(edit=None, name="problem.yaml"):
-        raw = copy.deepcopy(raw_taxi)
-        if edit is not None:
-            edit(raw)
-        path = tmp_path / name
-        path.write_text(yaml.safe_dump(raw))
-        return path
+        return configs.write_config(tmp_path / name, edit=edit)
     return write
 
 

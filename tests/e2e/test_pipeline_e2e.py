@@ -5,11 +5,8 @@ misses its KPI, the anomaly gate on bad data, and a re-run once the data is fixe
 """
 
 import io
-import os
 import pathlib
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -17,6 +14,8 @@ import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.config import Bound, load_config
 from mlpipe.pipeline.local_runner import PipelineFailed, run_local
 from mlpipe.core.run_home import RunHome
+from tests.support.cli import run_mlpipe
+from tests.support.configs import write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +66,7 @@ def test_cold_run_produces_every_artifact_and_a_blessed_pushed_model(workspace):
     states = _states(result)
     assert states.pop("baseline_resolver") == "resolved"
     assert set(states.values()) == {"executed"}, states
-    assert len(states) == 11
+    assert len(states) == 12  # with FeatureAttributions
     assert result.blessed is True
     assert result.metrics["auc"] >= 0.85
     assert result.data.rows == SLICE_ROWS
@@ -166,15 +165,9 @@ def test_gate_stops_data_that_breaks_the_schema_and_keeps_the_pushed_model(works
 
 def test_fixed_data_reruns_cleanly_through_the_cli(workspace):
     shutil.copy(workspace["root"] / "good.csv", workspace["csv"])
-    config_file = workspace["root"] / "config.yaml"
-    config = workspace["config"]
-    dumped = config.model_dump(by_alias=True, exclude={"source"})
-    import yaml
-    config_file.write_text(yaml.safe_dump(dumped))
-    completed = subprocess.run(
-        [sys.executable, "-m", "mlpipe.cli", "run", "--config", str(config_file),
-         "--home", str(workspace["home"].root.parent)],
-        capture_output=True, text=True, timeout=900, env=dict(os.environ))
+    config_file = write_config(workspace["root"] / "config.yaml", workspace["config"])
+    completed = run_mlpipe("run", "--config", config_file,
+                           "--home", workspace["home"].root.parent, timeout=900)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "Model:        BLESSED" in completed.stdout
     for component in ["CsvExampleGen", "Transform", "Trainer", "Evaluator", "Pusher"]:

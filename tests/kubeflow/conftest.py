@@ -1,4 +1,5 @@
-"""Stand-in HTTP servers on 127.0.0.1 for the real kfp and aiplatform clients, and a cloud config.
+"""Stand-in HTTP servers on 127.0.0.1 for the real kfp and aiplatform clients, and a cloud config
+(its `cloud:` section: tests.support.cloud.CLOUD).
 
 A server is `http.server` in a thread; a test gives it `routes` (method, path regex) -> handler,
 the handler returns (status, JSON body), and every request is recorded (method, path, query,
@@ -21,18 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import pytest
 
 from mlpipe.config import load_config
-
-PROJECT, REGION, BUCKET = "demo-project", "us-central1", "demo-bucket"
-IMAGE = "europe-docker.example/demo-project/mlpipe/mlpipe:0.1.0-test"
-SERVING_IMAGE = "serving.example/prediction/tf2-cpu.2-15:latest"
-
-# Everything a cloud run needs, as a config's `cloud:` section would give it.
-CLOUD = {
-    "project": PROJECT, "region": REGION, "bucket": BUCKET, "image": IMAGE,
-    "service_account": f"pipelines@{PROJECT}.iam.gserviceaccount.com",
-    "data_path": f"gs://{BUCKET}/data/taxi/",
-    "labels": {"team": "ml", "problem": "taxi"},
-}
+from tests.support.cloud import CLOUD
 
 
 @dataclasses.dataclass

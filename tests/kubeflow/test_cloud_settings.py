@@ -6,13 +6,12 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from mlpipe.config import cloud as settings
 from mlpipe.config.cloud import CloudConfig, image_schema_file, resolve_cloud
-from mlpipe.config import DEFAULT_CONFIG, ConfigError, load_config
-
-from conftest import BUCKET, CLOUD, IMAGE, PROJECT
+from mlpipe.config import ConfigError, load_config
+from tests.support.cli import run_mlpipe
+from tests.support.cloud import BUCKET, CLOUD, IMAGE, PROJECT, write_cloud_config
 
 REPO = pathlib.Path(settings.__file__).resolve().parents[2]
 DOCKERFILE = REPO / "mlpipe" / "kubeflow" / "Dockerfile"
@@ -90,15 +89,11 @@ def test_bad_values(base_config, changes, message):
 
 
 def test_yaml_cloud_section_loads_and_unknown_fields_fail(tmp_path):
-    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    raw["schema"] = str((DEFAULT_CONFIG.parent / raw["schema"]).resolve())
-    raw["cloud"] = {**CLOUD, "training": {"vertex_job": True, "replica_count": 2}}
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(raw))
+    training = {"vertex_job": True, "replica_count": 2}
+    path = write_cloud_config(tmp_path, training=training)
     config = load_config(path)
     assert config.cloud.training.replica_count == 2 and config.cloud.image == IMAGE
-    raw["cloud"]["trainig"] = {}
-    path.write_text(yaml.safe_dump(raw))
+    path = write_cloud_config(tmp_path, training=training, trainig={})
     with pytest.raises(ConfigError, match=r"cloud\.trainig"):
         load_config(path)
 
@@ -115,8 +110,6 @@ def test_schema_path_is_inside_the_image(cloud_config, tmp_path):
 
 
 def test_cli_bad_cloud_input_exits_2_before_compiling(tmp_path):
-    script = pathlib.Path(sys.executable).parent / "mlpipe"
-    command = [str(script)] if script.is_file() else [sys.executable, "-m", "mlpipe.cli"]
     cases = [
         (["--image", IMAGE, "--region", "us-central1", "--bucket", BUCKET], "cloud.project"),
         (["--image", IMAGE, "--project", PROJECT, "--region", "us-central1",
@@ -124,8 +117,7 @@ def test_cli_bad_cloud_input_exits_2_before_compiling(tmp_path):
         (["--project", PROJECT, "--region", "us-central1", "--bucket", BUCKET], "cloud.image"),
     ]
     for flags, field in cases:
-        result = subprocess.run([*command, "compile", "--target", "vertex", *flags],
-                                cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        result = run_mlpipe("compile", "--target", "vertex", *flags, cwd=tmp_path, timeout=60)
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith("error: ") and field in result.stderr
         assert "Traceback" not in result.stderr

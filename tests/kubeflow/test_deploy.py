@@ -1,16 +1,14 @@
 """`mlpipe deploy --target vertex`: the real Vertex AI SDK uploads the model, creates or reuses the
 endpoint and deploys, against a stand-in Vertex API on 127.0.0.1 that records the requests."""
 
-import os
-
 import pytest
 
 from mlpipe.kubeflow import deploy, submit
 from mlpipe.config.cloud import resolve_deploy_cloud
 from mlpipe import cli
 from mlpipe.config import ConfigError
-
-from conftest import CLOUD, PROJECT, REGION, SERVING_IMAGE
+from tests.support.cli import run_mlpipe
+from tests.support.cloud import CLOUD, PROJECT, REGION, SERVING_IMAGE, write_cloud_config
 
 NAME = "taxi-big-tipper"
 V1 = f"/v1/projects/{PROJECT}/locations/{REGION}"
@@ -106,12 +104,11 @@ def test_cli_deploy_reuses_endpoint_and_splits_traffic(stand_in, tmp_path):
     (In one long-lived process, after an earlier deploy, aiplatform 1.165's Endpoint.list
     dropped the existing public endpoint: its private_service_connect_config read as set.)
     """
-    from test_compile import write_cloud_config, _mlpipe
     server = stand_in(vertex_model_routes(existing_endpoint=True))
     config = write_cloud_config(tmp_path, deploy=DEPLOY)
-    result = _mlpipe("deploy", "--target", "vertex", "--config", config, "--model-uri",
-                     MODEL_URI, "--api-endpoint", server.url, "--endpoint", "taxi-endpoint",
-                     env=dict(os.environ), cwd=tmp_path)
+    result = run_mlpipe("deploy", "--target", "vertex", "--config", config, "--model-uri",
+                        MODEL_URI, "--api-endpoint", server.url, "--endpoint", "taxi-endpoint",
+                        cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"Endpoint: {PARENT}/endpoints/e1 (reused)" in result.stdout
     assert "new=30%" in result.stdout and "old=70%" in result.stdout
@@ -152,7 +149,6 @@ def test_deploy_bad_input(cloud_config, base_config):
 
 
 def test_cli_deploy_bad_model_uri_exits_2(capsys, tmp_path):
-    from test_compile import write_cloud_config
     config = write_cloud_config(tmp_path, deploy=DEPLOY)
     code = cli.main(["deploy", "--target", "vertex", "--config", str(config), "--model-uri",
                      "runs/serving/1"])

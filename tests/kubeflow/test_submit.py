@@ -14,8 +14,7 @@ from mlpipe.kubeflow import submit
 from mlpipe.kubeflow.compile import compile_pipeline
 from mlpipe.config.cloud import resolve_cloud
 from mlpipe import cli
-
-from conftest import BUCKET, CLOUD, IMAGE, PROJECT, REGION
+from tests.support.cloud import BUCKET, CLOUD, IMAGE, PROJECT, REGION, write_cloud_config
 
 NAME = "taxi-big-tipper"
 API = "/apis/v2beta1"
@@ -139,7 +138,7 @@ def test_kubeflow_slow_server_hits_the_time_limit(stand_in, packages):
 def test_cli_submit_kubeflow_prints_run_and_fails_cleanly(stand_in, packages, cloud_config,
                                                            capsys, tmp_path):
     good = stand_in(kfp_routes())
-    config_file = _config_file(tmp_path)
+    config_file = write_cloud_config(tmp_path)
     code = cli.main(["submit", "--target", "kubeflow", "--config", str(config_file),
                      "--host", good.url, "--package", str(packages["kubeflow"].path)])
     out = capsys.readouterr()
@@ -157,11 +156,6 @@ def test_cli_submit_kubeflow_prints_run_and_fails_cleanly(stand_in, packages, cl
     code = cli.main(["submit", "--target", "kubeflow", "--config", str(config_file),
                      "--package", str(packages["kubeflow"].path)])
     assert code == 2 and "--host" in capsys.readouterr().err
-
-
-def _config_file(folder):
-    from test_compile import write_cloud_config
-    return write_cloud_config(folder)
 
 
 # ------------------------------------------------------------------ Vertex AI Pipelines
@@ -256,7 +250,8 @@ def test_vertex_submit_wait_follows_the_run(vertex_stand_in, packages, cloud_con
 
 def test_cli_vertex_wait_on_a_failed_run_exits_1(vertex_stand_in, packages, capsys, tmp_path):
     server = vertex_stand_in(states=("PIPELINE_STATE_RUNNING", "PIPELINE_STATE_FAILED"))
-    code = cli.main(["submit", "--target", "vertex", "--config", str(_config_file(tmp_path)),
+    config_file = write_cloud_config(tmp_path)
+    code = cli.main(["submit", "--target", "vertex", "--config", str(config_file),
                      "--package", str(packages["vertex"].path), "--api-endpoint", server.url,
                      "--wait", "--poll-interval", "0.05", "--run-name", "taxi-run-3"])
     out = capsys.readouterr()

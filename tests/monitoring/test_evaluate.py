@@ -1,5 +1,5 @@
 """`mlpipe monitor --evaluate`: the rank-based AUC, the comparison with the evaluation at push
-time, and (with the real pushed model of tests/serving/trained_home.py) that the push-time
+time, and (with the real pushed model of tests/support/trained_home.py) that the push-time
 numbers shown are TFMA's for that version."""
 
 import csv
@@ -10,6 +10,7 @@ import pytest
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.monitoring.evaluate import EvaluationResult, auc, compare_with_push_time
+from tests.support.configs import write_config
 
 EXIT_ALARM = 4
 
@@ -42,9 +43,9 @@ def test_a_drop_beyond_max_regression_since_push_is_a_crossed_threshold():
 
 
 @pytest.fixture(scope="module")
-def workspace(trained_home, helpers, tmp_path_factory):
+def workspace(trained_home, tmp_path_factory):
     folder = tmp_path_factory.mktemp("evaluate")
-    config_file = helpers.write_config(trained_home["config"], folder / "config.yaml")
+    config_file = write_config(folder / "config.yaml", trained_home["config"])
     return {**trained_home, "folder": folder, "config_file": config_file}
 
 
@@ -80,13 +81,12 @@ def test_push_time_metrics_are_tfma_s_for_the_served_version(workspace, capsys):
 
 
 @pytest.mark.e2e
-def test_a_drop_since_push_beyond_max_regression_exits_4(workspace, helpers, capsys):
+def test_a_drop_since_push_beyond_max_regression_exits_4(workspace, capsys):
     """Labels flipped in every third row: AUC falls far below its push-time value while the
     KPI (set to 0 here) still passes, so only the regression check fires."""
     config = workspace["config"]
     relaxed = config.evaluation.model_copy(update={"kpi": {}, "max_regression": {"auc": 0.01}})
-    config_file = helpers.write_config(config, workspace["folder"] / "relaxed.yaml",
-                                       evaluation=relaxed)
+    config_file = write_config(workspace["folder"] / "relaxed.yaml", config, evaluation=relaxed)
     noisy = workspace["folder"] / "noisy.csv"
     with open(workspace["csv"], newline="") as source, open(noisy, "w", newline="") as sink:
         reader = csv.DictReader(source)

@@ -9,14 +9,15 @@ import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.monitoring.training_stats import find_training_statistics
 from mlpipe.cli import main
 from mlpipe.serving.request_log import RequestLog
+from tests.support.configs import write_config
 
 EXIT_ALARM = 4
 
 
 @pytest.fixture(scope="module")
-def workspace(trained_home, helpers, tmp_path_factory):
+def workspace(trained_home, tmp_path_factory):
     folder = tmp_path_factory.mktemp("monitor")
-    config_file = helpers.write_config(trained_home["config"], folder / "config.yaml")
+    config_file = write_config(folder / "config.yaml", trained_home["config"])
     return {**trained_home, "folder": folder, "config_file": config_file}
 
 

@@ -6,42 +6,26 @@ under a few seconds.
 
 import os
 import pathlib
-import shutil
-import subprocess
-import sys
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 import pytest
-import yaml
 
-from mlpipe.config import DEFAULT_CONFIG
+from tests.support.cli import mlpipe_command, run_mlpipe
+from tests.support.configs import write_config
 
 PIPELINE_NAME = "taxi-big-tipper"
 
 
-def _mlpipe_command():
-    script = pathlib.Path(sys.executable).parent / "mlpipe"
-    if script.is_file():
-        return [str(script)]
-    found = shutil.which("mlpipe")
-    return [found] if found else [sys.executable, "-m", "mlpipe.cli"]
-
-
-def _mlpipe(*args, cwd):
-    return subprocess.run([*_mlpipe_command(), *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=60)
-
-
 @pytest.fixture
 def config_for(tmp_path):
-    """config_for(data_path) -> a copy of the taxi config, in tmp_path, reading `data_path`."""
-    def write(data_path):
-        raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
-        raw["data"]["path"] = str(data_path)
-        raw["schema"] = str((DEFAULT_CONFIG.parent / raw["schema"]).resolve())
-        path = tmp_path / "problem.yaml"
-        path.write_text(yaml.safe_dump(raw))
-        return path
+    """config_for(data_path, edit=None) -> a copy of the taxi config, in tmp_path, reading
+    `data_path` (and `edit(raw)` applied to its plain dict)."""
+    def write(data_path, edit=None):
+        def change(raw):
+            raw["data"]["path"] = str(data_path)
+            if edit is not None:
+                edit(raw)
+        return write_config(tmp_path / "problem.yaml", edit=change)
     return write
 
 
@@ -59,11 +43,11 @@ def _assert_bad_input(result, home, *names):
 
 
 def test_console_script_is_installed():
-    assert pathlib.Path(_mlpipe_command()[0]).name == "mlpipe"
+    assert pathlib.Path(mlpipe_command()[0]).name == "mlpipe"
 
 
 def test_help_lists_the_commands(tmp_path):
-    result = _mlpipe("--help", cwd=tmp_path)
+    result = run_mlpipe("--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     commands = result.stdout.split("{", 1)[1].split("}", 1)[0].split(",")
     assert set(commands) == {"run", "schema", "report", "serve", "predict", "monitor", "compile",
@@ -71,7 +55,7 @@ def test_help_lists_the_commands(tmp_path):
 
 
 def test_no_command_is_a_usage_error(tmp_path):
-    result = _mlpipe(cwd=tmp_path)
+    result = run_mlpipe(cwd=tmp_path)
     assert result.returncode == 2
     assert "usage: mlpipe" in result.stderr
 
@@ -79,7 +63,7 @@ def test_no_command_is_a_usage_error(tmp_path):
 def test_missing_data_file(tmp_path, config_for):
     data = tmp_path / "missing.csv"
     home = tmp_path / "home"
-    result = _mlpipe("run", "--config", config_for(data), "--home", home, cwd=tmp_path)
+    result = run_mlpipe("run", "--config", config_for(data), "--home", home, cwd=tmp_path)
     _assert_bad_input(result, home, data, "does not exist")
 
 
@@ -87,7 +71,7 @@ def test_empty_csv(tmp_path, config_for):
     data = tmp_path / "empty.csv"
     data.write_text("")
     home = tmp_path / "home"
-    result = _mlpipe("run", "--config", config_for(data), "--home", home, cwd=tmp_path)
+    result = run_mlpipe("run", "--config", config_for(data), "--home", home, cwd=tmp_path)
     _assert_bad_input(result, home, data, "empty")
 
 
@@ -95,14 +79,14 @@ def test_missing_column(tmp_path, config_for, write_csv, taxi_row, taxi_header):
     header = [column for column in taxi_header if column != "payment_type"]
     data = write_csv(tmp_path / "trips.csv", [taxi_row(), taxi_row()], header=header)
     home = tmp_path / "home"
-    result = _mlpipe("run", "--config", config_for(data), "--home", home, cwd=tmp_path)
+    result = run_mlpipe("run", "--config", config_for(data), "--home", home, cwd=tmp_path)
     _assert_bad_input(result, home, data, "payment_type", "missing column")
 
 
 def test_wrong_type(tmp_path, config_for, write_csv, taxi_row):
     data = write_csv(tmp_path / "trips.csv", [taxi_row(), taxi_row(trip_seconds="ten")])
     home = tmp_path / "home"
-    result = _mlpipe("run", "--config", config_for(data), "--home", home, cwd=tmp_path)
+    result = run_mlpipe("run", "--config", config_for(data), "--home", home, cwd=tmp_path)
     _assert_bad_input(result, home, data, "'trip_seconds'", "line 3", "must be INT", "'ten'")
 
 
@@ -110,30 +94,29 @@ def test_underivable_label(tmp_path, config_for, write_csv, taxi_row):
     data = write_csv(tmp_path / "trips.csv",
                      [taxi_row(fare=0, tips=0) for _ in range(5)] + [taxi_row()])
     home = tmp_path / "home"
-    result = _mlpipe("run", "--config", config_for(data), "--home", home, cwd=tmp_path)
+    result = run_mlpipe("run", "--config", config_for(data), "--home", home, cwd=tmp_path)
     _assert_bad_input(result, home, data, "'fare'", "5 of 6 rows")
 
 
 def test_missing_config_file(tmp_path):
     config = tmp_path / "nowhere.yaml"
     home = tmp_path / "home"
-    result = _mlpipe("run", "--config", config, "--home", home, cwd=tmp_path)
+    result = run_mlpipe("run", "--config", config, "--home", home, cwd=tmp_path)
     _assert_bad_input(result, home, config, "not found")
 
 
 def test_invalid_config_field(tmp_path, config_for):
-    config = config_for(tmp_path / "trips.csv")
-    raw = yaml.safe_load(config.read_text())
-    raw["train"]["epoch"] = 3
-    config.write_text(yaml.safe_dump(raw))
+    def misspell(raw):
+        raw["train"]["epoch"] = 3
+    config = config_for(tmp_path / "trips.csv", edit=misspell)
     home = tmp_path / "home"
-    result = _mlpipe("run", "--config", config, "--home", home, cwd=tmp_path)
+    result = run_mlpipe("run", "--config", config, "--home", home, cwd=tmp_path)
     _assert_bad_input(result, home, config, "train.epoch")
 
 
 def test_default_home_is_runs_in_the_working_directory(tmp_path, config_for):
     data = tmp_path / "missing.csv"
-    result = _mlpipe("run", "--config", config_for(data), cwd=tmp_path)
+    result = run_mlpipe("run", "--config", config_for(data), cwd=tmp_path)
     assert result.returncode == 2
     assert str(data) in result.stderr
     assert not (tmp_path / "runs").exists()

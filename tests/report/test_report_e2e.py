@@ -4,14 +4,11 @@ TFMA's own loaders read from the same Evaluator output; the HTML is opened in he
 
 import io
 import json
-import os
 import pathlib
 import shutil
 import subprocess
-import sys
 
 import pytest
-import yaml
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.core import lineage
@@ -19,6 +16,8 @@ from mlpipe.config import Bound, load_config
 from mlpipe.pipeline.local_runner import PipelineFailed, run_local
 from mlpipe.core.run_home import RunHome
 from mlpipe.report.loader import ReportError, load_report
+from tests.support.cli import run_mlpipe
+from tests.support.configs import write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -67,8 +66,7 @@ def history(tmp_path_factory):
         run_local(config, home, out=quiet)
     with lineage.open_store(home.metadata_path) as store:
         run_ids = [run.name for run in lineage.pipeline_runs(store)]
-    config_file = root / "config.yaml"
-    config_file.write_text(yaml.safe_dump(config.model_dump(by_alias=True, exclude={"source"})))
+    config_file = write_config(root / "config.yaml", config)
     return {"home": home, "config": config, "config_file": config_file, "root": root,
             "runs": run_ids, "first": first, "rejected": rejected, "second": second}
 
@@ -143,10 +141,9 @@ def test_run_stopped_at_the_gate_is_explained(history):
 
 
 def _cli(history, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "mlpipe.cli", "report", "--config",
-         str(history["config_file"]), "--home", str(history["home"].root.parent), *args],
-        capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    """`mlpipe report` on the history's config and home."""
+    return run_mlpipe("report", "--config", history["config_file"],
+                      "--home", history["home"].root.parent, *args, timeout=300)
 
 
 def test_cli_text_json_and_html_agree_with_tfma(history, tmp_path):
@@ -198,9 +195,7 @@ def test_cli_compare_two_runs(history):
 
 
 def test_cli_bad_inputs_exit_2_with_a_message(history, tmp_path):
-    completed = subprocess.run(
-        [sys.executable, "-m", "mlpipe.cli", "report", "--home", str(tmp_path)],
-        capture_output=True, text=True, timeout=120)
+    completed = run_mlpipe("report", "--home", tmp_path, timeout=120)
     assert completed.returncode == 2 and "no pipeline run found" in completed.stderr
     completed = _cli(history, "no-such-run")
     assert completed.returncode == 2 and "no-such-run" in completed.stderr

@@ -10,6 +10,7 @@ from mlpipe.cli import main
 from mlpipe.serving.examples import encoder_for_schema
 from mlpipe.serving.model import LoadedModel, resolve_version
 from mlpipe.serving.predict import InputError, score_csv
+from tests.support.configs import write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -61,8 +62,8 @@ def test_a_bad_value_names_line_and_column_and_leaves_no_output(trained_home, mo
     assert not output.exists() and not list(tmp_path.glob("*.partial"))
 
 
-def test_cli_predict_reports_progress_and_pins_a_version(trained_home, helpers, tmp_path, capsys):
-    config_file = helpers.write_config(trained_home["config"], tmp_path / "config.yaml")
+def test_cli_predict_reports_progress_and_pins_a_version(trained_home, tmp_path, capsys):
+    config_file = write_config(tmp_path / "config.yaml", trained_home["config"])
     version = trained_home["home"].pushed_versions()[-1].name
     output = tmp_path / "scored.csv"
     code = main(["predict", "--config", str(config_file), "--home", trained_home["base"],

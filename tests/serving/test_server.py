@@ -19,6 +19,8 @@ import pytest
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.serving.request_log import META_COLUMNS, log_files
 from mlpipe.config.serving import ServingConfig
+from tests.support.cli import ServerProcess
+from tests.support.configs import write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -34,14 +36,13 @@ ROWS = [
 
 
 @pytest.fixture(scope="module")
-def server(trained_home, tmp_path_factory, helpers):
-    trained = helpers
+def server(trained_home, tmp_path_factory):
     folder = tmp_path_factory.mktemp("serve")
-    config_file = trained.write_config(
-        trained_home["config"], folder / "config.yaml",
+    config_file = write_config(
+        folder / "config.yaml", trained_home["config"],
         serving=ServingConfig(log_dir=str(folder / "log"), max_body_bytes=64 * 1024,
                               log_flush_seconds=0.2))
-    process = trained.ServerProcess(config_file, trained_home["base"])
+    process = ServerProcess(config_file, trained_home["base"])
     process.log_dir = folder / "log"
     yield process
     process.stop()
@@ -219,16 +220,14 @@ def test_request_log_is_flushed_on_stop_and_read_by_tfdv(server, trained_home):
 
 
 def test_hot_switch_to_a_newer_version_under_load_fails_no_request(trained_home,
-                                                                    tmp_path_factory, helpers):
-    trained = helpers
+                                                                    tmp_path_factory):
     folder = tmp_path_factory.mktemp("switch")
     source = trained_home["home"].pushed_versions()[-1]
     serving = folder / "runs" / trained_home["config"].name / "serving"
     shutil.copytree(source, serving / source.name)
-    config_file = trained.write_config(trained_home["config"], folder / "config.yaml",
-                                       serving=ServingConfig(poll_seconds=0.3,
-                                                             log_sample_rate=0.1))
-    server = trained.ServerProcess(config_file, folder / "runs")
+    config_file = write_config(folder / "config.yaml", trained_home["config"],
+                               serving=ServingConfig(poll_seconds=0.3, log_sample_rate=0.1))
+    server = ServerProcess(config_file, folder / "runs")
     old, new = source.name, str(int(source.name) + 1)
     clients = 4
     answers = {client: [] for client in range(clients)}  # versions, in each client's order
