@@ -61,7 +61,11 @@ class RunnerSettings:
 
 def direct_runner_args(beam: BeamConfig) -> List[str]:
     """Beam arguments of the DirectRunner, local or inside a pipeline step."""
-    return [f"--direct_running_mode={beam.direct_running_mode}",
+    # Beam 2.74's "DirectRunner" first tries the Prism runner, which downloads a binary from
+    # the internet at run time, and falls back when that fails: naming the in-process runner
+    # it would fall back to keeps a run offline and on the runner the config says.
+    return ["--runner=FnApiRunner",
+            f"--direct_running_mode={beam.direct_running_mode}",
             f"--direct_num_workers={beam.direct_num_workers}",
             # Without a dependency flag TFX builds an sdist of itself before every Beam
             # component (~1 s each) for remote workers; the DirectRunner stages nothing.
