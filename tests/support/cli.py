@@ -1,5 +1,6 @@
 """The real `mlpipe` command in a child process, as a user runs it."""
 
+import contextlib
 import os
 import pathlib
 import shutil
@@ -31,6 +32,25 @@ def run_mlpipe(*args, cwd=None, env: Optional[Mapping[str, str]] = None,
                           text=True, timeout=timeout)
 
 
+DEAD_PROXY = "http://127.0.0.1:9"  # discard port: nothing listens
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")
+
+
+@contextlib.contextmanager
+def outbound_connections_refused():
+    """This process's HTTP(S) traffic goes to a closed port while the block runs."""
+    saved = {name: os.environ.get(name) for name in PROXY_VARIABLES}
+    os.environ.update({name: DEAD_PROXY for name in PROXY_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def offline_env(home) -> dict:
     """This environment without Google credentials or settings, HOME=`home`, proxies pointing at
     a closed port and the GCE metadata server disabled: any attempt to reach the network or find
@@ -38,9 +58,8 @@ def offline_env(home) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("GOOGLE_", "CLOUDSDK_", "GCE_", "KF_PIPELINES"))
            and k.lower() not in ("http_proxy", "https_proxy", "no_proxy", "all_proxy")}
-    dead = "http://127.0.0.1:9"  # discard port: nothing listens
-    env.update(HOME=str(home), http_proxy=dead, https_proxy=dead, HTTP_PROXY=dead,
-               HTTPS_PROXY=dead, NO_GCE_CHECK="True", GCE_METADATA_HOST="127.0.0.1:9",
+    env.update({name: DEAD_PROXY for name in PROXY_VARIABLES})
+    env.update(HOME=str(home), NO_GCE_CHECK="True", GCE_METADATA_HOST="127.0.0.1:9",
                GCE_METADATA_IP="127.0.0.1:9")
     return env
 

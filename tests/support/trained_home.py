@@ -12,6 +12,7 @@ import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.config import Bound, load_config
 from mlpipe.core.run_home import RunHome
 from mlpipe.pipeline.local_runner import run_local
+from tests.support.cli import outbound_connections_refused
 
 SLICE_ROWS = 2000
 
@@ -29,8 +30,10 @@ def trained_home(tmp_path_factory) -> dict:
         for _, line in zip(range(SLICE_ROWS + 1), source):
             target.write(line)
     config = _config(default, csv_path)
-    result = run_local(config, RunHome.for_pipeline(config.name, str(root / "runs")),
-                       out=io.StringIO())
+    # A local run never reaches the network (tests/pipeline/test_offline.py reads its log).
+    with outbound_connections_refused():
+        result = run_local(config, RunHome.for_pipeline(config.name, str(root / "runs")),
+                           out=io.StringIO())
     assert result.blessed and result.pushed_version, (result.blessed, result.metrics)
     done.write_text(json.dumps({"pushed": result.pushed_version}))
     return _workspace(root, {"pushed": result.pushed_version})
