@@ -121,3 +121,27 @@ def test_default_home_is_runs_in_the_working_directory(tmp_path, config_for):
     assert str(data) in result.stderr
     assert not (tmp_path / "runs").exists()
     assert os.listdir(tmp_path) == ["problem.yaml"]
+
+
+@pytest.mark.parametrize("command", [["run"], ["schema"], ["report"],
+                                     ["compile", "--target", "vertex"]])
+def test_a_misspelt_kpi_metric_is_a_config_error_before_anything_runs(tmp_path, config_for,
+                                                                      write_csv, taxi_row,
+                                                                      command):
+    """Not a failure inside the Evaluator, nor a traceback under `mlpipe compile`."""
+    data = write_csv(tmp_path / "trips.csv", [taxi_row(), taxi_row()])
+    home = tmp_path / "home"
+    config = config_for(data, edit=lambda raw: raw["evaluation"]["kpi"].update(
+        {"binary_acuracy": {"min": 0.8}}))
+    result = run_mlpipe(*command, "--config", config, "--home", home, cwd=tmp_path)
+    _assert_bad_input(result, home, config, "evaluation.kpi", "binary_acuracy", "known:")
+    assert not list(tmp_path.glob("*.json")), "compile wrote nothing"
+
+
+def test_a_non_utf8_csv_is_bad_input_naming_the_line(tmp_path, config_for, write_csv,
+                                                     taxi_row):
+    data = write_csv(tmp_path / "trips.csv", [taxi_row(), taxi_row()])
+    data.write_bytes(data.read_bytes().replace(b"Credit Card", b"Cr\xe9dit Card", 1))
+    home = tmp_path / "home"
+    result = run_mlpipe("run", "--config", config_for(data), "--home", home, cwd=tmp_path)
+    _assert_bad_input(result, home, data, "line 2: not UTF-8")
