@@ -55,6 +55,27 @@ def register(command) -> None:
                         help="seconds between state checks with --wait (default 30)")
     _call_flags(submit)
 
+    schedule = command("schedule", _schedule,
+                       "run the pipeline on a schedule on Kubeflow Pipelines (recurring run) or "
+                       "Vertex AI (pipeline schedule); list, pause, resume or delete schedules")
+    _target(schedule)
+    _cloud_flags(schedule)
+    action = schedule.add_mutually_exclusive_group(required=True)
+    action.add_argument("--cron", help="when to run: kubeflow takes 6 fields (seconds first, "
+                                       "e.g. '0 0 3 * * *'), vertex 5 (e.g. '0 3 * * *', "
+                                       "optionally 'TZ=Europe/Berlin 0 3 * * *')")
+    action.add_argument("--list", action="store_true", help="list the pipeline's schedules")
+    for verb in ("pause", "resume", "delete"):
+        action.add_argument(f"--{verb}", metavar="ID", help=f"{verb} the schedule with this id")
+    schedule.add_argument("--package", help="an already compiled pipeline file (default: "
+                                            "compile now)")
+    schedule.add_argument("--output", help="where to write the compiled pipeline "
+                                           "(default: a temporary file)")
+    schedule.add_argument("--host", help="Kubeflow Pipelines API URL (or cloud.kubeflow_host)")
+    schedule.add_argument("--experiment", help="KFP experiment (default: cloud.experiment or the "
+                                               "pipeline name)")
+    _call_flags(schedule)
+
     deploy = command("deploy", _deploy,
                      "upload a pushed model to the Vertex AI Model Registry and deploy it to an "
                      "endpoint")
@@ -106,14 +127,19 @@ def _compile(invocation) -> int:
     return EXIT_OK
 
 
+def _kubeflow_host(args, cloud) -> str:
+    host = args.host or cloud.kubeflow_host
+    if not host:
+        raise ConfigError("--host (or cloud.kubeflow_host) is required for --target "
+                          "kubeflow: the Kubeflow Pipelines API URL")
+    return host
+
+
 def _submit(invocation) -> int:
     config, args = invocation.config, invocation.args
     cloud = resolve_cloud(config, args.target, _overrides(args))
     if args.target == "kubeflow":
-        host = args.host or cloud.kubeflow_host
-        if not host:
-            raise ConfigError("--host (or cloud.kubeflow_host) is required for --target "
-                              "kubeflow: the Kubeflow Pipelines API URL")
+        host = _kubeflow_host(args, cloud)
     from mlpipe.kubeflow import submit
     with tempfile.TemporaryDirectory(prefix="mlpipe-submit-") as scratch:
         package = _package(config, cloud, args, pathlib.Path(scratch))
@@ -138,6 +164,48 @@ def _submit(invocation) -> int:
     if result.state is not None:
         print(f"Final state: {result.state}")
         return EXIT_OK if result.state == "PIPELINE_STATE_SUCCEEDED" else EXIT_FAILED
+    return EXIT_OK
+
+
+def _schedule(invocation) -> int:
+    config, args = invocation.config, invocation.args
+    from mlpipe.kubeflow import schedule
+    if args.cron:
+        schedule.check_cron(args.cron, args.target)  # before compiling anything
+    cloud = resolve_cloud(config, args.target, _overrides(args))
+    kubeflow = args.target == "kubeflow"
+    host = _kubeflow_host(args, cloud) if kubeflow else None
+    experiment = args.experiment or cloud.experiment
+    calls = {"timeout": args.timeout} if kubeflow else {"timeout": args.timeout,
+                                                         "api_endpoint": args.api_endpoint}
+    if args.list:
+        found = (schedule.list_kubeflow_schedules(host, config.name, experiment=experiment,
+                                                  **calls) if kubeflow else
+                 schedule.list_vertex_schedules(cloud, config.name, **calls))
+        print("\n".join(schedule.format_schedules(found)))
+        return EXIT_OK
+    verb = next((verb for verb in ("pause", "resume", "delete") if getattr(args, verb)), None)
+    if verb:
+        schedule_id = getattr(args, verb)
+        if kubeflow:
+            schedule.change_kubeflow_schedule(host, verb, schedule_id, **calls)
+        else:
+            schedule.change_vertex_schedule(cloud, verb, schedule_id, **calls)
+        done = {"pause": "Paused", "resume": "Resumed", "delete": "Deleted"}[verb]
+        print(f"{done} schedule {schedule_id} ({args.target})")
+        return EXIT_OK
+    with tempfile.TemporaryDirectory(prefix="mlpipe-schedule-") as scratch:
+        package = _package(config, cloud, args, pathlib.Path(scratch))
+        if kubeflow:
+            created = schedule.create_kubeflow_schedule(
+                package, host, config.name, args.cron, experiment=experiment,
+                pipeline_root=cloud.root_for(config.name), enable_caching=cloud.enable_caching,
+                **calls)
+        else:
+            created = schedule.create_vertex_schedule(package, cloud, config.name, args.cron,
+                                                      **calls)
+    print(f"Scheduled {config.name} on {args.target}: {created.cron}")
+    print(f"Schedule id: {created.id} ({created.state})")
     return EXIT_OK
 
 

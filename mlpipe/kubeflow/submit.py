@@ -97,7 +97,6 @@ def submit_kubeflow(package: pathlib.Path, host: str, pipeline_name: str, *,
     run of that version in `experiment`."""
     check_kfp_host(host, timeout)
     import kfp
-    import kfp_server_api
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     digest = hashlib.sha256(package.read_bytes()).hexdigest()[:8]
@@ -106,19 +105,7 @@ def submit_kubeflow(package: pathlib.Path, host: str, pipeline_name: str, *,
     experiment = experiment or pipeline_name
 
     def call(what: str, fn: Callable[[], T]) -> T:
-        try:
-            with _quiet():
-                return with_deadline(fn, timeout, f"Kubeflow Pipelines {what} at {host}")
-        except kfp_server_api.ApiException as error:
-            status = error.status or "no HTTP status"
-            body = (error.body or "").strip() if isinstance(error.body, str) else error.body
-            raise CloudCallError(f"Kubeflow Pipelines at {host}: {what} failed: HTTP {status} "
-                                 f"{error.reason or ''}: {str(body)[:300]}".rstrip(": ")) from None
-        except CloudCallError:
-            raise
-        except Exception as error:  # noqa: BLE001 - connection errors from urllib3 and the like
-            raise CloudCallError(f"Kubeflow Pipelines at {host}: {what} failed: "
-                                 f"{type(error).__name__}: {error}") from None
+        return kfp_call(host, what, timeout, fn)
 
     client = call("connect", lambda: kfp.Client(host=host))
     pipeline_id = call("find pipeline", lambda: client.get_pipeline_id(pipeline_name))
@@ -147,6 +134,25 @@ def submit_kubeflow(package: pathlib.Path, host: str, pipeline_name: str, *,
     return KfpSubmission(run_id=run.run_id, run_url=f"{host.rstrip('/')}/#/runs/details/{run.run_id}",
                          pipeline_id=pipeline_id, pipeline_version_id=version_id,
                          experiment_id=found.experiment_id)
+
+
+def kfp_call(host: str, what: str, timeout: float, fn: Callable[[], T]) -> T:
+    """One kfp client call with a time limit; any failure is a CloudCallError naming the host,
+    the call and the HTTP status."""
+    import kfp_server_api
+    try:
+        with _quiet():
+            return with_deadline(fn, timeout, f"Kubeflow Pipelines {what} at {host}")
+    except kfp_server_api.ApiException as error:
+        status = error.status or "no HTTP status"
+        body = (error.body or "").strip() if isinstance(error.body, str) else error.body
+        raise CloudCallError(f"Kubeflow Pipelines at {host}: {what} failed: HTTP {status} "
+                             f"{error.reason or ''}: {str(body)[:300]}".rstrip(": ")) from None
+    except CloudCallError:
+        raise
+    except Exception as error:  # noqa: BLE001 - connection errors from urllib3 and the like
+        raise CloudCallError(f"Kubeflow Pipelines at {host}: {what} failed: "
+                             f"{type(error).__name__}: {error}") from None
 
 
 @contextlib.contextmanager
