@@ -51,7 +51,7 @@ def test_help_lists_the_commands(tmp_path):
     assert result.returncode == 0, result.stderr
     commands = result.stdout.split("{", 1)[1].split("}", 1)[0].split(",")
     assert set(commands) == {"run", "schema", "report", "serve", "predict", "monitor", "compile",
-                             "submit", "deploy"}
+                             "submit", "schedule", "deploy"}
 
 
 def test_no_command_is_a_usage_error(tmp_path):
