@@ -2,7 +2,9 @@
 
 Each module in COMMAND_MODULES has `register(command)`; `command(name, handler, help)` returns an
 argparse sub-parser that already takes --config and --home. A handler gets an `Invocation` (the
-loaded config, the run home and the parsed arguments) and returns the exit code of an outcome
+loaded config, the run home and the parsed arguments; a command registered with
+`needs_config=False`, such as `mlpipe init`, takes neither option and gets config and home None)
+and returns the exit code of an outcome
 (0, or 3 / 4 for a model not blessed / a monitoring alarm). Errors are raised, never printed by a
 handler: every `MlpipeError` carries its exit code and is printed here, once.
 
@@ -21,23 +23,29 @@ from mlpipe.config import ProblemConfig, load_config
 from mlpipe.core.run_home import DEFAULT_BASE, RunHome
 from mlpipe.errors import MlpipeError
 
-COMMAND_MODULES: List[str] = ["mlpipe.pipeline.commands", "mlpipe.schema.commands",
-                              "mlpipe.report.commands", "mlpipe.serving.commands",
-                              "mlpipe.monitoring.commands", "mlpipe.kubeflow.commands"]
+# In the order a user meets them (`mlpipe --help` lists them so).
+COMMAND_MODULES: List[str] = ["mlpipe.init.commands", "mlpipe.pipeline.commands",
+                              "mlpipe.schema.commands", "mlpipe.report.commands",
+                              "mlpipe.governance.commands", "mlpipe.components.model_card.commands",
+                              "mlpipe.serving.commands", "mlpipe.monitoring.commands",
+                              "mlpipe.kubeflow.commands"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Invocation:
-    """What a command handler works with."""
+    """What a command handler works with (config and home are None for a command registered
+    with needs_config=False)."""
 
-    config: ProblemConfig
-    home: RunHome
+    config: Optional[ProblemConfig]
+    home: Optional[RunHome]
     args: argparse.Namespace
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if not args.needs_config:
+            return args.handler(Invocation(None, None, args))
         config = load_config(args.config)
         return args.handler(Invocation(config, RunHome.for_pipeline(config.name, args.home), args))
     except MlpipeError as error:
@@ -57,12 +65,14 @@ def _parser() -> argparse.ArgumentParser:
                                    "evaluated, served and monitored model.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+    def command(name: str, handler, help_text: str,
+                needs_config: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--config", help="problem config YAML (default: the taxi problem)")
-        sub.add_argument("--home", default=DEFAULT_BASE,
-                         help="folder holding run homes (default: ./runs)")
-        sub.set_defaults(handler=handler)
+        if needs_config:
+            sub.add_argument("--config", help="problem config YAML (default: the taxi problem)")
+            sub.add_argument("--home", default=DEFAULT_BASE,
+                             help="folder holding run homes (default: ./runs)")
+        sub.set_defaults(handler=handler, needs_config=needs_config)
         return sub
 
     for module_name in COMMAND_MODULES:

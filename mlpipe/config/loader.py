@@ -38,7 +38,10 @@ def load_config(path: Optional[str | pathlib.Path] = None) -> ProblemConfig:
     base = config_path.resolve().parent
     schema_path = resolve_path(config.schema_path, base)
     if "://" not in schema_path and not pathlib.Path(schema_path).is_file():
-        raise ConfigError(f"{config_path}: schema: file not found: {schema_path}")
+        raise ConfigError(
+            f"{config_path}: schema: file not found: {schema_path}\n  a new problem starts with "
+            "`mlpipe init --data FILE.csv --label COLUMN`: it writes a config and a curated "
+            "schema that passes the pipeline's checks on that data")
     data_paths = {"path": resolve_path(config.data.path, base)}
     if config.data.score_path:
         data_paths["score_path"] = resolve_path(config.data.score_path, base)

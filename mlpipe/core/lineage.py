@@ -4,7 +4,7 @@ import contextlib
 import hashlib
 import json
 import pathlib
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, Optional, Tuple
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
@@ -29,16 +29,24 @@ def outputs_of(store: mlmd.MetadataStore, execution_id: int) -> Dict[str, metada
             for event in events if event.path.steps and event.artifact_id in artifacts}
 
 
-def overall_metrics_cached(evaluation_uri: str, cache_dir: pathlib.Path) -> Dict[str, float]:
-    """overall_metrics, remembered per evaluation (an evaluation artifact never changes)."""
-    key = hashlib.sha256(evaluation_uri.encode()).hexdigest()[:16]
-    cached = cache_dir / f"metrics-{key}.json"
+def overall_metrics_cached(evaluation_uri: str, cache_dir: pathlib.Path,
+                           read_from: Optional[str] = None) -> Dict[str, float]:
+    """overall_metrics, remembered per evaluation (an evaluation artifact never changes), under
+    the URI ML Metadata records; `read_from`: where the evaluation is now when the run home was
+    moved since (see RunHome.locate)."""
+    cached = cached_metrics_path(evaluation_uri, cache_dir)
     if cached.exists():
         return json.loads(cached.read_text())
-    metrics = overall_metrics(evaluation_uri)
+    metrics = overall_metrics(read_from or evaluation_uri)
     cache_dir.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(metrics, sort_keys=True))
     return metrics
+
+
+def cached_metrics_path(evaluation_uri: str, cache_dir: pathlib.Path) -> pathlib.Path:
+    """Where overall_metrics_cached keeps the metrics of the evaluation ML Metadata records at
+    `evaluation_uri`."""
+    return cache_dir / f"metrics-{hashlib.sha256(evaluation_uri.encode()).hexdigest()[:16]}.json"
 
 
 def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
@@ -55,10 +63,33 @@ def slice_metrics(slicing_metrics, slice_key=()) -> Dict[str, float]:
 
 
 def metric_values(metrics_by_output) -> Dict[str, float]:
-    """The scalar metrics of one slice entry of TFMA's `slicing_metrics` (single output)."""
+    """The scalar metrics of one slice entry of TFMA's `slicing_metrics` (single output).
+
+    A metric TFMA computed a confidence interval for comes as `boundedValue` (its `value` is the
+    metric on all the examples, the same number `doubleValue` holds without intervals)."""
     values = metrics_by_output.get("", {}).get("", {})
-    return {name: float(value["doubleValue"]) for name, value in values.items()
-            if isinstance(value, dict) and "doubleValue" in value}
+    found = {}
+    for name, value in values.items():
+        if not isinstance(value, dict):
+            continue
+        if "doubleValue" in value:
+            found[name] = float(value["doubleValue"])
+        elif isinstance(value.get("boundedValue"), dict) and "value" in value["boundedValue"]:
+            found[name] = float(value["boundedValue"]["value"])
+    return found
+
+
+def metric_bounds(metrics_by_output) -> Dict[str, Tuple[float, float]]:
+    """Metric name -> (lower, upper) bound of its confidence interval, for the metrics of one
+    slice entry of TFMA's `slicing_metrics` that have one (EvalConfig
+    `options.compute_confidence_intervals`; TFMA does not bound example_count)."""
+    values = metrics_by_output.get("", {}).get("", {})
+    found = {}
+    for name, value in values.items():
+        bounded = value.get("boundedValue") if isinstance(value, dict) else None
+        if isinstance(bounded, dict) and "lowerBound" in bounded and "upperBound" in bounded:
+            found[name] = (float(bounded["lowerBound"]), float(bounded["upperBound"]))
+    return found
 
 
 def pushed_destination(store: mlmd.MetadataStore, pusher_execution_id: int) -> Optional[str]:
@@ -105,3 +136,28 @@ def executions_by_node(store: mlmd.MetadataStore, run_context_id: int) -> Dict[s
             if context.type == "node":
                 found[context.name.split(".", 1)[-1]] = execution
     return found
+
+
+def find_run_id(metadata_path: pathlib.Path, execution_ids, since_ms: int) -> Optional[str]:
+    """The id LocalDagRunner gave a run: the pipeline_run context of the run's executions (the
+    ids TFX logged), else of the newest run begun since `since_ms` (Unix ms); None when TFX
+    registered nothing."""
+    if not metadata_path.exists():
+        return None
+    with open_store(metadata_path) as store:
+        return run_of_executions(store, execution_ids) or newest_run_since(store, since_ms)
+
+
+def run_of_executions(store: mlmd.MetadataStore, execution_ids) -> Optional[str]:
+    """The run id (pipeline_run context name) of the first of `execution_ids` that has one."""
+    for execution_id in execution_ids:
+        for context in store.get_contexts_by_execution(execution_id):
+            if context.type == "pipeline_run":
+                return context.name
+    return None
+
+
+def newest_run_since(store: mlmd.MetadataStore, since_ms: int) -> Optional[str]:
+    """The id of the newest run whose context was created at or after `since_ms` (Unix ms)."""
+    runs = [run for run in pipeline_runs(store) if run.create_time_since_epoch >= since_ms]
+    return runs[-1].name if runs else None

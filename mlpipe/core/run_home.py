@@ -10,11 +10,14 @@
         summaries/          metrics read from each evaluation (TFMA is slow to import)
         request_log/        rows and predictions `mlpipe serve` logged (unless serving.log_dir)
         monitoring/         every `mlpipe monitor` result
+        provenance/         one record per run of what ML Metadata does not hold: who ran it,
+                            where and when, the config file, data file hashes, package versions
         reports/            HTML reports written by `mlpipe report --html`
         schema-proposal.pbtxt   the latest `mlpipe schema` proposal
 
 Every command that reads results finds them from the config's name and the same base folder,
-so a user never types an artifact path.
+so a user never types an artifact path. ML Metadata records artifact paths as absolute paths: a
+home copied or moved elsewhere still reads its own files through `RunHome.locate`.
 """
 
 import dataclasses
@@ -28,6 +31,8 @@ from typing import List
 from mlpipe.config import ServingConfig
 
 DEFAULT_BASE = "runs"
+# The folders of a run home that runs record absolute paths into (ML Metadata, provenance).
+_RECORDED_FOLDERS = ("pipeline_root", "serving", "staged", "logs")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +80,10 @@ class RunHome:
         return self.root / "reports"
 
     @property
+    def provenance_dir(self) -> pathlib.Path:
+        return self.root / "provenance"
+
+    @property
     def schema_proposal(self) -> pathlib.Path:
         return self.root / "schema-proposal.pbtxt"
 
@@ -99,6 +108,22 @@ class RunHome:
         if not staged.exists():
             shutil.copyfile(source, staged)
         return staged
+
+    def locate(self, recorded: str) -> pathlib.Path:
+        """Where a path a run recorded (an ML Metadata artifact URI, a pushed version) is now: as
+        recorded when it exists there, else the same place under this run home, for a home that
+        was copied or moved from the folder the run wrote it in. For local paths: a remote URI
+        (gs://...) is not looked for."""
+        path = pathlib.Path(recorded)
+        if path.exists() or "://" in recorded:
+            return path
+        parts = path.parts
+        for index in range(len(parts) - 1, -1, -1):
+            if parts[index] in _RECORDED_FOLDERS:
+                moved = self.root.joinpath(*parts[index:])
+                if moved.exists():
+                    return moved
+        return path
 
     def pushed_versions(self) -> List[pathlib.Path]:
         """Complete pushed versions, oldest first (a version is complete once saved_model.pb is in)."""

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
-from mlpipe.config import ProblemConfig
+from mlpipe.config import ConfigError, ProblemConfig
 from mlpipe.config.cloud import CloudConfig, TrainingConfig, image_schema_file
 from mlpipe.core.code_version import trainer_code_version
 from mlpipe.pipeline.pipeline import create_pipeline
@@ -52,6 +52,12 @@ def default_output(config: ProblemConfig, target: str) -> pathlib.Path:
 
 
 def cloud_runner_settings(config: ProblemConfig, cloud: CloudConfig) -> RunnerSettings:
+    if config.data.missing_values:
+        # A local run blanks them in a staged copy (mlpipe.pipeline.staging); a cloud step reads
+        # the data where it is, and CsvExampleGen would read the tokens as text.
+        raise ConfigError(f"{config.source}: data.missing_values {config.data.missing_values}: "
+                          "only a local run reads these as blank; for Kubeflow or Vertex AI, "
+                          "write the data with blank cells and remove data.missing_values")
     training = cloud.training
     on_vertex = bool(training and training.vertex_job)
     return RunnerSettings(

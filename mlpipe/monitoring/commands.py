@@ -74,7 +74,8 @@ def _evaluate(config, home, args):
     version, path = resolve_version(home, int(args.version) if args.version else None)
     try:
         result = evaluate_csv(LoadedModel.load(version, path),
-                              encoder_for_schema(config.schema_path), args.evaluate,
+                              encoder_for_schema(config.schema_path,
+                                                 config.data.missing_values), args.evaluate,
                               config.label, config.evaluation.kpi)
     except RequestError as error:
         raise BadInputError(f"--evaluate {args.evaluate}: {error}") from error

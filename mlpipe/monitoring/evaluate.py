@@ -100,6 +100,9 @@ def _labels(chunk, label) -> np.ndarray:
     """The chunk's labels, vectorized; a value the float cast refuses is re-read with Python's
     float() (which also names the first bad line)."""
     names = chunk.text.schema.names
+    if label.column is not None and label.positive_class is not None:
+        cells = chunk.text.column(names.index(label.column)).to_pylist()
+        return np.array([int(label.is_positive(cell or "")) for cell in cells], dtype=np.int64)
     if label.column is not None:
         values = _numbers(chunk, names.index(label.column))
         if values is None or not np.all(np.isfinite(values)):

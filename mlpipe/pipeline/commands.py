@@ -31,6 +31,10 @@ def _print_result(result, config) -> None:
     verdict = {True: "BLESSED", False: "NOT BLESSED (a threshold failed)",
                None: "no blessing decision"}[result.blessed]
     print(f"Model:        {verdict}")
+    for failure in result.fairness_failures:
+        print(f"  fairness:   {failure}")
+    if result.fairness_uri:
+        print(f"Fairness:     {result.fairness_uri}/fairness.json")
     print(f"Pushed model: {result.pushed_version or 'nothing pushed by this run'}")
     print(f"Evaluation:   {result.evaluation_uri}")
     if result.inference_uri:

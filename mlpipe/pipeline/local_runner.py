@@ -14,12 +14,13 @@ import logging
 import os
 import pathlib
 import sys
+import time
 from typing import Iterator, List, Optional, TextIO
 
 from absl import logging as absl_logging
 
 from mlpipe.config import ProblemConfig
-from mlpipe.core import lineage
+from mlpipe.core import lineage, run_record
 from mlpipe.core.artifacts import is_blessed
 from mlpipe.core.code_version import package_fingerprint, trainer_code_version
 from mlpipe.core.run_home import RunHome
@@ -27,6 +28,7 @@ from mlpipe.core.schema_io import load_schema, numeric_columns
 from mlpipe.errors import CallFailedError
 from mlpipe.pipeline.preflight import DataSummary, check_input_data
 from mlpipe.pipeline.progress import ComponentRun, ProgressReporter
+from mlpipe.pipeline.staging import staged_config
 from mlpipe.pipeline.runner_settings import RunnerSettings, direct_runner_args
 
 
@@ -59,24 +61,51 @@ class RunResult:
     pushed_version: Optional[str] = None
     inference_uri: Optional[str] = None
     metrics: dict = dataclasses.field(default_factory=dict)
+    # With an evaluation.fairness section: the FairnessGate's fairness.json, and the bounds its
+    # judged slices broke ("group=b: fpr 0.4100 > max 0.3"); the run's blessing is the gate's.
+    fairness_uri: Optional[str] = None
+    fairness_failures: List[str] = dataclasses.field(default_factory=list)
 
 
 def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout) -> RunResult:
+    start = run_record.RunStart.capture(config)  # config file, schema and code as the run starts
     data = check_input_data(config, numeric_columns(load_schema(config.schema_path)))
     home.create()
     log_file = home.new_log_file()
     reporter = ProgressReporter(out)
     with _logs_to(log_file, reporter):
         try:
-            _run_pipeline(config, _local_settings(config, home), home)
+            # Declared missing-value tokens: TFX ingests a staged copy with those cells blank.
+            ingested = staged_config(config, home, {f.path: f.sha256 for f in data.contents})
+            _run_pipeline(ingested, _local_settings(ingested, home), home)
         except Exception as error:  # noqa: BLE001 - any component error is reported, then raised
             logging.exception("pipeline run failed")
             failed = reporter.mark_failed()
-            raise PipelineFailed(failed.name if failed else "pipeline", error, log_file) from error
+            component = failed.name if failed else "pipeline"
+            _record_provenance(home, start, data, log_file, reporter, component, error)
+            raise PipelineFailed(component, error, log_file) from error
+        _record_provenance(home, start, data, log_file, reporter)
         result = RunResult(components=reporter.components, data=data, log_file=log_file,
                            metadata_path=home.metadata_path)
         _read_outcome(result, home, reporter)
     return result
+
+
+def _record_provenance(home: RunHome, start: run_record.RunStart, data: DataSummary,
+                       log_file: pathlib.Path, reporter: ProgressReporter,
+                       failed_component: Optional[str] = None,
+                       error: Optional[BaseException] = None) -> None:
+    """Writes the run's provenance record (`mlpipe.core.run_record`) into the run home: whatever
+    the outcome, and never in place of it (a record that cannot be written is logged)."""
+    try:
+        run_id = lineage.find_run_id(
+            home.metadata_path, [c.execution_id for c in reporter.components if c.execution_id],
+            since_ms=int(start.time * 1000))
+        run_record.write_record(home.provenance_dir, run_record.new_record(
+            start, run_id=run_id, data=data.contents, run_home=home.root, log_file=log_file,
+            finished=time.time(), failed_component=failed_component, error=error))
+    except Exception:  # noqa: BLE001 - the audit record must not hide the run's own outcome
+        logging.exception("could not write the run's provenance record")
 
 
 def _local_settings(config: ProblemConfig, home: RunHome) -> RunnerSettings:
@@ -160,6 +189,7 @@ def _read_outcome(result: RunResult, home: RunHome, reporter: ProgressReporter) 
                 result.blessed = is_blessed(outputs["blessing"])
             if "evaluation" in outputs:
                 result.evaluation_uri = outputs["evaluation"].uri
+        _read_fairness_gate(result, store, components.get("FairnessGate"))
         pusher = components.get("Pusher")
         if pusher and pusher.execution_id:
             result.pushed_version = lineage.pushed_destination(store, pusher.execution_id)
@@ -170,3 +200,18 @@ def _read_outcome(result: RunResult, home: RunHome, reporter: ProgressReporter) 
     if result.evaluation_uri:
         result.metrics = lineage.overall_metrics_cached(result.evaluation_uri,
                                                         home.summaries_dir)
+
+
+def _read_fairness_gate(result: RunResult, store, gate: Optional[ComponentRun]) -> None:
+    """The FairnessGate's blessing replaces the Evaluator's (it is the one the Pusher read)."""
+    if not (gate and gate.execution_id):
+        return
+    # TFX is loaded by now; a top-level import would load it before the input check.
+    from mlpipe.components import fairness_gate
+    outputs = lineage.outputs_of(store, gate.execution_id)
+    if fairness_gate.BLESSING_KEY in outputs:
+        result.blessed = is_blessed(outputs[fairness_gate.BLESSING_KEY])
+    if fairness_gate.FAIRNESS_KEY in outputs:
+        result.fairness_uri = outputs[fairness_gate.FAIRNESS_KEY].uri
+        result.fairness_failures = list(
+            fairness_gate.read_fairness(result.fairness_uri).get("failures", []))

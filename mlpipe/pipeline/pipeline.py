@@ -12,6 +12,9 @@ from typing import Any, Dict
 from tfx import v1 as tfx
 
 from mlpipe.components.anomaly_gate import AnomalyGate
+from mlpipe.components import attributions as feature_attributions
+from mlpipe.components import fairness_gate
+from mlpipe.components import model_card
 from mlpipe.config import ProblemConfig
 from mlpipe.core.contract import SERVING_SIGNATURE
 from mlpipe.pipeline import baseline
@@ -57,20 +60,35 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]))
-    baseline_resolver = _baseline_resolver(settings, trainer.outputs["model"])
+    # The baseline is a model blessed by the node whose blessing the Pusher reads.
+    blessed_by = fairness_gate.NODE_ID if config.evaluation.fairness else "Evaluator"
+    baseline_resolver = _baseline_resolver(settings, trainer.outputs["model"], blessed_by)
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs[baseline.MODEL_KEY],
         example_splits=["eval"],
         eval_config=build_eval_config(config.evaluation, spec.label_key))
-    pusher = _pusher(settings, model=trainer.outputs["model"],
-                     model_blessing=evaluator.outputs["blessing"])
+    gates = _fairness_gate(config, evaluator)
+    blessing = gates[0].outputs[fairness_gate.BLESSING_KEY] if gates else evaluator.outputs[
+        "blessing"]
+    pusher = _pusher(settings, model=trainer.outputs["model"], model_blessing=blessing)
+    attributions = _attributions(config, example_gen, trainer)
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
-                  transform, trainer, baseline_resolver, evaluator, pusher]
+                  transform, trainer, baseline_resolver, evaluator, *gates, pusher,
+                  attributions]
     if config.data.score_path:
-        components += _bulk_inference(config.data.score_path, trainer, evaluator)
+        components += _bulk_inference(config.data.score_path, trainer, blessing)
+    # After the Pusher: model_card.json / .html beside the pushed model (nothing when not pushed).
+    components.append(model_card.ModelCard(
+        pushed_model=pusher.outputs["pushed_model"], model=trainer.outputs["model"],
+        evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"],
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
+        attributions=attributions.outputs[feature_attributions.ATTRIBUTIONS_KEY],
+        fairness=gates[0].outputs[fairness_gate.FAIRNESS_KEY] if gates else None,
+        card_config=config.model_card.model_dump_json(),
+        problem=model_card.problem_facts(config, data_path)).with_id(model_card.NODE_ID))
 
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,
@@ -81,6 +99,26 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
             tfx.orchestration.metadata.sqlite_metadata_connection_config(settings.metadata_path)
             if settings.metadata_path else None),
         beam_pipeline_args=settings.beam_args)
+
+
+def _attributions(config: ProblemConfig, example_gen, trainer):
+    """Permutation importance of the raw features on the eval split, beside the Evaluator: the
+    raw examples through the exported model's signatures, so the Transform graph is included."""
+    return feature_attributions.FeatureAttributions(
+        examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
+        label_key=config.label.name, features=config.features.raw_columns,
+        metric=feature_attributions.attribution_metric(config.evaluation.main_metric),
+        seed=config.train.seed).with_id(feature_attributions.NODE_ID)
+
+
+def _fairness_gate(config: ProblemConfig, evaluator) -> list:
+    """[FairnessGate] between the Evaluator and the Pusher when the config has an
+    `evaluation.fairness` section (its blessing is then the one the Pusher reads), else []."""
+    if config.evaluation.fairness is None:
+        return []
+    return [fairness_gate.FairnessGate(
+        evaluation=evaluator.outputs["evaluation"], model_blessing=evaluator.outputs["blessing"],
+        fairness_spec=fairness_gate.spec_json(config.evaluation)).with_id(fairness_gate.NODE_ID)]
 
 
 def _trainer(settings: RunnerSettings, custom_config: Dict[str, Any], **inputs):
@@ -132,10 +170,14 @@ def _pusher(settings: RunnerSettings, **inputs):
     return pusher.with_id("Pusher")
 
 
-def _baseline_resolver(settings: RunnerSettings, candidate) -> tfx.dsl.Resolver:
+def _baseline_resolver(settings: RunnerSettings, candidate, blessed_by: str) -> tfx.dsl.Resolver:
+    """`blessed_by`: the node whose `blessing` output counts (a FairnessGate withdraws the
+    Evaluator's blessing of a model it refuses, so that model is never a baseline)."""
     channels = {
         baseline.MODEL_KEY: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        baseline.BLESSING_KEY: tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        baseline.BLESSING_KEY: tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
+                                               producer_component_id=blessed_by,
+                                               output_key="blessing"),
     }
     if settings.baseline == "latest_blessed":
         strategy = tfx.dsl.experimental.LatestBlessedModelStrategy
@@ -145,8 +187,9 @@ def _baseline_resolver(settings: RunnerSettings, candidate) -> tfx.dsl.Resolver:
     return tfx.dsl.Resolver(strategy_class=strategy, **channels).with_id("baseline_resolver")
 
 
-def _bulk_inference(score_path: str, trainer, evaluator) -> list:
-    """Unlabelled data scored by the candidate model, only when the Evaluator blessed it."""
+def _bulk_inference(score_path: str, trainer, model_blessing) -> list:
+    """Unlabelled data scored by the candidate model, only when it was blessed (by the Evaluator,
+    or by the FairnessGate when there is one)."""
     unlabelled_gen = tfx.components.CsvExampleGen(
         input_base=_input_base(score_path), input_config=_single_input(score_path),
         output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
@@ -155,7 +198,7 @@ def _bulk_inference(score_path: str, trainer, evaluator) -> list:
     bulk_inferrer = tfx.components.BulkInferrer(
         examples=unlabelled_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
+        model_blessing=model_blessing,
         data_spec=tfx.proto.DataSpec(),
         model_spec=tfx.proto.ModelSpec(model_signature_name=[SERVING_SIGNATURE]))
     return [unlabelled_gen, bulk_inferrer]

@@ -6,8 +6,10 @@ import math
 import pathlib
 from typing import List, Optional, Sequence, Tuple
 
+from mlpipe.report import fairness as fairness_checks
 from mlpipe.report.loader import Report
-from mlpipe.report.terminal import OVERALL_METRICS, format_number, format_signed
+from mlpipe.report.terminal import (OVERALL_METRICS, attributions_caption, format_number,
+                                    format_signed)
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem;
@@ -46,6 +48,9 @@ def render_html(report: Report) -> str:
         _confusion_matrix(report.confusion), "</div>",
         f"<h2>Slices by {_e(report.main_metric)}</h2>", _slice_charts(report),
         _slices_table(report),
+        *(["<h2>Fairness</h2>", fairness_checks.html_section(report.fairness)]
+          if report.fairness else []),
+        "<h2>Feature attributions</h2>", _attributions_section(report.attributions),
         "<h2>Training data (TFDV statistics, train split)</h2>", _data_table(report),
         "<h2>Lineage</h2>", _lineage_table(report),
         _monitoring_section(report),
@@ -191,6 +196,51 @@ def _slices_table(report: Report) -> str:
                     f"<td>{_num(row.metrics.get(report.main_metric))}</td>"
                     f"<td>{_num(row.metrics.get('binary_accuracy'))}</td><td>{note}</td></tr>")
     return "".join(rows) + "</table>"
+
+
+def _attributions_section(attributions: dict) -> str:
+    """The raw features ranked by mean metric drop when shuffled: bars from a zero line, a
+    whisker for ± one standard deviation over the shuffles."""
+    rows = attributions.get("features", []) if attributions else []
+    if not rows:
+        return "<p class='small'>no feature attributions recorded for this run</p>"
+    bar_height, label_width, chart_width, value_width = 18, 170, 620, 130
+    scale_width = chart_width - label_width - value_width
+
+    def finite(value):
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    means = [row["mean_drop"] if finite(row.get("mean_drop")) else 0.0 for row in rows]
+    stds = [row["std_drop"] if finite(row.get("std_drop")) else 0.0 for row in rows]
+    low = min([0.0] + [m - s for m, s in zip(means, stds)])
+    high = max([0.0] + [m + s for m, s in zip(means, stds)])
+    span = (high - low) or 1.0
+
+    def x(value):
+        return label_width + scale_width * (value - low) / span
+    height = 34 + bar_height * len(rows)
+    parts = [f"<p>{_e(attributions_caption(attributions))}</p>",
+             f"<svg id='attributions-chart' role='img' aria-label='feature attributions' "
+             f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
+             f"<text x='0' y='14' font-weight='600'>drop in {_e(attributions.get('metric', '?'))}"
+             " when shuffled</text>"]
+    for i, (row, mean, std) in enumerate(zip(rows, means, stds)):
+        top = 24 + i * bar_height
+        left, right = sorted((x(0.0), x(mean)))
+        colour = "#1a73e8" if mean >= 0 else "#bdc1c6"
+        parts.append(f"<text x='{label_width - 6}' y='{top + 12}' text-anchor='end'>"
+                     f"{_e(row['feature'])}</text>")
+        parts.append(f"<rect class='attribution' x='{left:.1f}' y='{top}' "
+                     f"width='{right - left:.1f}' height='{bar_height - 4}' fill='{colour}'/>")
+        if std > 0:
+            middle = top + (bar_height - 4) / 2
+            parts.append(f"<line x1='{x(mean - std):.1f}' y1='{middle:.1f}' "
+                         f"x2='{x(mean + std):.1f}' y2='{middle:.1f}' stroke='#3c4043'/>")
+        parts.append(f"<text x='{label_width + scale_width + 6}' y='{top + 12}'>"
+                     f"{_num(row.get('mean_drop'), signed=True)} ± "
+                     f"{_num(row.get('std_drop'))}</text>")
+    parts.append(f"<line x1='{x(0.0):.1f}' y1='20' x2='{x(0.0):.1f}' y2='{height}' "
+                 "stroke='#3c4043' stroke-dasharray='4 3'/>")
+    return "".join(parts) + "</svg>"
 
 
 def _sparkline(values: List[float]) -> str:

@@ -4,7 +4,8 @@ A run is found by run id (the pipeline_run context's name, or a unique prefix of
 model version (the folder name under serving/), or is the latest run. Every number comes from
 `tfma.load_eval_result` / `tfma.load_validation_result` on the Evaluator's output, or from the
 run's TFDV statistics and anomalies: nothing is recomputed here. The `mlpipe monitor` results of
-the version the run pushed come from the run home's monitoring history.
+the version the run pushed come from the run home's monitoring history. Feature attributions are
+the run's FeatureAttributions output as that component wrote it (none for runs that predate it).
 """
 
 import dataclasses
@@ -19,6 +20,7 @@ from mlpipe.core.artifacts import ANOMALIES_FILE, STATISTICS_FILE, is_blessed, s
 from mlpipe.core.run_home import RunHome
 from mlpipe.errors import BadInputError
 from mlpipe.monitoring import history
+from mlpipe.report import fairness as fairness_checks
 
 CURVE_POINTS = 101
 
@@ -77,6 +79,12 @@ class Report:
     evaluation_uri: str
     monitored_version: Optional[str] = None   # the version this run pushed, if any
     monitoring: List[dict] = dataclasses.field(default_factory=list)  # its `mlpipe monitor`s
+    # FeatureAttributions' attributions.json: metric, unshuffled value, rows, repeats and the
+    # features ranked by mean drop; {} when the run has none (runs before the component existed).
+    attributions: dict = dataclasses.field(default_factory=dict)
+    # FairnessGate's fairness.json (every slice of the sensitive features: value, bound, margin,
+    # judged or not, and the refusals); {} when the config has no evaluation.fairness section.
+    fairness: dict = dataclasses.field(default_factory=dict)
 
 
 def load_report(home: RunHome, selector: Optional[str], main_metric: str,
@@ -98,9 +106,13 @@ def load_report(home: RunHome, selector: Optional[str], main_metric: str,
         evaluation_uri = outputs["evaluation"].uri
         blessing = outputs.get("blessing")
         blessed = is_blessed(blessing) if blessing else None
+        gate_blessing, fairness_uri = fairness_checks.gate_outputs(store, nodes)
+        if gate_blessing is not None:  # the gate's blessing is the one the Pusher read
+            blessed = is_blessed(gate_blessing)
         run_lineage = _lineage(store, nodes, inputs, blessed)
         statistics_uri, anomalies_uri = _artifact_uri(store, nodes, "StatisticsGen", "statistics"), \
             _artifact_uri(store, nodes, "ExampleValidator", "anomalies")
+        attributions_uri = _attributions_uri(store, nodes)
     evaluation = load_evaluation(evaluation_uri)
     candidate = evaluation["candidate"]
     thresholds = _threshold_checks(evaluation["config"], candidate, evaluation["baseline"])
@@ -114,7 +126,25 @@ def load_report(home: RunHome, selector: Optional[str], main_metric: str,
         confusion=plots["confusion"],
         data=_data_summary(statistics_uri, anomalies_uri),
         lineage=run_lineage, evaluation_uri=evaluation_uri,
+        attributions=_attributions(attributions_uri),
+        fairness=fairness_checks.load_fairness(fairness_uri),
         **_monitoring(home, run_lineage["pushed_to"]))
+
+
+def _attributions_uri(store, nodes) -> Optional[str]:
+    from mlpipe.components import attributions
+    return _artifact_uri(store, nodes, attributions.NODE_ID, attributions.ATTRIBUTIONS_KEY)
+
+
+def _attributions(uri: Optional[str]) -> dict:
+    if not uri:
+        return {}
+    from mlpipe.components.attributions import read_attributions
+    try:
+        return read_attributions(uri)
+    except (OSError, ValueError) as error:
+        raise ReportError(f"{uri}: cannot read the feature attributions "
+                          f"({type(error).__name__}: {error})") from error
 
 
 def _monitoring(home: RunHome, pushed_to: Optional[str]) -> dict:

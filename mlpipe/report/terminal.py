@@ -6,12 +6,14 @@ import math
 import pathlib
 from typing import Optional
 
+from mlpipe.report import fairness as fairness_checks
 from mlpipe.report.loader import Report
 
 OVERALL_METRICS = ["auc", "auc_precision_recall", "binary_accuracy", "precision", "recall",
                    "calibration", "mean_label", "mean_prediction", "example_count"]
 SLICE_ROWS_SHOWN = 15
 MONITOR_ROWS_SHOWN = 5
+ATTRIBUTION_ROWS_SHOWN = 20
 
 
 def render_text(report: Report) -> str:
@@ -47,6 +49,9 @@ def render_text(report: Report) -> str:
                      f"{format_number(row.metrics.get('binary_accuracy')):>10}{note}")
     if len(report.slices) > SLICE_ROWS_SHOWN:
         lines.append(f"  ... {len(report.slices) - SLICE_ROWS_SHOWN} more (see --html or --json)")
+    if report.fairness:
+        lines += ["", *fairness_checks.text_lines(report.fairness)]
+    lines += ["", *attribution_lines(report.attributions)]
     lines += ["", "Lineage:"] + [f"  {key:<15} {value}" for key, value in report.lineage.items()]
     if report.monitored_version:
         lines += ["", f"Monitoring of version {report.monitored_version} (`mlpipe monitor`, "
@@ -56,6 +61,35 @@ def render_text(report: Report) -> str:
         if not report.monitoring:
             lines.append("  no results yet")
     return "\n".join(lines)
+
+
+def attributions_caption(attributions: dict) -> str:
+    """What the attribution numbers are, in one sentence (shared by the text and HTML forms)."""
+    metric = attributions.get("metric", "?")
+    return (f"Permutation importance: the drop in {metric} (unshuffled "
+            f"{format_number(attributions.get('unshuffled'))}) when one raw feature's values are "
+            f"shuffled across {attributions.get('rows', 0):,} {attributions.get('split', 'eval')} "
+            f"rows; mean ± std over {attributions.get('repeats', 0)} shuffles.")
+
+
+def attribution_lines(attributions: dict):
+    """The ranked attribution table, or a line saying the run has none."""
+    if not attributions:
+        return ["Feature attributions: none recorded for this run"]
+    rows = attributions.get("features", [])
+    metric = attributions.get("metric", "?")
+    lines = [f"Feature attributions, drop in {metric} when a feature is shuffled "
+             f"(permutation importance):",
+             f"  {attributions.get('rows', 0):,} {attributions.get('split', 'eval')} rows, "
+             f"{attributions.get('repeats', 0)} shuffles each; unshuffled {metric} "
+             f"{format_number(attributions.get('unshuffled'))}",
+             f"  {'feature':<28}{'mean drop':>12}{'std':>10}"]
+    for row in rows[:ATTRIBUTION_ROWS_SHOWN]:
+        lines.append(f"  {row['feature']:<28}{format_signed(row.get('mean_drop')):>12}"
+                     f"{'±' + format_number(row.get('std_drop')):>10}")
+    if len(rows) > ATTRIBUTION_ROWS_SHOWN:
+        lines.append(f"  ... {len(rows) - ATTRIBUTION_ROWS_SHOWN} more (see --html or --json)")
+    return lines
 
 
 def _monitoring_line(result: dict) -> str:

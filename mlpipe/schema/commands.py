@@ -1,9 +1,13 @@
-"""`mlpipe schema`: a TFDV proposal from the data, diffed with the curated schema."""
+"""`mlpipe schema`: a TFDV proposal from the data, diffed with the curated schema.
+
+It needs the problem's curated schema to diff with: without one, loading the config fails (exit 2)
+and says that `mlpipe init` writes a new problem's config and first curated schema."""
 
 import pathlib
 
 from mlpipe.config import ConfigError
-from mlpipe.core.schema_io import load_schema, numeric_columns
+from mlpipe.core.contract import TRAINING
+from mlpipe.core.schema_io import environment_features, load_schema, numeric_columns
 from mlpipe.errors import EXIT_OK
 from mlpipe.pipeline.preflight import check_input_data
 from mlpipe.process import import_tensorflow_quietly
@@ -27,7 +31,12 @@ def _schema(invocation) -> int:
     from google.protobuf import text_format
 
     from mlpipe.schema import proposal
-    proposed = proposal.propose_schema(config.data.path, config.label_only_columns)
+    # A column the curated schema lets be blank stays optional in the proposal (a column the
+    # model does not read, such as one `mlpipe init` left out, even when this data fills it).
+    optional = [name for name, info in environment_features(curated, TRAINING).items()
+                if not info.required]
+    proposed = proposal.propose_schema(config.data.path, config.label_only_columns,
+                                       config.data.missing_values, optional)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text_format.MessageToString(proposed))
     differences = proposal.schema_diff(curated, proposed)

@@ -1,25 +1,92 @@
 """Schema as code: propose a schema from data with TFDV and show how it differs from the curated one.
 
 The curated `schema.pbtxt` in this folder is reviewed by people and is what the pipeline imports;
-a proposal is only ever written beside it for review, never over it.
+a proposal is only ever written beside it for review, never over it. `mlpipe init` writes a new
+problem's first curated schema with the same `propose_schema`.
+
+TFDV reads a CSV's blank cell as a missing feature, so on CSV statistics it infers
+`value_count { min: 1 }` for a column with blanks. The pipeline never sees a missing feature:
+CsvExampleGen writes a blank cell as the feature with an empty value list, and the gate would
+reject every such column ("Some examples have fewer values than expected").
+`fit_to_csv_encoding` states what the pipeline will see, so a proposal passes the gate on the
+data it was inferred from.
 """
 
 import difflib
+import os
+import tempfile
 from typing import Dict, Iterable, List
 
 import tensorflow_data_validation as tfdv
 from google.protobuf import text_format
-from tensorflow_metadata.proto.v0 import schema_pb2
+from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
+from mlpipe.core.csv_blanks import blank_tokens
 from mlpipe.core.schema_io import add_environments
 
 
-def propose_schema(csv_path: str, label_source_columns: Iterable[str]) -> schema_pb2.Schema:
-    """Infers a schema from a CSV with TFDV, with a SERVING environment that lacks the label."""
-    statistics = tfdv.generate_statistics_from_csv(data_location=csv_path)
+def propose_schema(csv_path: str, label_source_columns: Iterable[str],
+                   missing_values: Iterable[str] = (),
+                   optional: Iterable[str] = ()) -> schema_pb2.Schema:
+    """Infers a schema with TFDV from a CSV file (or a folder of them) as the pipeline reads it
+    (cells equal to a `missing_values` token read as blank), with a SERVING environment that
+    lacks the label's source columns. `optional` columns may be blank in any row even where
+    this data has a value in every one (columns the model does not read: a request need not
+    carry them)."""
+    statistics = csv_statistics(csv_path, missing_values)
     schema = tfdv.infer_schema(statistics, infer_feature_shape=False)
+    fit_to_csv_encoding(schema, statistics, optional)
     add_environments(schema, label_source_columns)
     return schema
+
+
+def csv_statistics(csv_path: str, missing_values: Iterable[str] = ()
+                   ) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """TFDV statistics of a CSV file or folder; with `missing_values`, of a copy in which those
+    cells are blank (`mlpipe.core.csv_blanks`, the rule the pipeline's staged copy follows)."""
+    tokens = list(missing_values)
+    if not tokens:
+        location = os.path.join(csv_path, "*") if os.path.isdir(csv_path) else csv_path
+        return tfdv.generate_statistics_from_csv(data_location=location)
+    files = ([os.path.join(csv_path, name) for name in sorted(os.listdir(csv_path))
+              if os.path.isfile(os.path.join(csv_path, name))]
+             if os.path.isdir(csv_path) else [csv_path])
+    with tempfile.TemporaryDirectory(prefix="mlpipe-blanked-") as scratch:
+        for index, path in enumerate(files):
+            blank_tokens(path, os.path.join(scratch, f"{index:05d}.csv"), tokens)
+        return tfdv.generate_statistics_from_csv(data_location=os.path.join(scratch, "*.csv"))
+
+
+def fit_to_csv_encoding(schema: schema_pb2.Schema,
+                        statistics: statistics_pb2.DatasetFeatureStatisticsList,
+                        optional: Iterable[str] = ()) -> None:
+    """Makes a schema inferred from CSV statistics say what CsvExampleGen's examples carry: a
+    column with blank cells is present in every example with zero or one value, so it gets
+    `value_count { max: 1 }` (no `min`) and no `presence.min_fraction`; the serving encoder then
+    treats it as optional. Columns without blanks keep TFDV's `min: 1` (required), unless named
+    in `optional`."""
+    with_blanks = {_feature_name(stats) for stats in statistics.datasets[0].features
+                   if _common_stats(stats).num_missing > 0} | set(optional)
+    for feature in schema.feature:
+        if feature.name not in with_blanks:
+            continue
+        if feature.HasField("value_count"):
+            feature.value_count.ClearField("min")
+        if feature.HasField("presence"):
+            feature.presence.ClearField("min_fraction")
+
+
+def _feature_name(stats: statistics_pb2.FeatureNameStatistics) -> str:
+    return stats.path.step[0] if stats.path.step else stats.name
+
+
+def _common_stats(stats: statistics_pb2.FeatureNameStatistics):
+    kind = stats.WhichOneof("stats")
+    if kind in ("num_stats", "string_stats", "bytes_stats"):
+        return getattr(stats, kind).common_stats
+    if kind == "struct_stats":
+        return stats.struct_stats.common_stats
+    return statistics_pb2.CommonStatistics()
 
 
 def schema_diff(curated: schema_pb2.Schema, proposed: schema_pb2.Schema) -> List[str]:

@@ -80,8 +80,9 @@ def _predict(invocation) -> int:
     version, path = resolve_version(home, args.version)
     print(f"Scoring {args.input} with {config.name} version {version}", file=sys.stderr)
     model = LoadedModel.load(version, path)
-    summary = score_csv(model, encoder_for_schema(config.schema_path), args.input, args.output,
-                        batch_size=args.batch_size, progress=sys.stderr)
+    encoder = encoder_for_schema(config.schema_path, config.data.missing_values)
+    summary = score_csv(model, encoder, args.input, args.output, batch_size=args.batch_size,
+                        progress=sys.stderr)
     print(f"Wrote {summary.rows:,} rows to {summary.output} "
           f"({summary.rows_per_second:,.0f} rows/s, version {summary.version})")
     return EXIT_OK

@@ -42,9 +42,13 @@ class RequestError(ValueError):
 class ExampleEncoder:
     """Checks raw rows against the SERVING features and serializes them as tf.Examples."""
 
-    def __init__(self, features: Mapping[str, FeatureInfo]):
+    def __init__(self, features: Mapping[str, FeatureInfo],
+                 csv_missing_values: Sequence[str] = ()):
+        """`csv_missing_values`: CSV cell texts read as blank (the config's
+        data.missing_values, e.g. NA), as the pipeline read them in training."""
         self.features = dict(features)
         self.required = [name for name, info in self.features.items() if info.required]
+        self.csv_missing_values = frozenset(csv_missing_values)
         self._batch_encoders = threading.local()
 
     # ---- JSON requests ---------------------------------------------------------------------
@@ -110,7 +114,7 @@ class ExampleEncoder:
         checked = {}
         for name, info in self.features.items():
             text = row.get(name)
-            if text is None or text == "":
+            if text is None or text == "" or text in self.csv_missing_values:
                 continue
             checked[name] = [_parse_text(text, info, where)]
         self._check_required(checked, where)
@@ -161,6 +165,8 @@ class ExampleEncoder:
                         f"line {first_line}: missing required feature '{name}' ({info.type})",
                         name)))
                 continue
+            if self.csv_missing_values:
+                text = _blank_tokens(text, self.csv_missing_values)
             missing = _empty_mask(text)
             if missing is not None and info.required:
                 row = int(missing.argmax())
@@ -249,6 +255,14 @@ def _parse_text(text: str, info: FeatureInfo, where: str):
         pass
     raise RequestError(f"{where}: column '{info.name}' expects {_expected(info.type)}, "
                        f"got {text!r}", info.name)
+
+
+def _blank_tokens(text, tokens):
+    """An Arrow string array with the cells equal to one of `tokens` made empty."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    matches = pc.is_in(text, value_set=pa.array(sorted(tokens), type=text.type))
+    return pc.if_else(matches, pa.scalar("", type=text.type), text)
 
 
 def _empty_mask(text):
@@ -360,6 +374,8 @@ def _tolist(values):
     return values.tolist() if hasattr(values, "tolist") else list(values)
 
 
-def encoder_for_schema(schema_path: str) -> "ExampleEncoder":
+def encoder_for_schema(schema_path: str,
+                       csv_missing_values: Sequence[str] = ()) -> "ExampleEncoder":
     """The encoder of requests for the features of the schema's SERVING environment."""
-    return ExampleEncoder(environment_features(load_schema(schema_path), SERVING))
+    return ExampleEncoder(environment_features(load_schema(schema_path), SERVING),
+                          csv_missing_values)

@@ -5,7 +5,9 @@
   while a column has fewer distinct values than top_k, and one Beam pass cheaper) with OOV
   buckets; ints are treated as strings, a missing value is its own category;
 - bucketized: quantile buckets computed on present values, plus one bucket for missing;
-- label: taken from a 0/1 column, or derived (`ratio_above`: numerator > threshold * denominator;
+- label: taken from a 0/1 column, or from any column with `positive_class` (1 for that value, 0
+  for every other one: two strings, yes/no, true/false, 1/2), or derived (`ratio_above`:
+  numerator > threshold * denominator;
   rows with a denominator <= 0 cannot be labelled and count as negatives, bounded by the preflight
   check's `max_underivable_fraction`).
 At serving time the label's source columns are absent and TF Transform prunes the label output.
@@ -83,6 +85,8 @@ def _bucketized(x, num_buckets):
 
 
 def _label(inputs, spec: ProblemSpec):
+    if spec.label.column is not None and spec.label.positive_class is not None:
+        return _is_positive(inputs[spec.label.column], spec.label.positive_class)
     if spec.label.column is not None:
         return tf.cast(_dense(inputs[spec.label.column], 0), tf.int64)
     rule = spec.label.derive
@@ -91,3 +95,12 @@ def _label(inputs, spec: ProblemSpec):
     derivable = denominator > 0
     above = numerator > rule.threshold * denominator
     return tf.cast(tf.logical_and(derivable, above), tf.int64)
+
+
+def _is_positive(x, positive_class: str):
+    """1 where the value is the positive class, else 0 (a missing value too): text compared as
+    spelled, numbers as numbers (the rule of LabelConfig.is_positive)."""
+    if x.dtype == tf.string:
+        return tf.cast(tf.equal(_dense(x, ""), positive_class), tf.int64)
+    value, _ = _float_and_presence(x)
+    return tf.cast(tf.equal(value, float(positive_class)), tf.int64)

@@ -66,7 +66,7 @@ def test_cold_run_produces_every_artifact_and_a_blessed_pushed_model(workspace):
     states = _states(result)
     assert states.pop("baseline_resolver") == "resolved"
     assert set(states.values()) == {"executed"}, states
-    assert len(states) == 12  # with FeatureAttributions
+    assert len(states) == 13  # with FeatureAttributions and ModelCard
     assert result.blessed is True
     assert result.metrics["auc"] >= 0.85
     assert result.data.rows == SLICE_ROWS

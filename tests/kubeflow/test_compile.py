@@ -1,26 +1,22 @@
 """`mlpipe compile`: the one graph compiled for Kubeflow / Vertex, offline, checked with the real
 KFP PipelineSpec / PipelineJob protos and loaded by the real Vertex AI SDK.
 
-The CLI runs in a subprocess with a clean environment: no Google credentials, a fresh HOME,
-proxies pointing at a closed port and the GCE metadata server disabled, so any attempt to reach
-the network or find credentials would fail the compile.
+The CLI runs in a subprocess with a clean environment (`offline_env`): no Google credentials, a
+fresh HOME, proxies pointing at a closed port and the GCE metadata server disabled, so any attempt
+to reach the network or find credentials would fail the compile.
 """
 
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
 import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from mlpipe.config import DEFAULT_CONFIG
 from mlpipe.core.code_version import trainer_code_version
-
-from conftest import BUCKET, CLOUD, IMAGE, PROJECT, REGION, SERVING_IMAGE
+from tests.support.cli import offline_env, run_mlpipe
+from tests.support.cloud import (BUCKET, CLOUD, IMAGE, PROJECT, REGION, SERVING_IMAGE,
+                                 write_cloud_config)
 
 NAME = "taxi-big-tipper"
 ROOT = f"gs://{BUCKET}/mlpipe/{NAME}"
@@ -37,6 +33,9 @@ EXPECTED_DEPENDENCIES = {
     "Trainer": {"Transform", "ImportSchemaGen"},
     "Evaluator": {"CsvExampleGen", "Trainer", "baseline_resolver-model-resolver"},
     "Pusher": {"Trainer", "Evaluator"},
+    "FeatureAttributions": {"CsvExampleGen", "Trainer"},  # beside the Evaluator
+    "ModelCard": {"Pusher", "Trainer", "Evaluator", "StatisticsGen", "ImportSchemaGen",
+                  "FeatureAttributions"},
 }
 RESOLVERS = {"baseline_resolver-model-resolver", "baseline_resolver-model-blessing-resolver"}
 EXECUTORS = {
@@ -49,34 +48,9 @@ EXECUTORS = {
     "Trainer": "tfx.components.trainer.executor.GenericExecutor",
     "Evaluator": "tfx.components.evaluator.executor.Executor",
     "Pusher": "tfx.components.pusher.executor.Executor",
+    "FeatureAttributions": "mlpipe.components.attributions.executor.Executor",
+    "ModelCard": "mlpipe.components.model_card.executor.Executor",
 }
-
-
-def _clean_env(home: pathlib.Path) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GOOGLE_", "CLOUDSDK_", "GCE_", "KF_PIPELINES"))
-           and k.lower() not in ("http_proxy", "https_proxy", "no_proxy", "all_proxy")}
-    dead = "http://127.0.0.1:9"  # discard port: nothing listens
-    env.update(HOME=str(home), http_proxy=dead, https_proxy=dead, HTTP_PROXY=dead,
-               HTTPS_PROXY=dead, NO_GCE_CHECK="True", GCE_METADATA_HOST="127.0.0.1:9",
-               GCE_METADATA_IP="127.0.0.1:9")
-    return env
-
-
-def _mlpipe(*args, env, cwd):
-    script = pathlib.Path(sys.executable).parent / "mlpipe"
-    command = [str(script)] if script.is_file() else [sys.executable, "-m", "mlpipe.cli"]
-    return subprocess.run([*command, *map(str, args)], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
-
-
-def write_cloud_config(folder: pathlib.Path, **cloud_changes) -> pathlib.Path:
-    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    raw["schema"] = str((DEFAULT_CONFIG.parent / raw["schema"]).resolve())
-    raw["cloud"] = {**CLOUD, **cloud_changes}
-    path = folder / "cloud.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +58,12 @@ def cli_compiled(tmp_path_factory):
     """Both targets compiled by the real CLI in a clean, credential-less environment."""
     folder = tmp_path_factory.mktemp("cli-compile")
     config = write_cloud_config(folder)
-    env = _clean_env(folder / "home")
+    env = offline_env(folder / "home")
     (folder / "home").mkdir()
     outputs = {}
     for target, name in (("kubeflow", "pipeline.yaml"), ("vertex", "pipeline.json")):
-        result = _mlpipe("compile", "--target", target, "--config", config,
-                         "--output", folder / name, env=env, cwd=folder)
+        result = run_mlpipe("compile", "--target", target, "--config", config,
+                            "--output", folder / name, env=env, cwd=folder, timeout=300)
         assert result.returncode == 0, result.stderr[-3000:]
         assert str(folder / name) in result.stdout
         outputs[target] = folder / name

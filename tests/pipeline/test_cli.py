@@ -50,8 +50,9 @@ def test_help_lists_the_commands(tmp_path):
     result = run_mlpipe("--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     commands = result.stdout.split("{", 1)[1].split("}", 1)[0].split(",")
-    assert set(commands) == {"run", "schema", "report", "serve", "predict", "monitor", "compile",
-                             "submit", "schedule", "deploy"}
+    assert set(commands) == {"init", "run", "schema", "report", "runs", "lineage", "card",
+                             "serve", "predict", "monitor", "compile", "submit", "schedule",
+                             "deploy"}
 
 
 def test_no_command_is_a_usage_error(tmp_path):

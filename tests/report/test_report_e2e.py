@@ -75,7 +75,10 @@ def _tfma_overall(uri, model_name=None):
     import tensorflow_model_analysis as tfma
     result = tfma.load_eval_result(uri, model_name=model_name)
     metrics = next(m for key, m in result.slicing_metrics if key == ())
-    return {k: v["doubleValue"] for k, v in metrics[""][""].items() if "doubleValue" in v}
+    # With confidence intervals (mlpipe.pipeline.evaluation) a metric is a boundedValue whose
+    # value is the metric on all the examples; example_count stays a doubleValue.
+    return {k: v["doubleValue"] if "doubleValue" in v else v["boundedValue"]["value"]
+            for k, v in metrics[""][""].items() if "doubleValue" in v or "boundedValue" in v}
 
 
 def _load(history, selector):

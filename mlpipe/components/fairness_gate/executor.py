@@ -1,0 +1,269 @@
+"""The FairnessGate executor: judges each slice of the sensitive features, then blesses or not.
+
+`judge` is the whole rule, pure Python on the metrics TFMA computed (slice key -> metric ->
+value): a slice with at least `min_slice_size` examples passes when each configured rate metric is
+within its `max` / `min` and within `max_gap` of the overall value; a smaller slice is listed and
+not judged, as is a slice whose rate is undefined (TFMA answers NaN when the rate's denominator is
+zero, e.g. the false positive rate of a slice without negatives). Only `Executor.Do` reads
+artifacts, through TFMA's loader and TFX's fileio, so it works on local paths and gs:// alike.
+"""
+
+import json
+import logging
+import math
+import os
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+
+from mlpipe.config.metrics import RATE_METRIC_NAMES
+from mlpipe.core.lineage import metric_values
+
+FAIRNESS_FILE = "fairness.json"
+EVAL_CONFIG_FILE = "eval_config.json"  # TFMA's copy of the EvalConfig in its output folder
+EXAMPLE_COUNT = "example_count"
+# The ModelBlessing's meaning, as TFX's Evaluator writes it and TFX's Pusher and
+# LatestBlessedModelStrategy read it (tfx/components/evaluator/constants.py).
+BLESSED_PROPERTY = "blessed"
+BLESSED_FILE, NOT_BLESSED_FILE = "BLESSED", "NOT_BLESSED"
+# What the Evaluator records about the models it compared; copied onto the gate's blessing.
+COPIED_INT_PROPERTIES = ("current_model_id", "baseline_model_id")
+COPIED_STRING_PROPERTIES = ("current_model", "baseline_model", "component_id")
+EVALUATOR_BLESSED_PROPERTY = "evaluator_blessed"
+FAIRNESS_PASSED_PROPERTY = "fairness_passed"
+
+SliceKey = Tuple[Tuple[str, Any], ...]
+
+
+def parse_spec(spec_json: str) -> Dict[str, Any]:
+    """The gate's exec property (see component.spec_json), checked."""
+    spec = json.loads(spec_json)
+    features, metrics = spec.get("features"), spec.get("metrics")
+    if not features or not metrics:
+        raise ValueError(f"a fairness spec needs features and metrics, got {spec_json}")
+    unknown = sorted(set(metrics) - RATE_METRIC_NAMES)
+    if unknown:
+        raise ValueError(f"unknown rate metric(s) {unknown}; known: {sorted(RATE_METRIC_NAMES)}")
+    for name, bound in metrics.items():
+        if not set(bound) & {"max", "min", "max_gap"} or set(bound) - {"max", "min", "max_gap"}:
+            raise ValueError(f"metric {name}: give max, min and/or max_gap, got {bound}")
+    if int(spec.get("min_slice_size", 0)) < 1:
+        raise ValueError(f"min_slice_size must be at least 1, got {spec.get('min_slice_size')}")
+    return spec
+
+
+def judge(slices: Mapping[SliceKey, Mapping[str, float]], spec: Mapping[str, Any]
+          ) -> Dict[str, Any]:
+    """Every slice of every sensitive feature, judged or not, and whether all judged ones pass.
+
+    slices: slice key (TFMA's: () overall, (("group", "b"),) one feature) -> metric -> value.
+    spec: features, metrics (name -> max / min / max_gap), min_slice_size.
+    Raises ValueError when a bounded metric is absent from the overall slice (TFMA did not
+    compute it): the gate fails rather than pass a model it could not judge.
+
+    Returns `passed`, `failures` (one readable line per broken bound, e.g. "group=b: fpr 0.4100
+    > max 0.3"), `overall` (the overall value of each metric), `missing_features` (sensitive
+    features without a single slice in the evaluation: counted as a failure, the gate cannot
+    vouch for them), and `rows`: per slice and metric, `feature`, `slice`, `example_count`,
+    `metric`, `value`, `overall`, `gap` (value - overall), the bounds (`max`, `min`, `max_gap`),
+    `bound` (the bounds as text), `margin` (the smallest distance inside (+) or outside (-) any
+    bound), `judged`, `reason` (why not judged), `passed` (None when not judged), `violations`.
+    """
+    min_size = int(spec["min_slice_size"])
+    bounds: Dict[str, Dict[str, float]] = dict(sorted(spec["metrics"].items()))
+    overall_metrics = slices.get((), {})
+    absent = [name for name in bounds if name not in overall_metrics]
+    if absent:  # NaN means undefined; absent means never computed (or not read): not a pass
+        raise ValueError(f"the evaluation has no {absent} on the overall slice (it has "
+                         f"{sorted(overall_metrics)}): was it built from a config with this "
+                         "fairness section?")
+    overall = {name: _number(overall_metrics.get(name)) for name in bounds}
+    rows: List[Dict[str, Any]] = []
+    failures: List[str] = []
+    missing = []
+    for feature in spec["features"]:
+        feature_slices = [(key[0][1], metrics) for key, metrics in slices.items()
+                          if len(key) == 1 and key[0][0] == feature]
+        if not feature_slices:
+            missing.append(feature)
+            failures.append(f"{feature}: no slice of this feature in the evaluation")
+            continue
+        for value, metrics in sorted(feature_slices, key=lambda item: _slice_order(item[0])):
+            count = _number(metrics.get(EXAMPLE_COUNT))
+            for metric, bound in bounds.items():
+                row = _judge_slice(feature, value, count, metric, _number(metrics.get(metric)),
+                                   overall[metric], bound, min_size)
+                rows.append(row)
+                failures += row["violations"]
+    judged = {(row["feature"], row["slice"]) for row in rows if row["judged"]}
+    shown = {(row["feature"], row["slice"]) for row in rows}
+    return {"passed": not failures, "failures": failures, "min_slice_size": min_size,
+            "features": list(spec["features"]), "bounds": bounds, "overall": overall,
+            "judged_slices": len(judged), "unjudged_slices": len(shown - judged),
+            "missing_features": missing, "rows": rows}
+
+
+def _judge_slice(feature: str, value, count: Optional[float], metric: str,
+                 rate: Optional[float], overall: Optional[float], bound: Mapping[str, float],
+                 min_size: int) -> Dict[str, Any]:
+    name = f"{feature}={value}"
+    gap = rate - overall if rate is not None and overall is not None else None
+    checks = []  # (margin, violation message)
+    if rate is not None:
+        if bound.get("max") is not None:
+            checks.append((bound["max"] - rate,
+                           f"{name}: {metric} {rate:.4f} > max {bound['max']:g}"))
+        if bound.get("min") is not None:
+            checks.append((rate - bound["min"],
+                           f"{name}: {metric} {rate:.4f} < min {bound['min']:g}"))
+        if bound.get("max_gap") is not None and gap is not None:
+            checks.append((bound["max_gap"] - abs(gap),
+                           f"{name}: {metric} {rate:.4f} is {abs(gap):.4f} from the overall "
+                           f"{overall:.4f} > max_gap {bound['max_gap']:g}"))
+    reason = None
+    if count is None or count < min_size:
+        reason = (f"too small: {0 if count is None else count:,.0f} examples "
+                  f"< min_slice_size {min_size:,}")
+    elif rate is None:
+        reason = f"{metric} undefined on this slice (its denominator is zero)"
+    elif not checks:
+        reason = f"overall {metric} undefined: no gap to judge"
+    judged = reason is None
+    violations = [message for margin, message in checks if margin < 0] if judged else []
+    return {
+        "feature": feature, "slice": str(value), "example_count": count, "metric": metric,
+        "value": rate, "overall": overall, "gap": gap,
+        "max": bound.get("max"), "min": bound.get("min"), "max_gap": bound.get("max_gap"),
+        "bound": describe_bound(bound),
+        "margin": min(margin for margin, _ in checks) if checks else None,
+        "judged": judged, "reason": reason,
+        "passed": (not violations) if judged else None, "violations": violations,
+    }
+
+
+def describe_bound(bound: Mapping[str, float]) -> str:
+    """'<= 0.3, |gap| <= 0.1' for {max: 0.3, max_gap: 0.1}."""
+    parts = []
+    if bound.get("min") is not None:
+        parts.append(f">= {bound['min']:g}")
+    if bound.get("max") is not None:
+        parts.append(f"<= {bound['max']:g}")
+    if bound.get("max_gap") is not None:
+        parts.append(f"|gap| <= {bound['max_gap']:g}")
+    return ", ".join(parts)
+
+
+def _number(value) -> Optional[float]:
+    """A finite float, else None (missing, NaN, or not a number)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _slice_order(value):
+    """Numbers in numeric order, then text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
+
+
+def failure_summary(result: Mapping[str, Any]) -> str:
+    """The refusal in one paragraph (for the log and the CLI)."""
+    lines = result.get("failures") or []
+    if not lines:
+        return "fairness: every judged slice is within its bounds"
+    return "fairness: not blessed:\n" + "\n".join(f"  - {line}" for line in lines)
+
+
+def read_fairness(uri: str) -> Dict[str, Any]:
+    """The `fairness.json` of a FairnessChecks artifact at `uri` (local or gs://)."""
+    with fileio.open(os.path.join(uri, FAIRNESS_FILE), "r") as source:
+        return json.load(source)
+
+
+def candidate_model_name(evaluation_uri: str) -> Optional[str]:
+    """The candidate's name in TFMA's output when the evaluation compared it with a baseline,
+    else None (read with fileio: works on gs://)."""
+    with fileio.open(os.path.join(evaluation_uri, EVAL_CONFIG_FILE), "r") as source:
+        config = json.load(source)
+    specs = config.get("evalConfig", {}).get("modelSpecs", [])
+    if len(specs) < 2:
+        return None
+    return next((spec.get("name") for spec in specs if not spec.get("isBaseline")), None)
+
+
+def load_slices(evaluation_uri: str) -> Dict[SliceKey, Dict[str, float]]:
+    """Slice key -> scalar metrics of the candidate model, as TFMA's loader reads them."""
+    import tensorflow_model_analysis as tfma  # heavy: only the executor needs it
+    result = tfma.load_eval_result(evaluation_uri,
+                                   model_name=candidate_model_name(evaluation_uri))
+    # metric_values: the value on all the examples, whether or not TFMA bounded it with a
+    # confidence interval (EvalConfig options.compute_confidence_intervals).
+    return {tuple(key): metric_values(metrics) for key, metrics in result.slicing_metrics}
+
+
+class Executor(base_executor.BaseExecutor):
+
+    def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
+           exec_properties: Dict[str, Any]) -> None:
+        spec = parse_spec(exec_properties["fairness_spec"])
+        evaluation = artifact_utils.get_single_instance(input_dict["evaluation"])
+        evaluator_blessing = artifact_utils.get_single_instance(input_dict["model_blessing"])
+        evaluator_blessed = evaluator_blessing.get_int_custom_property(BLESSED_PROPERTY) == 1
+
+        result = judge(load_slices(evaluation.uri), spec)
+        blessed = evaluator_blessed and result["passed"]
+        result.update(evaluator_blessed=evaluator_blessed, blessed=blessed,
+                      evaluation=evaluation.uri)
+
+        checks = artifact_utils.get_single_instance(output_dict["fairness"])
+        with fileio.open(os.path.join(checks.uri, FAIRNESS_FILE), "w") as sink:
+            sink.write(to_json(result))
+        write_blessing(artifact_utils.get_single_instance(output_dict["blessing"]),
+                       evaluator_blessing, blessed, result["passed"])
+        log = logging.info if result["passed"] else logging.warning
+        log("FairnessGate: %s judged slice(s), %s too small or undefined; %s",
+            result["judged_slices"], result["unjudged_slices"], failure_summary(result))
+        logging.info("FairnessGate: Evaluator blessed: %s; fairness passed: %s; blessed: %s",
+                     evaluator_blessed, result["passed"], blessed)
+
+
+def write_blessing(blessing, evaluator_blessing, blessed: bool, fairness_passed: bool) -> None:
+    """The gate's ModelBlessing, as TFX's Evaluator writes one: the models compared (so TFX's
+    LatestBlessedModelStrategy and our baseline strategy find the blessed model), `blessed`
+    1 or 0 (what the Pusher reads), and a BLESSED / NOT_BLESSED marker file."""
+    for name in COPIED_INT_PROPERTIES:
+        if evaluator_blessing.has_custom_property(name):
+            blessing.set_int_custom_property(name,
+                                             evaluator_blessing.get_int_custom_property(name))
+    for name in COPIED_STRING_PROPERTIES:
+        if evaluator_blessing.has_custom_property(name):
+            blessing.set_string_custom_property(
+                name, evaluator_blessing.get_string_custom_property(name))
+    blessing.set_int_custom_property(
+        EVALUATOR_BLESSED_PROPERTY,
+        int(evaluator_blessing.get_int_custom_property(BLESSED_PROPERTY) == 1))
+    blessing.set_int_custom_property(FAIRNESS_PASSED_PROPERTY, int(fairness_passed))
+    blessing.set_int_custom_property(BLESSED_PROPERTY, int(blessed))
+    marker = BLESSED_FILE if blessed else NOT_BLESSED_FILE
+    with fileio.open(os.path.join(blessing.uri, marker), "w") as sink:
+        sink.write("")
+
+
+def to_json(result: Mapping[str, Any]) -> str:
+    """Strict JSON (a NaN would become null; `judge` already stores undefined values as None)."""
+    return json.dumps(_strict(result), indent=2, sort_keys=True, allow_nan=False)
+
+
+def _strict(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(item) for item in value]
+    return value

@@ -1,0 +1,448 @@
+"""A model card built from one run's artifacts: ML Metadata's push facts, TFMA's evaluation,
+TFDV's statistics, the curated schema, the feature attributions and the fairness checks, plus the
+config's `model_card:` section for what no artifact knows.
+
+Field names follow the Model Card Toolkit's JSON schema (model_details, model_parameters,
+quantitative_analysis, considerations), with numbers as JSON numbers, `slice_key` beside each
+metric's readable `slice`, and four sections of our own: `evaluation` (decision, main metric,
+where the evaluation is), `thresholds` (each bound with its value and margin, as TFMA applied
+it), `fairness` (the FairnessGate's fairness.json as it wrote it) and `feature_attributions`
+(the FeatureAttributions step's attributions.json as it wrote it). The model-card-toolkit
+package does not install beside tfx 1.16, so nothing here uses it.
+
+Every metric is read with TFMA's own loaders (`tfma.load_eval_result`,
+`tfma.load_validation_result`) and `mlpipe.core.lineage`'s readers; statistics with
+`tfdv.load_stats_binary`; files through TFX's fileio / tf.io, so gs:// works as a local path does.
+"""
+
+import datetime
+import json
+import math
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import tensorflow_data_validation as tfdv
+import tensorflow_model_analysis as tfma
+from tensorflow_metadata.proto.v0 import statistics_pb2
+from tfx.dsl.io import fileio
+
+from mlpipe.components.attributions import read_attributions as read_attributions_file
+from mlpipe.config.metrics import metric_key
+from mlpipe.core import lineage
+from mlpipe.core.artifacts import STATISTICS_FILE, split_uri
+from mlpipe.core.contract import OUTPUT_KEY, SERVING, SERVING_SIGNATURE
+from mlpipe.core.schema_io import environment_features, load_schema
+
+from mlpipe.components.model_card import render
+
+CARD_FORMAT = "mlpipe.model_card/1"
+EVAL_CONFIG_FILE = "eval_config.json"   # TFMA's copy of the EvalConfig it applied
+SCHEMA_FILE = "schema.pbtxt"            # ImportSchemaGen's file inside its Schema artifact
+FAIRNESS_FILE = "fairness.json"         # the FairnessGate's output file
+ROC_POINTS = 101
+TOP_VALUES = 3
+
+
+def build_card(*, version: str, destination: str, evaluation_uri: str, blessed: Optional[bool],
+               model_uri: str, statistics_uri: Optional[str], statistics_splits: Sequence[str],
+               schema_uri: Optional[str], attributions_uri: Optional[str],
+               fairness_uri: Optional[str], card_config: Dict[str, Any],
+               problem: Dict[str, Any], written_at: datetime.datetime) -> Dict[str, Any]:
+    """The card of one pushed version, read from the run's artifacts (see `assemble_card`).
+
+    card_config: the config's `model_card:` section as a dict (ModelCardConfig.model_dump()).
+    problem: the facts `component.problem_facts` gives (name, label, features, train,
+        evaluation, data_path).
+    """
+    return assemble_card(
+        version=version, destination=destination, blessed=blessed,
+        evaluation=read_evaluation(evaluation_uri),
+        evaluation_uri=evaluation_uri, model_uri=model_uri,
+        datasets=dataset_summaries(statistics_uri, statistics_splits,
+                                   problem.get("data_path", "")),
+        input_format=input_format(schema_uri, problem),
+        attributions=read_attributions(attributions_uri),
+        fairness=read_json(fairness_uri, FAIRNESS_FILE),
+        card_config=card_config, problem=problem, written_at=written_at)
+
+
+def assemble_card(*, version: str, destination: str, blessed: Optional[bool],
+                  evaluation: Dict[str, Any], evaluation_uri: str, model_uri: str,
+                  datasets: Dict[str, Any], input_format: str,
+                  attributions: Optional[Dict[str, Any]], fairness: Optional[Any],
+                  card_config: Dict[str, Any], problem: Dict[str, Any],
+                  written_at: datetime.datetime) -> Dict[str, Any]:
+    """The card from what was read (`read_evaluation`'s dict, the dataset summaries, ...):
+    Model Card Toolkit sections, then thresholds, evaluation, fairness, feature_attributions."""
+    min_slice_size = int(problem.get("evaluation", {}).get("min_slice_size", 0))
+    card = {
+        "format": CARD_FORMAT,
+        "model_details": {
+            "name": card_config.get("name") or problem["name"],
+            "overview": card_config.get("overview") or default_overview(problem),
+            "owners": [{"name": o["name"], "contact": o.get("contact", "")}
+                       for o in card_config.get("owners", [])],
+            "version": {"name": version, "date": version_date(version, written_at)},
+            "references": [{"reference": text} for text in card_config.get("references", [])],
+            "path": destination,
+        },
+        "model_parameters": {
+            "model_architecture": architecture(problem),
+            "hyperparameters": dict(problem.get("train", {})),
+            "data": datasets,
+            "input_format": input_format,
+            "output_format": output_format(problem),
+        },
+        "quantitative_analysis": {
+            "performance_metrics": evaluation["performance_metrics"],
+            "confidence_intervals": evaluation["confidence_intervals"],
+            "roc_curve": evaluation["roc_curve"],
+        },
+        "considerations": considerations(card_config, evaluation["performance_metrics"],
+                                         min_slice_size),
+        "thresholds": evaluation["thresholds"],
+        "evaluation": {
+            "blessed": blessed, "validation_ok": evaluation["validation_ok"],
+            "main_metric": problem.get("evaluation", {}).get("main_metric", "auc"),
+            "min_slice_size": min_slice_size, "split": "eval",
+            "compared_with_baseline": evaluation["baseline"] is not None,
+            "baseline_metrics": evaluation["baseline"],
+            "uri": evaluation_uri, "model_uri": model_uri,
+        },
+        "fairness": fairness,
+        "feature_attributions": attributions,
+    }
+    card["quantitative_analysis"]["graphics"] = render.graphics(card)
+    return card
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+def candidate_model_name(evaluation_uri: str) -> Optional[str]:
+    """`lineage.candidate_model_name`, read through fileio (the evaluation may be on gs://)."""
+    with fileio.open(os.path.join(evaluation_uri, EVAL_CONFIG_FILE), "r") as source:
+        config = json.loads(source.read())
+    specs = config.get("evalConfig", {}).get("modelSpecs", [])
+    if len(specs) < 2:
+        return None
+    return next((spec.get("name") for spec in specs if not spec.get("isBaseline")), None)
+
+
+def read_evaluation(evaluation_uri: str) -> Dict[str, Any]:
+    """What the card needs of the Evaluator's output, as TFMA's loaders read it."""
+    candidate = candidate_model_name(evaluation_uri)
+    result = tfma.load_eval_result(evaluation_uri, model_name=candidate)
+    validation = tfma.load_validation_result(evaluation_uri)
+    baseline = None
+    if candidate is not None:
+        baseline_name = next(spec.name for spec in result.config.model_specs if spec.is_baseline)
+        baseline = lineage.slice_metrics(
+            tfma.load_eval_result(evaluation_uri, model_name=baseline_name).slicing_metrics)
+    overall = lineage.slice_metrics(result.slicing_metrics)
+    options = result.config.options
+    computed = bool(options.compute_confidence_intervals.value)
+    intervals = options.confidence_intervals
+    method = (intervals.DESCRIPTOR.fields_by_name["method"].enum_type
+              .values_by_number[intervals.method].name)
+    return {
+        "performance_metrics": performance_metrics(result.slicing_metrics),
+        "confidence_intervals": {
+            "computed": computed, "level": 0.95 if computed else None,
+            # TFMA 0.47 uses the jackknife (20 buckets) when no method is named.
+            "method": ((method if not method.startswith("UNKNOWN") else "JACKKNIFE")
+                       if computed else None)},
+        "roc_curve": roc_curve(next((plots for key, plots in result.plots if key == ()), {})),
+        "thresholds": threshold_checks(result.config, overall, baseline),
+        "validation_ok": bool(validation.validation_ok),
+        "baseline": baseline,
+    }
+
+
+def slice_name(slice_key) -> str:
+    """'Overall' for TFMA's () slice key, else 'feature = value[, feature = value]'."""
+    if not slice_key:
+        return render.OVERALL
+    return ", ".join(f"{feature} = {_plain(value)}" for feature, value in slice_key)
+
+
+def _plain(value):
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def performance_metrics(slicing_metrics) -> List[Dict[str, Any]]:
+    """One entry per slice and metric: type, value, slice, slice_key, and confidence_interval
+    when TFMA computed one. Overall first, then the slices in TFMA's order."""
+    entries = []
+    ordered = sorted(slicing_metrics, key=lambda item: item[0] != ())
+    for slice_key, metrics in ordered:
+        values = lineage.metric_values(metrics)
+        bounds = lineage.metric_bounds(metrics)
+        for name in sorted(values):
+            entry = {"type": name, "value": values[name], "slice": slice_name(slice_key),
+                     "slice_key": [[feature, _plain(value)] for feature, value in slice_key]}
+            if name in bounds:
+                entry["confidence_interval"] = {"lower_bound": bounds[name][0],
+                                                "upper_bound": bounds[name][1]}
+            entries.append(entry)
+    return entries
+
+
+def roc_curve(plots_by_output) -> List[Tuple[float, float]]:
+    """(false positive rate, true positive rate) of TFMA's confusion matrices at thresholds,
+    thinned to ROC_POINTS."""
+    plots = plots_by_output.get("", {}).get("", {}) if plots_by_output else {}
+    matrices = plots.get("confusionMatrixAtThresholds", {}).get("matrices", [])
+    if len(matrices) > ROC_POINTS:
+        step = (len(matrices) - 1) / (ROC_POINTS - 1)
+        matrices = [matrices[round(i * step)] for i in range(ROC_POINTS)]
+    points = []
+    for matrix in matrices:
+        fpr, tpr = _float(matrix.get("falsePositiveRate")), _float(matrix.get("recall"))
+        if fpr is not None and tpr is not None:
+            points.append((fpr, tpr))
+    return points
+
+
+def _float(value) -> Optional[float]:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def threshold_checks(eval_config, candidate: Dict[str, float],
+                     baseline: Optional[Dict[str, float]]) -> List[Dict[str, Any]]:
+    """Each bound of the EvalConfig TFMA applied, with the candidate's value and the margin
+    (+ inside, - outside): `kind` kpi (value >= / <= bound) or regression (change against the
+    baseline; not checked without one). Overall slice: the only slice our thresholds bound."""
+    checks = []
+    for spec in eval_config.metrics_specs:
+        for metric in spec.metrics:
+            name = metric_key(metric.class_name)
+            thresholds = [t.threshold for t in metric.per_slice_thresholds]
+            if metric.HasField("threshold"):
+                thresholds.append(metric.threshold)
+            for threshold in thresholds:
+                checks.extend(_checks_of(name, threshold, candidate, baseline))
+    return checks
+
+
+def _checks_of(name, threshold, candidate, baseline) -> List[Dict[str, Any]]:
+    checks = []
+    value = candidate.get(name)
+    if threshold.HasField("value_threshold"):
+        bounds = threshold.value_threshold
+        if bounds.HasField("lower_bound"):
+            checks.append(_check(name, "kpi", value, bounds.lower_bound.value, ">="))
+        if bounds.HasField("upper_bound"):
+            checks.append(_check(name, "kpi", value, bounds.upper_bound.value, "<="))
+    if threshold.HasField("change_threshold"):
+        change = threshold.change_threshold
+        bound = change.absolute.value
+        if baseline is None or name not in baseline or value is None:
+            checks.append({"metric": name, "kind": "regression", "value": None, "bound": bound,
+                           "comparison": ">=", "passed": None, "margin": None})
+        else:
+            higher = change.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+            checks.append(_check(name, "regression", value - baseline[name],
+                                 bound if higher else -bound, ">=" if higher else "<="))
+    return checks
+
+
+def _check(name, kind, value, bound, comparison) -> Dict[str, Any]:
+    if value is None or math.isnan(value):
+        return {"metric": name, "kind": kind, "value": value, "bound": bound,
+                "comparison": comparison, "passed": False, "margin": None}
+    margin = value - bound if comparison == ">=" else bound - value
+    return {"metric": name, "kind": kind, "value": value, "bound": bound,
+            "comparison": comparison, "passed": margin >= 0, "margin": margin}
+
+
+# ----------------------------------------------------------------------------- data and model
+
+def dataset_summaries(statistics_uri: Optional[str], splits: Sequence[str],
+                      data_path: str) -> Dict[str, Dict[str, Any]]:
+    """Split -> a TFDV-based summary (examples, each feature's type, missing rate and
+    distribution) of StatisticsGen's statistics; {} without statistics."""
+    if not statistics_uri:
+        return {}
+    summaries = {}
+    for split in splits:
+        path = os.path.join(split_uri(statistics_uri, split), STATISTICS_FILE)
+        if not fileio.exists(path):
+            continue
+        statistics = tfdv.load_stats_binary(path).datasets[0]
+        features = []
+        for feature in statistics.features:
+            name = feature.path.step[0] if feature.path.step else feature.name
+            kind = statistics_pb2.FeatureNameStatistics.Type.Name(feature.type)
+            numeric = feature.HasField("num_stats")
+            stats = feature.num_stats if numeric else feature.string_stats
+            # CsvExampleGen writes a missing CSV value as an empty list, which TFDV counts as
+            # present: for single-valued columns, examples without a value are the missing ones.
+            values = stats.common_stats.tot_num_values
+            missing = (min(1.0, max(0.0, 1 - values / statistics.num_examples))
+                       if statistics.num_examples else 0.0)
+            summary = {"name": name, "type": kind, "missing_rate": missing}
+            if numeric:
+                summary.update(mean=stats.mean, std_dev=stats.std_dev, min=stats.min,
+                               median=stats.median, max=stats.max,
+                               summary=f"mean {stats.mean:.4g}, std {stats.std_dev:.4g}, "
+                                       f"min {stats.min:.4g}, median {stats.median:.4g}, "
+                                       f"max {stats.max:.4g}")
+            else:
+                top = [[v.value, v.frequency] for v in stats.top_values[:TOP_VALUES]]
+                summary.update(unique=stats.unique, top_values=top,
+                               summary=f"{stats.unique} unique; top: " + ", ".join(
+                                   f"{value} ({count:.0f})" for value, count in top))
+            features.append(summary)
+        features.sort(key=lambda row: row["name"])
+        summaries[split] = {
+            "name": split,
+            "source": data_path,
+            "num_examples": int(statistics.num_examples),
+            "description": (f"{statistics.num_examples:,} examples in the {split} split of "
+                            f"{data_path or 'the input data'}, {len(features)} columns"),
+            "features": features,
+        }
+    return summaries
+
+
+def label_definition(label: Dict[str, Any]) -> str:
+    derive = label.get("derive")
+    if derive:
+        return (f"{label['name']} = 1 when {derive['numerator']} / {derive['denominator']} > "
+                f"{derive['threshold']:g}")
+    if label.get("positive_class") is not None:
+        return f"{label['name']} = 1 when column '{label.get('column')}' is " \
+               f"'{label['positive_class']}'"
+    return f"{label['name']} = column '{label.get('column')}' (0/1)"
+
+
+def default_overview(problem: Dict[str, Any]) -> str:
+    count = len(raw_features(problem))
+    return (f"Binary classifier for the '{problem['name']}' problem: the probability that "
+            f"{label_definition(problem['label'])}, from {count} raw features.")
+
+
+def architecture(problem: Dict[str, Any]) -> str:
+    """mlpipe.trainer.model's network, with this problem's hyperparameters."""
+    train = problem.get("train", {})
+    return ("Wide-and-deep binary classifier (Keras, mlpipe.trainer.model): one-hot categorical "
+            "and quantile-bucket ids plus z-scored numerics feed an MLP with hidden units "
+            f"{train.get('hidden_units')} (ReLU) and, directly, the output logit; sigmoid "
+            f"output. Adam, learning rate {train.get('learning_rate')}, "
+            f"{train.get('epochs')} epochs, batch size {train.get('batch_size')}, seed "
+            f"{train.get('seed')}; preprocessing by TF Transform inside the exported model.")
+
+
+def raw_features(problem: Dict[str, Any]) -> List[str]:
+    features = problem.get("features", {})
+    return sorted(set(features.get("numeric", [])) | set(features.get("categorical", []))
+                  | set(features.get("bucketized", {})))
+
+
+def input_format(schema_uri: Optional[str], problem: Dict[str, Any]) -> str:
+    """The serving signature's input: the raw features the model reads, typed by the curated
+    schema's SERVING environment (which says what a request may carry)."""
+    serving = {}
+    if schema_uri:
+        serving = environment_features(load_schema(os.path.join(schema_uri, SCHEMA_FILE)),
+                                       SERVING)
+    read = raw_features(problem)
+    columns = ", ".join(
+        f"{name} ({serving[name].type}{'' if serving[name].required else ', may be missing'})"
+        if name in serving else name for name in read)
+    others = len(set(serving) - set(read))
+    return (f"Serialized tf.Example protos to the '{SERVING_SIGNATURE}' signature. The model "
+            f"reads {len(read)} raw features: {columns}."
+            + (f" The {others} other columns of the schema's SERVING environment are accepted "
+               "and ignored;" if others else "")
+            + " the label's source columns are not needed.")
+
+
+def output_format(problem: Dict[str, Any]) -> str:
+    return (f"'{OUTPUT_KEY}': P(label = 1) per example, a float in [0, 1], where "
+            f"{label_definition(problem['label'])}.")
+
+
+# ----------------------------------------------------------------------------- considerations
+
+def considerations(card_config: Dict[str, Any], metrics: List[Dict[str, Any]],
+                   min_slice_size: int) -> Dict[str, Any]:
+    """The config's considerations in the Model Card Toolkit's shape; the slices under
+    `min_slice_size` examples are added to the limitations (their metrics are not trustworthy)."""
+    limitations = [{"description": text} for text in card_config.get("limitations", [])]
+    counts = [entry for entry in metrics
+              if entry["type"] == "example_count" and len(entry.get("slice_key") or []) == 1]
+    small: Dict[str, List[Any]] = {}
+    sliced: Dict[str, int] = {}
+    for entry in counts:
+        [[feature, value]] = entry["slice_key"]
+        sliced[feature] = sliced.get(feature, 0) + 1
+        if entry["value"] is not None and entry["value"] < min_slice_size:
+            small.setdefault(feature, []).append(value)
+    if small:
+        described = [f"{feature}: " + (f"all {sliced[feature]} values" if len(values) ==
+                                        sliced[feature] else ", ".join(map(str, sorted(
+                                            values, key=lambda v: (isinstance(v, str), v)))))
+                     for feature, values in sorted(small.items())]
+        total = sum(len(values) for values in small.values())
+        limitations.append({"description": (
+            f"{total} evaluated slice(s) have fewer than {min_slice_size} examples, so their "
+            f"metrics are not reliable ({'; '.join(described)}).")})
+    intended = card_config.get("intended_use")
+    return {
+        "users": [{"description": text} for text in card_config.get("users", [])],
+        "use_cases": [{"description": intended}] if intended else [],
+        "limitations": limitations,
+        "tradeoffs": [{"description": text} for text in card_config.get("tradeoffs", [])],
+        "ethical_considerations": [
+            {"name": item["name"], "mitigation_strategy": item.get("mitigation", "")}
+            for item in card_config.get("ethical_considerations", [])],
+    }
+
+
+def version_date(version: str, written_at: datetime.datetime) -> str:
+    """ISO 8601 (UTC) of the push: the version itself when it is a Unix time (TFX's Pusher
+    names filesystem versions so), else when the card was written."""
+    if version.isdigit():
+        moment = datetime.datetime.fromtimestamp(int(version), tz=datetime.timezone.utc)
+    else:
+        moment = written_at.astimezone(datetime.timezone.utc)
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# ----------------------------------------------------------------------------- other outputs
+
+def read_json(uri: Optional[str], file_name: str) -> Optional[Any]:
+    """The JSON file an artifact holds, or None when there is no artifact or no file."""
+    if not uri:
+        return None
+    path = os.path.join(uri, file_name)
+    if not fileio.exists(path):
+        return None
+    with fileio.open(path, "r") as source:
+        return json.loads(source.read())
+
+
+def read_attributions(uri: Optional[str]) -> Optional[Dict[str, Any]]:
+    if not uri:
+        return None
+    return read_attributions_file(uri) or None
+
+
+def to_json(card: Dict[str, Any]) -> str:
+    """Strict JSON: NaN (e.g. the AUC of a slice with one class) becomes null."""
+    return json.dumps(_strict(card), indent=2, allow_nan=False, sort_keys=False)
+
+
+def _strict(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(key): _strict(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(item) for item in value]
+    return value

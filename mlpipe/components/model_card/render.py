@@ -1,0 +1,601 @@
+"""A model card (the dict of `model_card.json`) as one self-contained HTML page, and as text.
+
+Used by the ModelCard step (which writes `model_card.html` beside the pushed model) and by
+`mlpipe card`. Pure Python on the card's own numbers: no TensorFlow, nothing recomputed. The
+page has its styles inline and its charts as inline SVG drawn here from the card's numbers; it
+has no script and loads nothing (no link, image, font or stylesheet URL), so it opens offline and
+can be attached to a ticket. Every text from the card is HTML-escaped, references included:
+they are shown as text, never as links.
+"""
+
+import base64
+import html
+import math
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+OVERALL = "Overall"
+# Overall metrics in the order people read them; others the card holds follow, by name.
+METRIC_ORDER = ["auc", "auc_precision_recall", "binary_accuracy", "precision", "recall",
+                "calibration", "mean_label", "mean_prediction", "example_count"]
+SLICE_ROWS_SHOWN = 15
+ATTRIBUTION_ROWS_SHOWN = 15
+NOT_STATED = "not stated in the problem config"
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem;
+  color:#1d2433;max-width:1100px}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;
+  border-bottom:1px solid #dde;padding-bottom:.3rem}h3{font-size:1rem;margin-top:1.2rem}
+table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .7rem;text-align:right;
+  border-bottom:1px solid #eef;vertical-align:top}th{background:#f4f6fa}
+td:first-child,th:first-child{text-align:left}td.text,th.text{text-align:left}
+.badge{display:inline-block;padding:.2rem .7rem;border-radius:1rem;color:#fff;font-weight:600}
+.pass{background:#1e8e3e}.fail{background:#d93025}.none{background:#80868b}
+.small{color:#80868b;font-style:italic}.mono{font-family:ui-monospace,monospace;font-size:.85rem}
+.charts{display:flex;flex-wrap:wrap;gap:1rem}svg text{font-size:11px;fill:#3c4043}
+dl{display:grid;grid-template-columns:max-content auto;gap:.3rem 1rem}
+dt{font-weight:600}dd{margin:0}
+"""
+
+
+# ----------------------------------------------------------------------------- reading a card
+
+def overall_metrics(card: dict) -> Dict[str, dict]:
+    """Metric type -> its overall entry (value, confidence_interval) in the card."""
+    return {entry["type"]: entry for entry in _metrics(card) if entry.get("slice") == OVERALL}
+
+
+def slice_rows(card: dict) -> List[dict]:
+    """One row per slice other than overall: {slice, slice_key, metrics: type -> entry},
+    worst first by the main metric, slices under min_slice_size last (their `too_small`)."""
+    main = _evaluation(card).get("main_metric", "auc")
+    smallest = _evaluation(card).get("min_slice_size") or 0
+    rows: Dict[str, dict] = {}
+    for entry in _metrics(card):
+        if entry.get("slice") == OVERALL:
+            continue
+        row = rows.setdefault(entry["slice"], {"slice": entry["slice"],
+                                               "slice_key": entry.get("slice_key", []),
+                                               "metrics": {}})
+        row["metrics"][entry["type"]] = entry
+    for row in rows.values():
+        count = _value(row["metrics"].get("example_count"))
+        row["example_count"] = count
+        row["too_small"] = count is None or count < smallest
+
+    def worst_first(row):
+        value = _value(row["metrics"].get(main))
+        return (row["too_small"], math.inf if value is None else value, row["slice"])
+    return sorted(rows.values(), key=worst_first)
+
+
+def _metrics(card: dict) -> List[dict]:
+    return card.get("quantitative_analysis", {}).get("performance_metrics", [])
+
+
+def _evaluation(card: dict) -> dict:
+    return card.get("evaluation") or {}
+
+
+def _value(entry: Optional[dict]) -> Optional[float]:
+    if not entry:
+        return None
+    value = entry.get("value")
+    return float(value) if _finite(value) else None
+
+
+def _interval(entry: Optional[dict]) -> Optional[Tuple[float, float]]:
+    interval = (entry or {}).get("confidence_interval")
+    if not interval:
+        return None
+    low, high = interval.get("lower_bound"), interval.get("upper_bound")
+    return (float(low), float(high)) if _finite(low) and _finite(high) else None
+
+
+def _ordered(names: Iterable[str]) -> List[str]:
+    names = list(names)
+    return ([name for name in METRIC_ORDER if name in names]
+            + sorted(name for name in names if name not in METRIC_ORDER))
+
+
+# ----------------------------------------------------------------------------- numbers
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def number(value) -> str:
+    if not _finite(value):
+        return "n/a"
+    return f"{value:,.0f}" if value == int(value) and abs(value) > 1 else f"{value:.4f}"
+
+
+def count(value) -> str:
+    return f"{value:,.0f}" if _finite(value) else "n/a"
+
+
+def signed(value) -> str:
+    return f"{value:+.4f}" if _finite(value) else "n/a"
+
+
+def interval_text(entry: Optional[dict]) -> str:
+    bounds = _interval(entry)
+    return f"[{bounds[0]:.4f}, {bounds[1]:.4f}]" if bounds else ""
+
+
+def decision(card: dict) -> str:
+    blessed = _evaluation(card).get("blessed")
+    return {True: "BLESSED", False: "NOT BLESSED"}.get(blessed, "NO DECISION")
+
+
+# ----------------------------------------------------------------------------- HTML
+
+def render_html(card: dict) -> str:
+    details = card.get("model_details", {})
+    name = details.get("name", "model")
+    version = details.get("version", {})
+    badge = {"BLESSED": "pass", "NOT BLESSED": "fail"}.get(decision(card), "none")
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Model card: {_e(name)} {_e(version.get('name', ''))}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>Model card: {_e(name)}</h1>",
+        f"<p id='version'>version <b>{_e(version.get('name', '?'))}</b>, "
+        f"{_e(version.get('date', '?'))} <span class='badge {badge}'>{decision(card)}</span></p>",
+        "<h2 id='model-details'>Model details</h2>", _details_html(card),
+        "<h2 id='considerations'>Considerations</h2>", _considerations_html(card),
+        "<h2 id='model-parameters'>Model parameters</h2>", _parameters_html(card),
+        "<h2 id='datasets'>Datasets (TFDV statistics)</h2>", _datasets_html(card),
+        "<h2 id='quantitative-analysis'>Quantitative analysis</h2>",
+        _overall_html(card), _thresholds_html(card),
+        "<div class='charts'>", roc_svg(card), slice_svg(card), "</div>",
+        _slices_html(card),
+        "<h2 id='fairness'>Fairness</h2>", _fairness_html(card.get("fairness")),
+        "<h2 id='feature-attributions'>Feature attributions</h2>",
+        _attributions_html(card.get("feature_attributions")),
+        "<h2 id='references'>References</h2>", _references_html(card),
+        f"<p class='small'>Written by the pipeline's ModelCard step; field names follow the "
+        f"Model Card Toolkit schema. Evaluation: <span class='mono'>"
+        f"{_e(_evaluation(card).get('uri', '?'))}</span></p>",
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def _e(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _list_html(items: Sequence[str], element_id: str) -> str:
+    if not items:
+        return f"<p class='small' id='{element_id}'>{NOT_STATED}</p>"
+    return f"<ul id='{element_id}'>" + "".join(f"<li>{_e(item)}</li>" for item in items) + "</ul>"
+
+
+def _descriptions(items) -> List[str]:
+    return [item.get("description", "") if isinstance(item, dict) else str(item)
+            for item in items or []]
+
+
+def _details_html(card: dict) -> str:
+    details = card.get("model_details", {})
+    owners = details.get("owners", [])
+    owner_text = ("; ".join(f"{o.get('name', '')}" + (f" ({o['contact']})" if o.get("contact")
+                                                       else "") for o in owners)
+                  or NOT_STATED)
+    rows = [("Name", details.get("name", "?")), ("Overview", details.get("overview") or NOT_STATED),
+            ("Version", details.get("version", {}).get("name", "?")),
+            ("Date", details.get("version", {}).get("date", "?")), ("Owners", owner_text),
+            ("Pushed to", details.get("path", "?"))]
+    return ("<dl id='details'>" + "".join(f"<dt>{_e(key)}</dt><dd>{_e(value)}</dd>"
+                                         for key, value in rows) + "</dl>")
+
+
+def _considerations_html(card: dict) -> str:
+    considerations = card.get("considerations", {})
+    parts = ["<h3>Intended use</h3>",
+             _list_html(_descriptions(considerations.get("use_cases")), "use-cases"),
+             "<h3>Users</h3>", _list_html(_descriptions(considerations.get("users")), "users"),
+             "<h3>Limitations</h3>",
+             _list_html(_descriptions(considerations.get("limitations")), "limitations")]
+    tradeoffs = _descriptions(considerations.get("tradeoffs"))
+    if tradeoffs:
+        parts += ["<h3>Tradeoffs</h3>", _list_html(tradeoffs, "tradeoffs")]
+    parts.append("<h3>Ethical considerations</h3>")
+    ethical = considerations.get("ethical_considerations") or []
+    if not ethical:
+        parts.append(f"<p class='small' id='ethical'>{NOT_STATED}</p>")
+    else:
+        parts.append("<table id='ethical'><tr><th>risk</th><th class='text'>mitigation</th></tr>"
+                     + "".join(f"<tr><td>{_e(item.get('name', ''))}</td><td class='text'>"
+                               f"{_e(item.get('mitigation_strategy') or 'no mitigation stated')}"
+                               "</td></tr>" for item in ethical) + "</table>")
+    return "".join(parts)
+
+
+def _parameters_html(card: dict) -> str:
+    parameters = card.get("model_parameters", {})
+    rows = [("Architecture", parameters.get("model_architecture", "?")),
+            ("Input format", parameters.get("input_format", "?")),
+            ("Output format", parameters.get("output_format", "?"))]
+    hyper = parameters.get("hyperparameters") or {}
+    if hyper:
+        rows.append(("Hyperparameters", ", ".join(f"{key} {value}"
+                                                  for key, value in sorted(hyper.items()))))
+    return ("<dl id='parameters'>" + "".join(f"<dt>{_e(key)}</dt><dd>{_e(value)}</dd>"
+                                            for key, value in rows) + "</dl>")
+
+
+def _datasets_html(card: dict) -> str:
+    data = card.get("model_parameters", {}).get("data", {})
+    if not data:
+        return "<p class='small'>no statistics recorded for this run</p>"
+    parts = []
+    for split, dataset in data.items():
+        parts.append(f"<h3>{_e(split)}</h3><p>{_e(dataset.get('description', ''))}</p>")
+        features = dataset.get("features", [])
+        if features:
+            parts.append(f"<table class='dataset' id='data-{_e(split)}'><tr><th>feature</th>"
+                         "<th>type</th><th>missing</th><th class='text'>distribution</th></tr>")
+            parts += [f"<tr><td>{_e(f.get('name', ''))}</td><td>{_e(f.get('type', ''))}</td>"
+                      f"<td>{_percent(f.get('missing_rate'))}</td><td class='text mono'>"
+                      f"{_e(f.get('summary', ''))}</td></tr>" for f in features]
+            parts.append("</table>")
+    return "".join(parts)
+
+
+def _percent(value) -> str:
+    return f"{value:.1%}" if _finite(value) else "n/a"
+
+
+def _overall_html(card: dict) -> str:
+    overall = overall_metrics(card)
+    method = card.get("quantitative_analysis", {}).get("confidence_intervals") or {}
+    note = (f"95% confidence intervals computed by TFMA ({_e(method.get('method', '?'))})"
+            if method.get("computed") else
+            "no confidence intervals computed (evaluation.confidence_intervals is off)")
+    rows = [f"<h3>Overall (eval split)</h3><p class='small'>{note}</p>"
+            "<table id='overall'><tr><th>metric</th><th>value</th><th>95% interval</th></tr>"]
+    for name in _ordered(overall):
+        entry = overall[name]
+        rows.append(f"<tr><td>{_e(name)}</td><td>{number(entry.get('value'))}</td>"
+                    f"<td>{_e(interval_text(entry))}</td></tr>")
+    return "".join(rows) + "</table>"
+
+
+def _thresholds_html(card: dict) -> str:
+    checks = card.get("thresholds") or []
+    parts = ["<h3>Thresholds</h3>"]
+    if not checks:
+        return parts[0] + "<p class='small' id='thresholds'>no thresholds configured</p>"
+    parts.append("<table id='thresholds'><tr><th>metric</th><th>kind</th><th>value</th>"
+                 "<th>bound</th><th>result</th><th>margin</th></tr>")
+    for check in checks:
+        result = {True: "<span class='badge pass'>pass</span>",
+                  False: "<span class='badge fail'>fail</span>"}.get(
+            check.get("passed"), "<span class='badge none'>not checked</span>")
+        what = "change vs baseline" if check.get("kind") == "regression" else "value"
+        parts.append(f"<tr><td>{_e(check.get('metric', ''))}</td><td>{what}</td>"
+                     f"<td>{number(check.get('value'))}</td>"
+                     f"<td>{_e(check.get('comparison', ''))} {number(check.get('bound'))}</td>"
+                     f"<td>{result}</td><td>{signed(check.get('margin'))}</td></tr>")
+    return "".join(parts) + "</table>"
+
+
+def _slices_html(card: dict) -> str:
+    rows = slice_rows(card)
+    main = _evaluation(card).get("main_metric", "auc")
+    if not rows:
+        return "<h3>Slices</h3><p class='small' id='slices'>no slices configured</p>"
+    parts = [f"<h3>Slices, worst first by {_e(main)}</h3>",
+             f"<table id='slices'><tr><th>slice</th><th>examples</th><th>{_e(main)}</th>"
+             "<th>95% interval</th><th>accuracy</th><th>note</th></tr>"]
+    for row in rows:
+        entry = row["metrics"].get(main)
+        note = "<span class='small'>too small to trust</span>" if row["too_small"] else ""
+        parts.append(f"<tr><td>{_e(row['slice'])}</td><td>{count(row['example_count'])}</td>"
+                     f"<td>{number(_value(entry))}</td><td>{_e(interval_text(entry))}</td>"
+                     f"<td>{number(_value(row['metrics'].get('binary_accuracy')))}</td>"
+                     f"<td>{note}</td></tr>")
+    return "".join(parts) + "</table>"
+
+
+def _fairness_html(fairness) -> str:
+    if not fairness:
+        return ("<p class='small' id='fairness-none'>no fairness checks in this run (no "
+                "FairnessGate, or no evaluation.fairness section)</p>")
+    if not isinstance(fairness, dict) or "rows" not in fairness:
+        return f"<pre class='mono' id='fairness-raw'>{_e(fairness)}</pre>"
+    verdict = ("PASSED" if fairness.get("passed") else
+               "FAILED" if fairness.get("failures") else "NO DECISION")
+    badge = {"PASSED": "pass", "FAILED": "fail"}.get(verdict, "none")
+    parts = [f"<p id='fairness-verdict'><span class='badge {badge}'>{verdict}</span> "
+             f"{_e(fairness.get('judged_slices', '?'))} slice(s) judged, slices under "
+             f"{_e(fairness.get('min_slice_size', '?'))} examples shown and not judged</p>",
+             "<table id='fairness-table'><tr><th>slice</th><th>examples</th><th>metric</th>"
+             "<th>value</th><th>overall</th><th>gap</th><th>bound</th><th>margin</th>"
+             "<th>result</th></tr>"]
+    for row in fairness.get("rows", []):
+        if not row.get("judged"):
+            result = f"<span class='small'>not judged: {_e(row.get('reason') or '?')}</span>"
+        else:
+            result = ("<span class='badge pass'>pass</span>" if row.get("passed")
+                      else "<span class='badge fail'>fail</span>")
+        parts.append(f"<tr><td>{_e(row.get('feature', '?'))} = {_e(row.get('slice', '?'))}</td>"
+                     f"<td>{count(row.get('example_count'))}</td><td>{_e(row.get('metric'))}"
+                     f"</td><td>{number(row.get('value'))}</td><td>{number(row.get('overall'))}"
+                     f"</td><td>{signed(row.get('gap'))}</td><td>{_e(row.get('bound', ''))}</td>"
+                     f"<td>{signed(row.get('margin'))}</td><td>{result}</td></tr>")
+    parts.append("</table>")
+    failures = fairness.get("failures") or []
+    if failures:
+        parts.append("<ul id='fairness-failures'>"
+                     + "".join(f"<li>{_e(failure)}</li>" for failure in failures) + "</ul>")
+    return "".join(parts)
+
+
+def attributions_caption(attributions: dict) -> str:
+    metric = attributions.get("metric", "?")
+    return (f"Permutation importance: the drop in {metric} (unshuffled "
+            f"{number(attributions.get('unshuffled'))}) when one raw feature's values are "
+            f"shuffled across {attributions.get('rows', 0):,} {attributions.get('split', 'eval')}"
+            f" rows; mean ± std over {attributions.get('repeats', 0)} shuffles.")
+
+
+def _attributions_html(attributions) -> str:
+    if not attributions or not attributions.get("features"):
+        return "<p class='small' id='attributions-none'>no feature attributions recorded</p>"
+    rows = attributions["features"]
+    parts = [f"<p>{_e(attributions_caption(attributions))}</p>", attributions_svg(attributions),
+             "<table id='attributions'><tr><th>feature</th><th>mean drop</th><th>std</th></tr>"]
+    parts += [f"<tr><td>{_e(row.get('feature', '?'))}</td><td>{signed(row.get('mean_drop'))}"
+              f"</td><td>{number(row.get('std_drop'))}</td></tr>" for row in rows]
+    return "".join(parts) + "</table>"
+
+
+def _references_html(card: dict) -> str:
+    references = [item.get("reference", "") if isinstance(item, dict) else str(item)
+                  for item in card.get("model_details", {}).get("references", [])]
+    return _list_html(references, "reference-list")
+
+
+# ----------------------------------------------------------------------------- SVG charts
+
+WIDTH, HEIGHT, PAD = 300, 260, 40
+
+
+def roc_svg(card: dict) -> str:
+    """The overall ROC curve (TFMA's confusion matrices at thresholds), with the diagonal."""
+    points = card.get("quantitative_analysis", {}).get("roc_curve") or []
+
+    def x(value):
+        return PAD + value * (WIDTH - PAD - 10)
+
+    def y(value):
+        return HEIGHT - PAD - value * (HEIGHT - PAD - 25)
+    parts = [f"<svg id='roc' role='img' aria-label='ROC curve' width='{WIDTH}' "
+             f"height='{HEIGHT}' viewBox='0 0 {WIDTH} {HEIGHT}'>",
+             f"<text x='{WIDTH / 2}' y='15' text-anchor='middle' font-weight='600'>ROC curve "
+             "(overall)</text>",
+             f"<rect x='{PAD}' y='25' width='{WIDTH - PAD - 10}' height='{HEIGHT - PAD - 25}' "
+             "fill='#fafbfd' stroke='#dadce0'/>"]
+    for tick in (0, 0.5, 1):
+        parts.append(f"<text x='{x(tick)}' y='{HEIGHT - PAD + 14}' text-anchor='middle'>{tick}"
+                     "</text>")
+        parts.append(f"<text x='{PAD - 5}' y='{y(tick) + 4}' text-anchor='end'>{tick}</text>")
+    parts.append(f"<text x='{WIDTH / 2}' y='{HEIGHT - 8}' text-anchor='middle'>false positive "
+                 "rate</text>")
+    parts.append(f"<text x='12' y='{HEIGHT / 2}' text-anchor='middle' "
+                 f"transform='rotate(-90 12 {HEIGHT / 2})'>true positive rate</text>")
+    parts.append(f"<line x1='{x(0)}' y1='{y(0)}' x2='{x(1)}' y2='{y(1)}' stroke='#bdc1c6' "
+                 "stroke-dasharray='4 3'/>")
+    clipped = sorted((min(1.0, max(0.0, float(a))), min(1.0, max(0.0, float(b))))
+                     for a, b in points if _finite(a) and _finite(b))
+    if clipped:
+        path = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in clipped)
+        parts.append(f"<polyline class='series' points='{path}' fill='none' stroke='#1a73e8' "
+                     "stroke-width='2'/>")
+    else:
+        parts.append(f"<text x='{WIDTH / 2}' y='{HEIGHT / 2}' text-anchor='middle'>no data</text>")
+    return "".join(parts) + "</svg>"
+
+
+def slice_svg(card: dict) -> str:
+    """The main metric per slice as bars from 0 to 1, with the 95% interval as a whisker and the
+    overall value as a dashed line; slices too small to trust in grey."""
+    main = _evaluation(card).get("main_metric", "auc")
+    rows = slice_rows(card)[:SLICE_ROWS_SHOWN * 2]
+    overall = _value(overall_metrics(card).get(main))
+    bar, label_width, chart_width, value_width = 16, 190, 560, 120
+    scale = chart_width - label_width - value_width
+    height = 30 + bar * max(len(rows), 1)
+    parts = [f"<svg id='slice-chart' role='img' aria-label='{_e(main)} by slice' "
+             f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
+             f"<text x='0' y='14' font-weight='600'>{_e(main)} by slice (95% interval)</text>"]
+    for i, row in enumerate(rows):
+        entry = row["metrics"].get(main)
+        value = _value(entry)
+        top = 22 + i * bar
+        width = scale * min(1.0, max(0.0, value)) if value is not None else 0.0
+        colour = "#bdc1c6" if row["too_small"] else "#1a73e8"
+        parts.append(f"<text x='{label_width - 6}' y='{top + 11}' text-anchor='end'>"
+                     f"{_e(row['slice'])}</text>")
+        parts.append(f"<rect class='slice-bar' x='{label_width}' y='{top}' width='{width:.1f}' "
+                     f"height='{bar - 3}' fill='{colour}'/>")
+        bounds = _interval(entry)
+        if bounds:
+            low, high = (label_width + scale * min(1.0, max(0.0, b)) for b in bounds)
+            middle = top + (bar - 3) / 2
+            parts.append(f"<line class='interval' x1='{low:.1f}' y1='{middle:.1f}' "
+                         f"x2='{high:.1f}' y2='{middle:.1f}' stroke='#3c4043'/>")
+        parts.append(f"<text x='{label_width + scale + 6}' y='{top + 11}'>{number(value)} "
+                     f"(n={count(row['example_count'])})</text>")
+    if overall is not None:
+        at = label_width + scale * min(1.0, max(0.0, overall))
+        parts.append(f"<line x1='{at:.1f}' y1='20' x2='{at:.1f}' y2='{height}' stroke='#d93025' "
+                     "stroke-dasharray='4 3'/>")
+    if not rows:
+        parts.append("<text x='0' y='40'>no slices configured</text>")
+    return "".join(parts) + "</svg>"
+
+
+def attributions_svg(attributions: dict) -> str:
+    """Features ranked by mean metric drop when shuffled: bars from a zero line, ± one std."""
+    rows = (attributions or {}).get("features", [])[:ATTRIBUTION_ROWS_SHOWN]
+    bar, label_width, chart_width, value_width = 18, 190, 620, 130
+    scale = chart_width - label_width - value_width
+    means = [row["mean_drop"] if _finite(row.get("mean_drop")) else 0.0 for row in rows]
+    stds = [row["std_drop"] if _finite(row.get("std_drop")) else 0.0 for row in rows]
+    low = min([0.0] + [m - s for m, s in zip(means, stds)])
+    high = max([0.0] + [m + s for m, s in zip(means, stds)])
+    span = (high - low) or 1.0
+
+    def x(value):
+        return label_width + scale * (value - low) / span
+    height = 34 + bar * max(len(rows), 1)
+    parts = [f"<svg id='attributions-chart' role='img' aria-label='feature attributions' "
+             f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
+             f"<text x='0' y='14' font-weight='600'>drop in "
+             f"{_e((attributions or {}).get('metric', '?'))} when shuffled</text>"]
+    for i, (row, mean, std) in enumerate(zip(rows, means, stds)):
+        top = 24 + i * bar
+        left, right = sorted((x(0.0), x(mean)))
+        parts.append(f"<text x='{label_width - 6}' y='{top + 12}' text-anchor='end'>"
+                     f"{_e(row.get('feature', '?'))}</text>")
+        parts.append(f"<rect class='attribution' x='{left:.1f}' y='{top}' "
+                     f"width='{right - left:.1f}' height='{bar - 4}' "
+                     f"fill='{'#1a73e8' if mean >= 0 else '#bdc1c6'}'/>")
+        if std > 0:
+            middle = top + (bar - 4) / 2
+            parts.append(f"<line x1='{x(mean - std):.1f}' y1='{middle:.1f}' "
+                         f"x2='{x(mean + std):.1f}' y2='{middle:.1f}' stroke='#3c4043'/>")
+        parts.append(f"<text x='{label_width + scale + 6}' y='{top + 12}'>"
+                     f"{signed(row.get('mean_drop'))} ± {number(row.get('std_drop'))}</text>")
+    parts.append(f"<line x1='{x(0.0):.1f}' y1='20' x2='{x(0.0):.1f}' y2='{height}' "
+                 "stroke='#3c4043' stroke-dasharray='4 3'/>")
+    return "".join(parts) + "</svg>"
+
+
+def graphics(card: dict) -> Dict[str, Any]:
+    """The Model Card Toolkit's `quantitative_analysis.graphics`: each chart as a base64 image
+    (SVG here), for readers of the JSON; the HTML page draws the same charts inline."""
+    charts = [("ROC curve (overall)", roc_svg(card)),
+              (f"{_evaluation(card).get('main_metric', 'auc')} by slice", slice_svg(card))]
+    if (card.get("feature_attributions") or {}).get("features"):
+        charts.append(("Feature attributions", attributions_svg(card["feature_attributions"])))
+    return {"description": "SVG charts drawn from this card's numbers (base64).",
+            "collection": [{"name": name, "image": base64.b64encode(_standalone(svg)).decode()}
+                           for name, svg in charts]}
+
+
+def _standalone(svg: str) -> bytes:
+    """An inline SVG as an SVG file (which needs its namespace)."""
+    return svg.replace("<svg ", "<svg xmlns='" + SVG_NAMESPACE + "' ", 1).encode()
+
+
+# ----------------------------------------------------------------------------- text
+
+def render_text(card: dict) -> str:
+    details = card.get("model_details", {})
+    version = details.get("version", {})
+    considerations = card.get("considerations", {})
+    parameters = card.get("model_parameters", {})
+    owners = "; ".join(o.get("name", "") + (f" <{o['contact']}>" if o.get("contact") else "")
+                       for o in details.get("owners", [])) or NOT_STATED
+    lines = [f"Model card: {details.get('name', '?')}, version {version.get('name', '?')} "
+             f"({version.get('date', '?')})",
+             f"Decision:  {decision(card)}; pushed to {details.get('path', '?')}",
+             f"Overview:  {details.get('overview') or NOT_STATED}",
+             f"Owners:    {owners}", ""]
+    lines += _text_list("Intended use", _descriptions(considerations.get("use_cases")))
+    lines += _text_list("Users", _descriptions(considerations.get("users")))
+    lines += _text_list("Limitations", _descriptions(considerations.get("limitations")))
+    if considerations.get("tradeoffs"):
+        lines += _text_list("Tradeoffs", _descriptions(considerations.get("tradeoffs")))
+    ethical = considerations.get("ethical_considerations") or []
+    lines.append("Ethical considerations:" + ("" if ethical else f" {NOT_STATED}"))
+    for item in ethical:
+        lines += [f"  - {item.get('name', '')}",
+                  f"    mitigation: {item.get('mitigation_strategy') or 'no mitigation stated'}"]
+    lines += ["", f"Model:   {parameters.get('model_architecture', '?')}",
+              f"Input:   {parameters.get('input_format', '?')}",
+              f"Output:  {parameters.get('output_format', '?')}", "Data (TFDV statistics):"]
+    for split, dataset in (parameters.get("data") or {}).items():
+        lines.append(f"  {split:<6} {dataset.get('description', '')}")
+    overall = overall_metrics(card)
+    computed = (card.get("quantitative_analysis", {}).get("confidence_intervals")
+                or {}).get("computed")
+    lines += ["", "Overall metrics (eval split; " + (
+        "95% confidence interval):" if computed else
+        "no confidence intervals: evaluation.confidence_intervals is off):")]
+    for name in _ordered(overall):
+        lines.append(f"  {name:<22}{number(overall[name].get('value')):>10}"
+                     + _spaced(interval_text(overall[name])))
+    checks = card.get("thresholds") or []
+    lines += ["", "Thresholds:" + ("" if checks else " none configured")]
+    for check in checks:
+        what = "change vs baseline" if check.get("kind") == "regression" else "value"
+        if check.get("passed") is None:
+            lines.append(f"  -    {check.get('metric', ''):<16} {what}: not checked (no baseline)")
+            continue
+        lines.append(f"  {'PASS' if check['passed'] else 'FAIL'} {check.get('metric', ''):<16} "
+                     f"{what} {number(check.get('value'))} {check.get('comparison', '')} "
+                     f"{number(check.get('bound'))}  (margin {signed(check.get('margin'))})")
+    main = _evaluation(card).get("main_metric", "auc")
+    rows = slice_rows(card)
+    lines += ["", f"Slices, worst first by {main}:" + ("" if rows else " none configured")]
+    for row in rows[:SLICE_ROWS_SHOWN]:
+        entry = row["metrics"].get(main)
+        note = "  (too small to trust)" if row["too_small"] else ""
+        lines.append(f"  {row['slice']:<36}{count(row['example_count']):>8}"
+                     f"{number(_value(entry)):>10}{_spaced(interval_text(entry))}{note}")
+    if len(rows) > SLICE_ROWS_SHOWN:
+        lines.append(f"  ... {len(rows) - SLICE_ROWS_SHOWN} more (see --html or --json)")
+    lines += ["", *_fairness_lines(card.get("fairness"))]
+    lines += ["", *_attribution_lines(card.get("feature_attributions"))]
+    references = [item.get("reference", "") if isinstance(item, dict) else str(item)
+                  for item in details.get("references", [])]
+    lines += ["", *_text_list("References", references)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _spaced(text: str) -> str:
+    return f"  {text}" if text else ""
+
+
+def _text_list(title: str, items: Sequence[str]) -> List[str]:
+    if not items:
+        return [f"{title}: {NOT_STATED}"]
+    if len(items) == 1 and title in ("Intended use",):
+        return [f"{title}: {items[0]}"]
+    return [f"{title}:", *(f"  - {item}" for item in items)]
+
+
+def _fairness_lines(fairness) -> List[str]:
+    if not fairness:
+        return ["Fairness: no fairness checks in this run"]
+    if not isinstance(fairness, dict) or "rows" not in fairness:
+        return [f"Fairness: {fairness}"]
+    verdict = ("PASSED" if fairness.get("passed") else
+               "FAILED" if fairness.get("failures") else "no decision")
+    lines = [f"Fairness: {verdict} ({fairness.get('judged_slices', '?')} slice(s) judged)"]
+    for row in fairness.get("rows", []):
+        judged = ("not judged: " + str(row.get("reason") or "?") if not row.get("judged")
+                  else "pass" if row.get("passed") else "FAIL")
+        lines.append(f"  {str(row.get('feature', '?')) + ' = ' + str(row.get('slice', '?')):<30}"
+                     f"{row.get('metric', ''):<12}{number(row.get('value')):>8}  gap "
+                     f"{signed(row.get('gap'))}  {row.get('bound', '')}  {judged}")
+    lines += [f"  refused: {failure}" for failure in fairness.get("failures") or []]
+    return lines
+
+
+def _attribution_lines(attributions) -> List[str]:
+    if not attributions or not attributions.get("features"):
+        return ["Feature attributions: none recorded"]
+    lines = ["Feature attributions (permutation importance, drop in "
+             f"{attributions.get('metric', '?')} when shuffled):"]
+    for row in attributions["features"][:ATTRIBUTION_ROWS_SHOWN]:
+        lines.append(f"  {row.get('feature', '?'):<28}{signed(row.get('mean_drop')):>10} ± "
+                     f"{number(row.get('std_drop'))}")
+    return lines

@@ -1,0 +1,96 @@
+"""`mlpipe init --data FILE.csv --label COLUMN`: a new problem, ready for `mlpipe run`.
+
+Reads the CSV once, decides (mlpipe.init.inference), infers the curated schema with the same
+TFDV proposal `mlpipe schema` makes (mlpipe.schema.proposal, fitted to how CsvExampleGen writes
+blank cells, so it passes the pipeline's gate on this data), and writes `<name>.yaml` and
+`schema.pbtxt` into --output (default ./<name>/). Needs no --config. Every check runs before
+anything is written: bad data, a label it cannot use, or a file that exists (without --force)
+is exit 2 and writes nothing.
+"""
+
+import pathlib
+
+from mlpipe.errors import EXIT_OK
+from mlpipe.process import import_tensorflow_quietly
+
+
+def register(command) -> None:
+    init = command("init", _init, "start a problem from a CSV file: write a config and a "
+                                  "curated schema to review, then `mlpipe run` them",
+                   needs_config=False)
+    init.add_argument("--data", required=True, help="the CSV file (a header line, then rows)")
+    init.add_argument("--label", required=True, help="the column to predict")
+    init.add_argument("--task", default="auto",
+                      help="auto (from the label's values) or binary; this version supports "
+                           "binary labels only (default: auto)")
+    init.add_argument("--positive-class",
+                      help="the label value that is class 1 (default: 1/true/yes, else the "
+                           "minority class)")
+    init.add_argument("--name", help="problem name (default: from the file name)")
+    init.add_argument("--output", help="folder to write into (default: ./<name>/)")
+    init.add_argument("--force", action="store_true",
+                      help="replace the config and schema if they exist")
+
+
+def _init(invocation) -> int:
+    from mlpipe.init import inference, writer
+    args = invocation.args
+    data = pathlib.Path(args.data)
+    name = inference.problem_name(args.name, data)
+    output = pathlib.Path(args.output) if args.output else pathlib.Path(name)
+    config_file, _ = writer.outputs(output, name)
+    writer.refuse_overwrite(writer.outputs(output, name), args.force)
+    table = inference.read_table(data)
+    analysis = inference.analyse(table, args.label, args.task, args.positive_class)
+    print(f"mlpipe init: {data} ({table.rows:,} rows, {len(table.header)} columns)")
+    print("  inferring the schema with TFDV ...", flush=True)
+
+    import_tensorflow_quietly()
+    from google.protobuf import text_format
+
+    from mlpipe.core.schema_io import environment_features, numeric_columns
+    from mlpipe.core.contract import TRAINING
+    from mlpipe.schema.proposal import propose_schema
+    schema = propose_schema(str(data), [analysis.label.column], analysis.missing_values,
+                            optional=analysis.excluded_columns)
+    types = {feature: "BYTES" for feature in table.header}
+    types.update(numeric_columns(schema))
+    features = inference.choose_features(analysis, types)
+    optional = [info.name for info in environment_features(schema, TRAINING).values()
+                if not info.required]
+    text = writer.config_text(analysis, features, name,
+                              data_ref=writer.data_reference(data, output),
+                              config_ref=str(config_file), optional_columns=optional)
+    written = writer.write_problem(output, name, text, _schema_text(schema, data, text_format),
+                                   args.force)
+    _print_decisions(analysis, features)
+    print(f"Wrote {written[0]} (review the decisions in its comments)")
+    print(f"      {written[1]}")
+    print(f"Next: mlpipe run --config {config_file}")
+    return EXIT_OK
+
+
+def _schema_text(schema, data: pathlib.Path, text_format) -> str:
+    header = (f"# Curated schema written by `mlpipe init` from {data.name}: TFDV's inference,\n"
+              "# fitted to how CsvExampleGen writes blank cells. Review and edit it: it is the\n"
+              "# data contract the pipeline's gate checks every run against.\n")
+    return header + text_format.MessageToString(schema)
+
+
+def _print_decisions(analysis, features) -> None:
+    label, base = analysis.label, analysis.baseline
+    share = label.counts[label.positive_class] / analysis.rows
+    print(f"  label:       {label.column} -> {label.name}: binary, positive class "
+          f"{label.positive_class!r} ({label.counts[label.positive_class]} of {analysis.rows} "
+          f"rows, {share:.1%}; {label.why})")
+    if analysis.missing_values:
+        print(f"  missing:     {', '.join(analysis.missing_values)} read as blank "
+              f"(in {', '.join(analysis.token_counts)})")
+    print(f"  numeric:     {', '.join(features.numeric) or '-'}")
+    print(f"  categorical: {', '.join(features.categorical) or '-'}")
+    for item in analysis.excluded:
+        print(f"  left out:    {item.column}: {item.reason}")
+    print(f"  KPI floor:   auc >= {base.auc_floor}, binary_accuracy >= {base.accuracy_floor} "
+          f"(class prior on {base.held_out_rows} held-out rows: auc {base.auc:.1f}, accuracy "
+          f"{base.accuracy:.3f})")
+    print(f"  training:    {analysis.budget.why}")

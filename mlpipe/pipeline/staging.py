@@ -1,0 +1,71 @@
+"""The data a local run ingests when the config declares missing-value tokens.
+
+CsvExampleGen cannot be told that `NA` means "no value": it would read a numeric column holding
+`NA` as text, and the gate would stop the run. With `data.missing_values` declared, the run reads a
+copy of each CSV file with those cells blanked (`mlpipe.core.csv_blanks`), staged in the run
+home's `staged/` folder under a digest of the files' contents and the tokens: an unchanged re-run
+finds the same copy (same path, same file times), so TFX's cache still holds; changed data or
+tokens make a new copy. The original files are what the preflight check reads and what the run's
+provenance records. Without declared tokens the config is used as it is and nothing is copied.
+"""
+
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+from typing import Dict, List, Optional
+
+from mlpipe.config import ProblemConfig
+from mlpipe.core.csv_blanks import blank_tokens
+from mlpipe.core.run_home import RunHome
+
+
+def staged_config(config: ProblemConfig, home: RunHome,
+                  known_digests: Optional[Dict[str, str]] = None) -> ProblemConfig:
+    """`config` with data.path (and data.score_path) pointing at staged copies whose declared
+    tokens are blank; `config` itself when it declares none. `known_digests`: file -> sha256
+    already computed (the preflight check hashes the data as it reads it)."""
+    tokens = config.data.missing_values
+    if not tokens:
+        return config
+    update = {"path": stage_csv(config.data.path, tokens, home.staged_dir, known_digests)}
+    if config.data.score_path:
+        update["score_path"] = stage_csv(config.data.score_path, tokens, home.staged_dir,
+                                         known_digests)
+    return config.model_copy(update={"data": config.data.model_copy(update=update)})
+
+
+def stage_csv(data_path: str, tokens: List[str], staged_dir: pathlib.Path,
+              known_digests: Optional[Dict[str, str]] = None) -> str:
+    """A CSV file or folder -> the path of its blanked copy under `staged_dir` (a file stays a
+    file, a folder a folder of files with the same names)."""
+    folder = os.path.isdir(data_path)
+    files = (sorted(str(path) for path in pathlib.Path(data_path).iterdir() if path.is_file())
+             if folder else [data_path])
+    known_digests = known_digests or {}
+    digest = hashlib.sha256(json.dumps({
+        "tokens": sorted(tokens),
+        "files": [[os.path.basename(path), known_digests.get(path) or _sha256(path)]
+                  for path in files],
+    }).encode()).hexdigest()[:16]
+    copy = staged_dir / f"data-{digest}"
+    if not copy.is_dir():
+        partial = staged_dir / f"data-{digest}.partial-{os.getpid()}"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        for path in files:
+            blank_tokens(path, partial / os.path.basename(path), tokens)
+        try:
+            partial.rename(copy)
+        except OSError:  # another run staged the same copy meanwhile
+            shutil.rmtree(partial, ignore_errors=True)
+    return str(copy) if folder else str(copy / os.path.basename(data_path))
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        for chunk in iter(lambda: source.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,188 @@
+"""What a config written by `mlpipe init` relies on, without TensorFlow: `data.missing_values` and
+`label.positive_class` in the config, the preflight check honouring them, and the staged copy a
+local run ingests (declared tokens blanked)."""
+
+import os
+
+import pytest
+
+from mlpipe.config import DataConfig, LabelConfig, ProblemConfig
+from mlpipe.core.csv_blanks import blank_tokens
+from mlpipe.core.run_home import RunHome
+from mlpipe.errors import InputDataError
+from mlpipe.pipeline.preflight import check_input_data
+from mlpipe.pipeline.staging import stage_csv, staged_config
+from tests.init.tables import penguin_rows, write_csv
+
+NUMERIC = {"bill_length_mm": "FLOAT", "bill_depth_mm": "FLOAT", "flipper_length_mm": "INT",
+           "body_mass_g": "INT", "rowid": "INT", "year": "INT"}
+
+
+def _config(data, **label):
+    return ProblemConfig.model_validate({
+        "name": "penguins",
+        "data": {"path": str(data), "missing_values": ["NA"]},
+        "label": {"name": "species_is_gentoo", "column": "species", "positive_class": "Gentoo",
+                  **label},
+        "features": {"numeric": ["bill_length_mm", "flipper_length_mm"],
+                     "categorical": ["island"]},
+        "schema": "schema.pbtxt",
+        "evaluation": {"kpi": {"auc": {"min": 0.55}}},
+    })
+
+
+def _error(config, numeric=NUMERIC) -> str:
+    with pytest.raises(InputDataError) as caught:
+        check_input_data(config, numeric)
+    return str(caught.value)
+
+
+# ---- config ----------------------------------------------------------------------------------
+
+def test_missing_values_default_to_none():
+    assert DataConfig(path="x.csv").missing_values == []
+
+
+@pytest.mark.parametrize("tokens, message", [
+    ([""], "an empty or blank token is always missing"),
+    (["NA", "NA"], "listed more than once"),
+    (["a,b"], "cannot hold a comma"),
+])
+def test_bad_missing_values(tokens, message):
+    with pytest.raises(ValueError, match=message):
+        DataConfig(path="x.csv", missing_values=tokens)
+
+
+def test_positive_class_is_text_as_spelled():
+    assert LabelConfig(name="y1", column="y", positive_class=2).positive_class == "2"
+    with pytest.raises(ValueError, match="quote it as the data spells it"):
+        LabelConfig(name="y1", column="y", positive_class=True)   # YAML's `yes` / `true`
+    with pytest.raises(ValueError, match="'positive_class' goes with 'column'"):
+        LabelConfig(name="y1", derive={"numerator": "a", "denominator": "b", "threshold": 1},
+                    positive_class="1")
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_only_binary_tasks(task):
+    with pytest.raises(ValueError, match=f"task '{task}' is not supported by this version of "
+                                         "mlpipe: only binary"):
+        LabelConfig(name="y1", column="y", task=task)
+    assert LabelConfig(name="y1", column="y").task == "binary"
+
+
+@pytest.mark.parametrize("positive, text, expected", [
+    ("Gentoo", "Gentoo", True), ("Gentoo", "Adelie", False), ("Gentoo", "", False),
+    ("1", "1.0", True), ("yes", "Yes", False), (None, "1", True), (None, "0", False),
+])
+def test_is_positive(positive, text, expected):
+    assert LabelConfig(name="y1", column="y", positive_class=positive).is_positive(text) \
+        is expected
+
+
+# ---- preflight -------------------------------------------------------------------------------
+
+def test_declared_tokens_pass_the_input_check(tmp_path):
+    data = write_csv(tmp_path / "p.csv", penguin_rows(n=80))
+    summary = check_input_data(_config(data), NUMERIC)
+    assert summary.rows == 80
+
+
+def test_an_undeclared_token_names_token_column_and_line(tmp_path):
+    rows = penguin_rows(n=80)
+    rows[9]["bill_depth_mm"] = "n/a"
+    data = write_csv(tmp_path / "p.csv", rows)
+    message = _error(_config(data))
+    assert message == (f"{data}, line 11: column 'bill_depth_mm' must be FLOAT, found 'n/a' (if "
+                       "'n/a' means 'no value', declare it in data.missing_values)")
+
+
+def test_positive_class_must_occur(tmp_path):
+    data = write_csv(tmp_path / "p.csv", penguin_rows(n=40))
+    message = _error(_config(data, positive_class="gentoo"))
+    assert "label.positive_class 'gentoo' never occurs in column 'species'" in message
+
+
+def test_a_label_other_than_0_1_needs_a_positive_class(tmp_path):
+    data = write_csv(tmp_path / "p.csv", penguin_rows(n=40))
+    config = _config(data)
+    config = config.model_copy(update={"label": LabelConfig(name="s", column="species")})
+    message = _error(config)
+    assert "line 2: label column 'species' holds 'Adelie'" in message
+    assert "needs label.positive_class" in message
+
+
+def test_a_0_1_label_needs_no_positive_class(tmp_path):
+    rows = penguin_rows(n=40)
+    for row in rows:
+        row["species"] = int(row["species"] == "Gentoo")
+    data = write_csv(tmp_path / "p.csv", rows)
+    config = _config(data).model_copy(update={"label": LabelConfig(name="s", column="species")})
+    assert check_input_data(config, NUMERIC).rows == 40
+
+
+# ---- the staged copy -------------------------------------------------------------------------
+
+def test_blank_tokens_blanks_whole_cells_only(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text('a,b,c\nNA,"NA, or not",1\n\n"two\nlines",NA,NAN\n')
+    target = tmp_path / "out.csv"
+    assert blank_tokens(source, target, ["NA"]) == 2
+    assert target.read_text() == 'a,b,c\n,"NA, or not",1\n"two\nlines",,NAN\n'
+
+
+def test_a_run_ingests_a_staged_copy_reused_while_unchanged(tmp_path):
+    data = write_csv(tmp_path / "p.csv", penguin_rows(n=50))
+    home = RunHome(tmp_path / "runs" / "penguins")
+    home.create()
+    config = _config(data)
+    staged = staged_config(config, home)
+    path = staged.data.path
+    assert path.startswith(str(home.staged_dir)) and os.path.basename(path) == "p.csv"
+    text = open(path).read()
+    assert "NA" not in text and text.count("\n") == 51
+    assert staged.data.missing_values == ["NA"]
+    modified = os.stat(path).st_mtime_ns
+    assert staged_config(config, home).data.path == path          # same copy: TFX's cache holds
+    assert os.stat(path).st_mtime_ns == modified
+    rows = penguin_rows(n=50)
+    rows[0]["comment"] = "changed"
+    write_csv(data, rows)
+    assert staged_config(config, home).data.path != path          # changed data: a new copy
+
+
+def test_without_tokens_nothing_is_staged(tmp_path):
+    data = write_csv(tmp_path / "p.csv", penguin_rows(n=10))
+    config = _config(data)
+    config = config.model_copy(update={"data": config.data.model_copy(
+        update={"missing_values": []})})
+    home = RunHome(tmp_path / "runs" / "penguins")
+    assert staged_config(config, home) is config
+    assert not home.root.exists()
+
+
+def test_a_folder_is_staged_as_a_folder(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_csv(folder / "a.csv", penguin_rows(n=10))
+    write_csv(folder / "b.csv", penguin_rows(n=10, seed=1))
+    staged = stage_csv(str(folder), ["NA"], tmp_path / "staged")
+    assert sorted(os.listdir(staged)) == ["a.csv", "b.csv"]
+    assert not [name for name in os.listdir(tmp_path / "staged") if "partial" in name]
+
+
+# ---- batch scoring -----------------------------------------------------------------------------
+
+def test_batch_scoring_reads_declared_tokens_as_blank():
+    """`mlpipe predict` on a file spelled like the training data (NA for no value)."""
+    import pyarrow as pa
+
+    from mlpipe.core.schema_io import FeatureInfo
+    from mlpipe.serving.examples import ExampleEncoder, RequestError
+    features = {"x": FeatureInfo("x", "FLOAT", False, 1)}
+    encoder = ExampleEncoder(features, ["NA"])
+    batch = encoder.check_csv_columns({"x": pa.array(["1.5", "NA", ""])}, 3, 2)
+    assert batch.column(0).to_pylist() == [[1.5], None, None]
+    assert encoder.check_csv_row({"x": "NA"}, "line 2") == {}
+    with pytest.raises(RequestError, match="line 3: column 'x' expects"):
+        ExampleEncoder(features).check_csv_columns({"x": pa.array(["1.5", "NA"])}, 2, 2)
+
