@@ -13,7 +13,6 @@ import dataclasses
 import datetime
 import hashlib
 import io
-import json
 import pathlib
 import threading
 import time

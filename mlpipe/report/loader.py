@@ -14,7 +14,7 @@ import os
 import pathlib
 from typing import Dict, List, Optional, Tuple
 
-from mlpipe.config.metrics import metric_key
+from mlpipe.core.thresholds import ThresholdCheck, threshold_checks
 from mlpipe.core import lineage
 from mlpipe.core.artifacts import ANOMALIES_FILE, STATISTICS_FILE, is_blessed, split_dirs, split_uri
 from mlpipe.core.run_home import RunHome
@@ -27,17 +27,6 @@ CURVE_POINTS = 101
 
 class ReportError(BadInputError):
     """The run or its outputs cannot be reported on; the message says what and where."""
-
-
-@dataclasses.dataclass
-class ThresholdCheck:
-    metric: str
-    kind: str  # "kpi" (absolute bound) or "regression" (change against the baseline)
-    value: Optional[float]
-    bound: float
-    comparison: str  # ">=" or "<="
-    passed: Optional[bool]  # None: not checked (no baseline for a change threshold)
-    margin: Optional[float]  # how far inside (+) or outside (-) the bound
 
 
 @dataclasses.dataclass
@@ -115,7 +104,7 @@ def load_report(home: RunHome, selector: Optional[str], main_metric: str,
         attributions_uri = _attributions_uri(store, nodes)
     evaluation = load_evaluation(evaluation_uri)
     candidate = evaluation["candidate"]
-    thresholds = _threshold_checks(evaluation["config"], candidate, evaluation["baseline"])
+    thresholds = threshold_checks(evaluation["config"], candidate, evaluation["baseline"])
     plots = evaluation["plots"]
     return Report(
         pipeline=home.root.name, run_id=run.name, main_metric=main_metric, blessed=blessed,
@@ -235,49 +224,6 @@ def load_evaluation(uri: str) -> dict:
         "plots": _curves(next((plots for key, plots in result.plots if key == ()), {})),
         "validation_ok": validation.validation_ok,
     }
-
-
-def _threshold_checks(eval_config, candidate, baseline) -> List[ThresholdCheck]:
-    checks = []
-    for spec in eval_config.metrics_specs:
-        for metric in spec.metrics:
-            name = metric_key(metric.class_name)
-            thresholds = [t.threshold for t in metric.per_slice_thresholds]
-            if metric.HasField("threshold"):
-                thresholds.append(metric.threshold)
-            for threshold in thresholds:
-                checks.extend(_checks_of(name, threshold, candidate, baseline))
-    return checks
-
-
-def _checks_of(name, threshold, candidate, baseline) -> List[ThresholdCheck]:
-    import tensorflow_model_analysis as tfma
-    checks = []
-    value = candidate.get(name)
-    if threshold.HasField("value_threshold"):
-        bounds = threshold.value_threshold
-        if bounds.HasField("lower_bound"):
-            checks.append(_check(name, "kpi", value, bounds.lower_bound.value, ">="))
-        if bounds.HasField("upper_bound"):
-            checks.append(_check(name, "kpi", value, bounds.upper_bound.value, "<="))
-    if threshold.HasField("change_threshold"):
-        change = threshold.change_threshold
-        bound = change.absolute.value
-        if baseline is None or name not in baseline or value is None:
-            checks.append(ThresholdCheck(name, "regression", None, bound, ">=", None, None))
-        else:
-            delta = value - baseline[name]
-            higher = change.direction == tfma.MetricDirection.HIGHER_IS_BETTER
-            checks.append(_check(name, "regression", delta, bound if higher else -bound,
-                                 ">=" if higher else "<="))
-    return checks
-
-
-def _check(name, kind, value, bound, comparison) -> ThresholdCheck:
-    if value is None or math.isnan(value):
-        return ThresholdCheck(name, kind, value, bound, comparison, False, None)
-    margin = value - bound if comparison == ">=" else bound - value
-    return ThresholdCheck(name, kind, value, bound, comparison, margin >= 0, margin)
 
 
 def _slices(slicing_metrics, main_metric: str, min_slice_size: int) -> List[SliceRow]:

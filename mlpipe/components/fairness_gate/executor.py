@@ -19,6 +19,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
 from mlpipe.config.metrics import RATE_METRIC_NAMES
+from mlpipe.core import strict_json
 from mlpipe.core.lineage import metric_values
 
 FAIRNESS_FILE = "fairness.json"
@@ -256,14 +257,4 @@ def write_blessing(blessing, evaluator_blessing, blessed: bool, fairness_passed:
 
 def to_json(result: Mapping[str, Any]) -> str:
     """Strict JSON (a NaN would become null; `judge` already stores undefined values as None)."""
-    return json.dumps(_strict(result), indent=2, sort_keys=True, allow_nan=False)
-
-
-def _strict(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _strict(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(item) for item in value]
-    return value
+    return strict_json.dumps(result, indent=2, sort_keys=True)

@@ -15,6 +15,7 @@ Every metric is read with TFMA's own loaders (`tfma.load_eval_result`,
 `tfdv.load_stats_binary`; files through TFX's fileio / tf.io, so gs:// works as a local path does.
 """
 
+import dataclasses
 import datetime
 import json
 import math
@@ -27,11 +28,11 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.dsl.io import fileio
 
 from mlpipe.components.attributions import read_attributions as read_attributions_file
-from mlpipe.config.metrics import metric_key
-from mlpipe.core import lineage
+from mlpipe.core import lineage, strict_json
 from mlpipe.core.artifacts import STATISTICS_FILE, split_uri
 from mlpipe.core.contract import OUTPUT_KEY, SERVING, SERVING_SIGNATURE
 from mlpipe.core.schema_io import environment_features, load_schema
+from mlpipe.core.thresholds import threshold_checks
 
 from mlpipe.components.model_card import render
 
@@ -152,7 +153,8 @@ def read_evaluation(evaluation_uri: str) -> Dict[str, Any]:
             "method": ((method if not method.startswith("UNKNOWN") else "JACKKNIFE")
                        if computed else None)},
         "roc_curve": roc_curve(next((plots for key, plots in result.plots if key == ()), {})),
-        "thresholds": threshold_checks(result.config, overall, baseline),
+        "thresholds": [dataclasses.asdict(check)
+                       for check in threshold_checks(result.config, overall, baseline)],
         "validation_ok": bool(validation.validation_ok),
         "baseline": baseline,
     }
@@ -209,54 +211,6 @@ def _float(value) -> Optional[float]:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
-
-
-def threshold_checks(eval_config, candidate: Dict[str, float],
-                     baseline: Optional[Dict[str, float]]) -> List[Dict[str, Any]]:
-    """Each bound of the EvalConfig TFMA applied, with the candidate's value and the margin
-    (+ inside, - outside): `kind` kpi (value >= / <= bound) or regression (change against the
-    baseline; not checked without one). Overall slice: the only slice our thresholds bound."""
-    checks = []
-    for spec in eval_config.metrics_specs:
-        for metric in spec.metrics:
-            name = metric_key(metric.class_name)
-            thresholds = [t.threshold for t in metric.per_slice_thresholds]
-            if metric.HasField("threshold"):
-                thresholds.append(metric.threshold)
-            for threshold in thresholds:
-                checks.extend(_checks_of(name, threshold, candidate, baseline))
-    return checks
-
-
-def _checks_of(name, threshold, candidate, baseline) -> List[Dict[str, Any]]:
-    checks = []
-    value = candidate.get(name)
-    if threshold.HasField("value_threshold"):
-        bounds = threshold.value_threshold
-        if bounds.HasField("lower_bound"):
-            checks.append(_check(name, "kpi", value, bounds.lower_bound.value, ">="))
-        if bounds.HasField("upper_bound"):
-            checks.append(_check(name, "kpi", value, bounds.upper_bound.value, "<="))
-    if threshold.HasField("change_threshold"):
-        change = threshold.change_threshold
-        bound = change.absolute.value
-        if baseline is None or name not in baseline or value is None:
-            checks.append({"metric": name, "kind": "regression", "value": None, "bound": bound,
-                           "comparison": ">=", "passed": None, "margin": None})
-        else:
-            higher = change.direction == tfma.MetricDirection.HIGHER_IS_BETTER
-            checks.append(_check(name, "regression", value - baseline[name],
-                                 bound if higher else -bound, ">=" if higher else "<="))
-    return checks
-
-
-def _check(name, kind, value, bound, comparison) -> Dict[str, Any]:
-    if value is None or math.isnan(value):
-        return {"metric": name, "kind": kind, "value": value, "bound": bound,
-                "comparison": comparison, "passed": False, "margin": None}
-    margin = value - bound if comparison == ">=" else bound - value
-    return {"metric": name, "kind": kind, "value": value, "bound": bound,
-            "comparison": comparison, "passed": margin >= 0, "margin": margin}
 
 
 # ----------------------------------------------------------------------------- data and model
@@ -435,14 +389,4 @@ def read_attributions(uri: Optional[str]) -> Optional[Dict[str, Any]]:
 
 def to_json(card: Dict[str, Any]) -> str:
     """Strict JSON: NaN (e.g. the AUC of a slice with one class) becomes null."""
-    return json.dumps(_strict(card), indent=2, allow_nan=False, sort_keys=False)
-
-
-def _strict(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(key): _strict(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(item) for item in value]
-    return value
+    return strict_json.dumps(card, indent=2)
