@@ -6,12 +6,8 @@ Compiled by the real CLI offline (see test_compile.py: no credentials, no networ
 import json
 
 import pytest
-from google.protobuf import json_format
-from kfp.pipeline_spec import pipeline_spec_pb2
 
-from tests.support.cli import offline_env, run_mlpipe
-from tests.support.cloud import CLOUD, IMAGE
-from tests.support.configs import write_config
+from tests.support.cloud import IMAGE, compile_vertex_offline
 
 FAIRNESS = {"features": ["payment_type"], "metrics": {"fpr": {"max": 0.3, "max_gap": 0.1}},
             "min_slice_size": 60}
@@ -19,19 +15,9 @@ FAIRNESS = {"features": ["payment_type"], "metrics": {"fpr": {"max": 0.3, "max_g
 
 @pytest.fixture(scope="module")
 def vertex_spec(tmp_path_factory) -> dict:
-    folder = tmp_path_factory.mktemp("fairness-compile")
-    (folder / "home").mkdir()
-
     def edit(raw):
         raw["evaluation"]["fairness"] = FAIRNESS
-    config = write_config(folder / "cloud.yaml", cloud=CLOUD, edit=edit)
-    result = run_mlpipe("compile", "--target", "vertex", "--config", config,
-                        "--output", folder / "pipeline.json", env=offline_env(folder / "home"),
-                        cwd=folder, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    raw = json.loads((folder / "pipeline.json").read_text())
-    json_format.ParseDict(raw, pipeline_spec_pb2.PipelineJob())  # the real Vertex job schema
-    return raw["pipelineSpec"]
+    return compile_vertex_offline(tmp_path_factory.mktemp("fairness-compile"), edit)
 
 
 def test_the_gate_is_a_step_between_evaluator_and_pusher(vertex_spec):

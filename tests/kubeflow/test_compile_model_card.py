@@ -7,31 +7,15 @@ Compiled by the real CLI offline (see test_compile.py: no credentials, no networ
 import json
 
 import pytest
-from google.protobuf import json_format
-from kfp.pipeline_spec import pipeline_spec_pb2
 
-from tests.support.cli import offline_env, run_mlpipe
-from tests.support.cloud import CLOUD, IMAGE
-from tests.support.configs import write_config
+from tests.support.cloud import CLOUD, IMAGE, compile_vertex_offline
 
 FAIRNESS = {"features": ["payment_type"], "metrics": {"fpr": {"max_gap": 0.2}}}
 
 
-def _compile(folder, edit=None) -> dict:
-    (folder / "home").mkdir()
-    config = write_config(folder / "cloud.yaml", cloud=CLOUD, edit=edit)
-    result = run_mlpipe("compile", "--target", "vertex", "--config", config,
-                        "--output", folder / "pipeline.json", env=offline_env(folder / "home"),
-                        cwd=folder, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    raw = json.loads((folder / "pipeline.json").read_text())
-    json_format.ParseDict(raw, pipeline_spec_pb2.PipelineJob())  # the real Vertex job schema
-    return raw["pipelineSpec"]
-
-
 @pytest.fixture(scope="module")
 def vertex_spec(tmp_path_factory) -> dict:
-    return _compile(tmp_path_factory.mktemp("model-card-compile"))
+    return compile_vertex_offline(tmp_path_factory.mktemp("model-card-compile"))
 
 
 def _producer(task: dict, key: str) -> dict:
@@ -75,7 +59,7 @@ def test_the_model_card_runs_from_the_pipeline_image_with_the_section(vertex_spe
 def test_with_a_fairness_section_the_card_reads_the_gates_checks(tmp_path):
     def edit(raw):
         raw["evaluation"]["fairness"] = FAIRNESS
-    tasks = _compile(tmp_path, edit)["root"]["dag"]["tasks"]
+    tasks = compile_vertex_offline(tmp_path, edit)["root"]["dag"]["tasks"]
     card = tasks["ModelCard"]
     assert "FairnessGate" in card["dependentTasks"]
     assert _producer(card, "fairness") == {"producerTask": "FairnessGate",

@@ -10,7 +10,7 @@ from mlpipe.config.cloud import resolve_cloud
 from mlpipe.kubeflow import schedule
 from mlpipe.kubeflow.compile import compile_pipeline
 from mlpipe.kubeflow.submit import CloudCallError
-from tests.support.cloud import CLOUD, PROJECT, REGION, write_cloud_config
+from tests.support.cloud import CLOUD, PROJECT, REGION, failing_as_told, write_cloud_config
 
 NAME = "taxi-big-tipper"
 API = "/apis/v2beta1"
@@ -56,15 +56,8 @@ def test_a_cron_the_target_would_misread_is_a_config_error(expression, target, m
 # ------------------------------------------------------------------ Kubeflow Pipelines
 
 def kfp_schedule_routes(fail=None):
-    fail = fail or {}
+    answer = failing_as_told(fail or {})
     runs = {}
-
-    def answer(name, handler):
-        def serve(request, match):
-            if name in fail:
-                return fail[name], {"error": f"stand-in {name} failure", "code": fail[name]}
-            return handler(request, match)
-        return serve
 
     def create(request, match):
         body = request.json()

@@ -14,7 +14,8 @@ from mlpipe.kubeflow import submit
 from mlpipe.kubeflow.compile import compile_pipeline
 from mlpipe.config.cloud import resolve_cloud
 from mlpipe import cli
-from tests.support.cloud import BUCKET, CLOUD, IMAGE, PROJECT, REGION, write_cloud_config
+from tests.support.cloud import (BUCKET, CLOUD, IMAGE, PROJECT, REGION, failing_as_told,
+                                 write_cloud_config)
 
 NAME = "taxi-big-tipper"
 API = "/apis/v2beta1"
@@ -34,14 +35,7 @@ def packages(cloud_config, tmp_path_factory):
 
 def kfp_routes(existing_pipeline=None, fail=None):
     """A KFP v2beta1 API: `fail` maps a route name to an HTTP status it answers with."""
-    fail = fail or {}
-
-    def route(name, handler):
-        def serve(request, match):
-            if name in fail:
-                return fail[name], {"error": f"stand-in {name} failure", "code": fail[name]}
-            return handler(request, match)
-        return serve
+    route = failing_as_told(fail or {})
 
     def list_pipelines(request, match):
         return 200, ({"pipelines": [{"pipeline_id": existing_pipeline, "display_name": NAME}],
@@ -257,7 +251,7 @@ def test_cli_vertex_wait_on_a_failed_run_exits_1(vertex_stand_in, packages, caps
     out = capsys.readouterr()
     assert code == 1
     assert "Final state: PIPELINE_STATE_FAILED" in out.out
-    assert f"pipelineJobs/taxi-run-3" in out.out
+    assert "pipelineJobs/taxi-run-3" in out.out
 
 
 def test_vertex_server_error_is_reported(vertex_stand_in, packages, cloud_config):
