@@ -173,6 +173,13 @@ class Bound(Strict):
         return self
 
 
+def _only_known(metrics: Dict[str, object], known, what: str) -> Dict[str, object]:
+    unknown = sorted(set(metrics) - known)
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {unknown}; known: {sorted(known)}")
+    return metrics
+
+
 class FairnessBound(Strict):
     """Bounds on one rate metric, applied to every judged slice of every sensitive feature."""
 
@@ -214,11 +221,7 @@ class FairnessConfig(Strict):
     @field_validator("metrics")
     @classmethod
     def _rate_metrics(cls, metrics: Dict[str, FairnessBound]) -> Dict[str, FairnessBound]:
-        unknown = sorted(set(metrics) - RATE_METRIC_NAMES)
-        if unknown:
-            raise ValueError(f"unknown rate metric(s) {unknown}; known: "
-                             f"{sorted(RATE_METRIC_NAMES)}")
-        return metrics
+        return _only_known(metrics, RATE_METRIC_NAMES, "rate metric")
 
 
 class EvaluationConfig(Strict):
@@ -244,10 +247,7 @@ class EvaluationConfig(Strict):
     @field_validator("kpi", "max_regression")
     @classmethod
     def _known_metrics(cls, metrics: Dict[str, object]) -> Dict[str, object]:
-        unknown = sorted(set(metrics) - METRIC_NAMES)
-        if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(METRIC_NAMES)}")
-        return metrics
+        return _only_known(metrics, METRIC_NAMES, "metric")
 
     @field_validator("max_regression")
     @classmethod

@@ -14,8 +14,7 @@ from typing import Dict, Optional
 
 from mlpipe.config import ConfigError
 from mlpipe.config.cloud import GCS_PREFIX, CloudConfig, DeployConfig
-from mlpipe.kubeflow.submit import (DEFAULT_TIMEOUT_S, CloudCallError, describe_google_error,
-                                    init_vertex, with_deadline)
+from mlpipe.kubeflow.submit import DEFAULT_TIMEOUT_S, init_vertex, vertex_call
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,12 +49,7 @@ def deploy_vertex(model_uri: str, cloud: CloudConfig, pipeline_name: str, *,
     labels = dict(cloud.labels) or None
 
     def call(what: str, fn):
-        try:
-            return with_deadline(fn, timeout + 5, f"Vertex AI: {what}")
-        except CloudCallError:
-            raise
-        except Exception as error:  # noqa: BLE001 - api_core errors, connection errors
-            raise describe_google_error(error, what) from None
+        return vertex_call(what, timeout, fn)
 
     model = call(f"upload model {model_uri}", lambda: aiplatform.Model.upload(
         display_name=model_name, artifact_uri=model_uri.rstrip("/"),

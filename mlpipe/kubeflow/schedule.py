@@ -14,15 +14,13 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 import re
-from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
+from typing import List, Optional, Sequence, Tuple
 
 from mlpipe.config import ConfigError
 from mlpipe.config.cloud import CloudConfig
 from mlpipe.kubeflow.submit import (DEFAULT_TIMEOUT_S, CloudCallError, check_kfp_host,
-                                    describe_google_error, init_vertex, kfp_call,
-                                    with_deadline)
+                                    init_vertex, kfp_call, vertex_call)
 
-T = TypeVar("T")
 # (name, lowest, highest) of each field, as each service reads them.
 _MINUTE_TO_WEEKDAY = [("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31),
                       ("month", 1, 12), ("day of week", 0, 7)]
@@ -150,7 +148,7 @@ def create_vertex_schedule(package: pathlib.Path, cloud: CloudConfig, pipeline_n
         raise CloudCallError(f"{package}: not a pipeline Vertex AI can run: {error}") from None
     schedule = aiplatform.PipelineJobSchedule(pipeline_job=job, display_name=pipeline_name,
                                               **resource_kwargs)
-    _vertex_call(f"create schedule {pipeline_name} in {cloud.project}/{cloud.region}", timeout,
+    vertex_call(f"create schedule {pipeline_name} in {cloud.project}/{cloud.region}", timeout,
                  lambda: schedule.create(cron=cron, max_concurrent_run_count=1,
                                          service_account=cloud.service_account,
                                          network=cloud.network,
@@ -163,7 +161,7 @@ def list_vertex_schedules(cloud: CloudConfig, pipeline_name: str, *,
                           timeout: float = DEFAULT_TIMEOUT_S) -> List[Schedule]:
     from google.cloud import aiplatform
     resource_kwargs = init_vertex(cloud, api_endpoint)
-    found = _vertex_call("list schedules", timeout, lambda: aiplatform.PipelineJobSchedule.list(
+    found = vertex_call("list schedules", timeout, lambda: aiplatform.PipelineJobSchedule.list(
         filter=f'display_name="{pipeline_name}"', **resource_kwargs))
     return [_vertex_schedule(schedule) for schedule in found]
 
@@ -174,20 +172,11 @@ def change_vertex_schedule(cloud: CloudConfig, action: str, schedule_id: str, *,
     """action: pause, resume or delete; schedule_id: the id or the full resource name."""
     from google.cloud import aiplatform
     resource_kwargs = init_vertex(cloud, api_endpoint)
-    schedule = _vertex_call(f"get schedule {schedule_id}", timeout,
+    schedule = vertex_call(f"get schedule {schedule_id}", timeout,
                             lambda: aiplatform.PipelineJobSchedule.get(schedule_id,
                                                                        **resource_kwargs))
     method = {"pause": schedule.pause, "resume": schedule.resume, "delete": schedule.delete}
-    _vertex_call(f"{action} schedule {schedule_id}", timeout, method[action])
-
-
-def _vertex_call(what: str, timeout: float, call: Callable[[], T]) -> T:
-    try:
-        return with_deadline(call, timeout + 5, f"Vertex AI: {what}")
-    except CloudCallError:
-        raise
-    except Exception as error:  # noqa: BLE001 - api_core errors, connection errors
-        raise describe_google_error(error, what) from None
+    vertex_call(f"{action} schedule {schedule_id}", timeout, method[action])
 
 
 def _vertex_schedule(schedule) -> Schedule:

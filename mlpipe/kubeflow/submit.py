@@ -202,6 +202,16 @@ def describe_google_error(error: Exception, what: str) -> CloudCallError:
                           f"{str(message)[:300]}")
 
 
+def vertex_call(what: str, timeout: float, call: Callable[[], T]) -> T:
+    """One Vertex AI SDK call with a time limit; any failure is a CloudCallError naming it."""
+    try:
+        return with_deadline(call, timeout + 5, f"Vertex AI: {what}")
+    except CloudCallError:
+        raise
+    except Exception as error:  # noqa: BLE001 - api_core errors, connection errors
+        raise describe_google_error(error, what) from None
+
+
 def submit_vertex(package: pathlib.Path, cloud: CloudConfig, pipeline_name: str, *,
                   job_id: Optional[str] = None, api_endpoint: Optional[str] = None,
                   timeout: float = DEFAULT_TIMEOUT_S, wait: bool = False,
@@ -217,16 +227,9 @@ def submit_vertex(package: pathlib.Path, cloud: CloudConfig, pipeline_name: str,
             labels=dict(cloud.labels) or None, **resource_kwargs)
     except Exception as error:  # noqa: BLE001 - a template the SDK cannot read
         raise CloudCallError(f"{package}: not a pipeline Vertex AI can run: {error}") from None
-    what = f"create pipeline job {job_id} in {cloud.project}/{cloud.region}"
-    try:
-        with_deadline(lambda: job.submit(service_account=cloud.service_account,
-                                         network=cloud.network,
-                                         create_request_timeout=timeout),
-                      timeout + 5, f"Vertex AI: {what}")
-    except CloudCallError:
-        raise
-    except Exception as error:  # noqa: BLE001 - api_core errors, connection errors
-        raise describe_google_error(error, what) from None
+    vertex_call(f"create pipeline job {job_id} in {cloud.project}/{cloud.region}", timeout,
+                lambda: job.submit(service_account=cloud.service_account, network=cloud.network,
+                                   create_request_timeout=timeout))
     submission = VertexSubmission(resource_name=job.resource_name,
                                   console_url=vertex_console_url(cloud.project, cloud.region,
                                                                  job_id))
