@@ -22,6 +22,8 @@ from typing import Any, Callable, Dict, List, Tuple
 import pytest
 
 from mlpipe.config import load_config
+from mlpipe.config.cloud import resolve_cloud
+from mlpipe.kubeflow.compile import compile_pipeline
 from tests.support.cloud import CLOUD
 
 
@@ -137,3 +139,13 @@ def cloud_config(base_config):
         cloud = CloudConfig.model_validate({**CLOUD, **changes})
         return base_config.model_copy(update={"cloud": cloud})
     return make
+
+
+@pytest.fixture(scope="session")
+def packages(cloud_config, tmp_path_factory):
+    """The taxi pipeline compiled once per session for each target: {target: CompiledPipeline}."""
+    config = cloud_config()
+    folder = tmp_path_factory.mktemp("packages")
+    return {target: compile_pipeline(config, resolve_cloud(config, target), target,
+                                     folder / f"p.{'yaml' if target == 'kubeflow' else 'json'}")
+            for target in ("kubeflow", "vertex")}

@@ -8,22 +8,12 @@ from mlpipe import cli
 from mlpipe.config import ConfigError
 from mlpipe.config.cloud import resolve_cloud
 from mlpipe.kubeflow import schedule
-from mlpipe.kubeflow.compile import compile_pipeline
 from mlpipe.kubeflow.submit import CloudCallError
 from tests.support.cloud import CLOUD, PROJECT, REGION, failing_as_told, write_cloud_config
 
 NAME = "taxi-big-tipper"
 API = "/apis/v2beta1"
 V1 = f"/v1/projects/{PROJECT}/locations/{REGION}"
-
-
-@pytest.fixture(scope="module")
-def packages(cloud_config, tmp_path_factory):
-    config = cloud_config()
-    folder = tmp_path_factory.mktemp("packages")
-    return {target: compile_pipeline(config, resolve_cloud(config, target), target,
-                                     folder / f"p.{'yaml' if target == 'kubeflow' else 'json'}")
-            for target in ("kubeflow", "vertex")}
 
 
 # ------------------------------------------------------------------ cron, per target

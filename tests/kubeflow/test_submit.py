@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from mlpipe.kubeflow import submit
-from mlpipe.kubeflow.compile import compile_pipeline
 from mlpipe.config.cloud import resolve_cloud
 from mlpipe import cli
 from tests.support.cloud import (BUCKET, CLOUD, IMAGE, PROJECT, REGION, failing_as_told,
@@ -19,15 +18,6 @@ from tests.support.cloud import (BUCKET, CLOUD, IMAGE, PROJECT, REGION, failing_
 
 NAME = "taxi-big-tipper"
 API = "/apis/v2beta1"
-
-
-@pytest.fixture(scope="module")
-def packages(cloud_config, tmp_path_factory):
-    config = cloud_config()
-    folder = tmp_path_factory.mktemp("packages")
-    return {target: compile_pipeline(config, resolve_cloud(config, target), target,
-                                     folder / f"p.{'yaml' if target == 'kubeflow' else 'json'}")
-            for target in ("kubeflow", "vertex")}
 
 
 # ------------------------------------------------------------------ Kubeflow Pipelines
