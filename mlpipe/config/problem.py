@@ -41,10 +41,7 @@ class DataConfig(Strict):
             raise ValueError("an empty or blank token is always missing: list only the others")
         if any(("," in token or '"' in token or "\n" in token) for token in tokens):
             raise ValueError("a token cannot hold a comma, a quote or a line break")
-        repeated = sorted({token for token in tokens if tokens.count(token) > 1})
-        if repeated:
-            raise ValueError(f"token(s) {repeated} listed more than once")
-        return tokens
+        return _distinct(tokens, "token")
 
     @field_validator("split")
     @classmethod
@@ -173,6 +170,13 @@ class Bound(Strict):
         return self
 
 
+def _distinct(items: List[str], what: str) -> List[str]:
+    repeated = sorted({item for item in items if items.count(item) > 1})
+    if repeated:
+        raise ValueError(f"{what}(s) {repeated} listed more than once")
+    return items
+
+
 def _only_known(metrics: Dict[str, object], known, what: str) -> Dict[str, object]:
     unknown = sorted(set(metrics) - known)
     if unknown:
@@ -212,11 +216,8 @@ class FairnessConfig(Strict):
 
     @field_validator("features")
     @classmethod
-    def _distinct(cls, features: List[str]) -> List[str]:
-        repeated = sorted({name for name in features if features.count(name) > 1})
-        if repeated:
-            raise ValueError(f"feature(s) {repeated} listed more than once")
-        return features
+    def _distinct_features(cls, features: List[str]) -> List[str]:
+        return _distinct(features, "feature")
 
     @field_validator("metrics")
     @classmethod

@@ -9,7 +9,8 @@ from mlpipe.config import ConfigError
 from mlpipe.config.cloud import resolve_cloud
 from mlpipe.kubeflow import schedule
 from mlpipe.kubeflow.submit import CloudCallError
-from tests.support.cloud import CLOUD, PROJECT, REGION, failing_as_told, write_cloud_config
+from tests.support.cloud import (CLOUD, NO_BUCKET_YET, PROJECT, REGION, failing_as_told,
+                                 write_cloud_config)
 
 NAME = "taxi-big-tipper"
 API = "/apis/v2beta1"
@@ -181,11 +182,7 @@ def vertex_schedule_routes(create_status=200):
                      "response": {"@type": "type.googleapis.com/google.protobuf.Empty"}}
 
     return [
-        ("GET", "/storage/v1/b/([^/]+)", lambda r, m: (404, {"error": {"code": 404,
-                                                                       "message": "no bucket"}})),
-        ("POST", "/storage/v1/b", lambda r, m: (200, r.json())),
-        ("GET", "/storage/v1/b/([^/]+)/iam", lambda r, m: (200, {"bindings": [], "etag": "CAE="})),
-        ("PUT", "/storage/v1/b/([^/]+)/iam", lambda r, m: (200, r.json())),
+        *NO_BUCKET_YET,
         ("POST", V1 + "/schedules", create),
         ("GET", V1 + "/schedules", lambda r, m: (200, {"schedules": list(schedules.values())})),
         ("GET", V1 + r"/schedules/([^/:]+)", get),

@@ -13,8 +13,8 @@ import yaml
 from mlpipe.kubeflow import submit
 from mlpipe.config.cloud import resolve_cloud
 from mlpipe import cli
-from tests.support.cloud import (BUCKET, CLOUD, IMAGE, PROJECT, REGION, failing_as_told,
-                                 write_cloud_config)
+from tests.support.cloud import (BUCKET, CLOUD, IMAGE, NO_BUCKET_YET, PROJECT, REGION,
+                                 failing_as_told, write_cloud_config)
 
 NAME = "taxi-big-tipper"
 API = "/apis/v2beta1"
@@ -174,11 +174,7 @@ def vertex_routes(states=("PIPELINE_STATE_RUNNING", "PIPELINE_STATE_SUCCEEDED"),
         return 200, {**jobs[match.group(1)], "state": state}
 
     return [
-        ("GET", "/storage/v1/b/([^/]+)", lambda r, m: (404, {"error": {"code": 404,
-                                                                       "message": "no bucket"}})),
-        ("POST", "/storage/v1/b", lambda r, m: (200, r.json())),
-        ("GET", "/storage/v1/b/([^/]+)/iam", lambda r, m: (200, {"bindings": [], "etag": "CAE="})),
-        ("PUT", "/storage/v1/b/([^/]+)/iam", lambda r, m: (200, r.json())),
+        *NO_BUCKET_YET,
         ("POST", V1 + "/pipelineJobs", create),
         ("GET", V1 + "/pipelineJobs/([^/]+)", get),
     ]

@@ -53,3 +53,16 @@ def failing_as_told(fail):
             return handler(request, match)
         return serve
     return route
+
+
+# The Cloud Storage calls the Vertex AI SDK makes before creating a pipeline job or schedule (with
+# STORAGE_EMULATOR_HOST pointing at the stand-in): no bucket yet, so the SDK creates it and grants
+# the service account access. An existing bucket would make the SDK check its owner through Cloud
+# Resource Manager, which has no endpoint override.
+NO_BUCKET_YET = [
+        ("GET", "/storage/v1/b/([^/]+)", lambda r, m: (404, {"error": {"code": 404,
+                                                                       "message": "no bucket"}})),
+        ("POST", "/storage/v1/b", lambda r, m: (200, r.json())),
+        ("GET", "/storage/v1/b/([^/]+)/iam", lambda r, m: (200, {"bindings": [], "etag": "CAE="})),
+        ("PUT", "/storage/v1/b/([^/]+)/iam", lambda r, m: (200, r.json())),
+]
