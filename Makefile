@@ -10,7 +10,7 @@ CONFIG ?=
 HOME_DIR ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-serving schema clean
+.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-serving bench-problems schema clean
 
 # `make` alone lists the targets; every target documents itself with `## ...` after its name.
 .DEFAULT_GOAL := help
@@ -80,6 +80,10 @@ bench: venv ## the speed benchmark against the upstream TFX taxi example
 
 bench-serving: venv loadtool ## the serving load test and batch scoring benchmark
 	$(PY) benchmarks/bench_serving.py
+
+# scikit-learn (already pinned in requirements.lock as a TFX dependency) is the reference.
+bench-problems: venv ## init + run on three new problems against scikit-learn on the same split
+	$(PY) -m benchmarks.bench_problems
 
 clean: ## remove the venv, the runs and the benchmark output
 	rm -rf $(VENV) $(VENV)-install.log .chromium-install.log .wrk-install.log runs benchmarks/out

@@ -16,6 +16,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from mlpipe.config import load_config
 from mlpipe.core import schema_io
 from tests.support import taxi
+from tests.support import problems
 from tests.support import trained_home as trained
 
 
@@ -72,3 +73,15 @@ def trained_home(tmp_path_factory):
     {root, config, home, csv, base, pushed}. Shared by tests/serving and tests/monitoring, so the
     pipeline runs once per session."""
     return trained.trained_home(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def multiclass_home(tmp_path_factory):
+    """A blessed, pushed penguin species model (tests/support/problems.py), run once."""
+    return problems.trained_problem(tmp_path_factory, "multiclass")
+
+
+@pytest.fixture(scope="session")
+def regression_home(tmp_path_factory):
+    """A blessed, pushed taxi fare model (tests/support/problems.py), run once."""
+    return problems.trained_problem(tmp_path_factory, "regression")

@@ -1,7 +1,8 @@
 """The problem config: a typed, validated description of one ML problem.
 
 Everything problem-specific (data, label, features, training budget, KPI, slices) lives here, so
-a second tabular binary problem needs a new config and schema, not new Python. The file is read
+a new tabular problem (binary, multiclass or regression) needs a new config and schema, not new
+Python. The file is read
 by `mlpipe.config.loader.load_config`; every check that can be made on the file alone is made
 here, so a bad config fails at load time (exit 2), never inside a component.
 """
@@ -14,15 +15,17 @@ from pydantic import Field, field_validator, model_validator
 
 from mlpipe.config.base import Strict
 from mlpipe.config.cloud import CloudConfig
-from mlpipe.config.metrics import HIGHER_IS_BETTER, METRIC_NAMES, RATE_METRIC_NAMES
+from mlpipe.config.metrics import (DEFAULT_MAIN_METRIC, HIGHER_IS_BETTER, LOWER_IS_BETTER,
+                                   METRIC_NAMES, RATE_METRIC_NAMES, metric_names)
 from mlpipe.config.model_card import ModelCardConfig
 from mlpipe.config.monitoring import MonitoringConfig
 from mlpipe.config.serving import ServingConfig
 
 
 class DataConfig(Strict):
-    path: str = Field(description="A CSV file, or a folder of CSV files with the same header.")
-    format: Literal["csv"] = "csv"
+    path: str = Field(description="A file, a folder of files or a glob (CSV: with the same header).")
+    format: Literal["csv", "parquet", "tfrecord"] = Field(
+        "csv", description="csv; parquet; tfrecord (TFRecord files of tf.Example, gzipped or not).")
     split: Dict[str, int] = Field(default_factory=lambda: {"train": 2, "eval": 1},
                                   description="Hash-bucket weights of the train and eval splits.")
     score_path: Optional[str] = Field(
@@ -62,30 +65,23 @@ class RatioAboveLabel(Strict):
     threshold: float
 
 
-SUPPORTED_TASKS = ("binary",)
-
-
 class LabelConfig(Strict):
     name: str
-    task: str = Field("binary", description="What is predicted: 'binary' (P(label = 1)), the "
-                                            "one task this version supports.")
+    task: Literal["binary", "multiclass", "regression"] = Field(
+        "binary", description="binary: P(label = 1); multiclass: a score per class of `classes`; "
+                              "regression: a number.")
     column: Optional[str] = Field(
-        None, description="An existing column used as the label: 0/1, or any values with "
-                          "`positive_class` naming the one that means 1.")
+        None, description="An existing column used as the label. binary: 0/1, or any values with "
+                          "`positive_class` naming the one that means 1; multiclass: the values "
+                          "listed in `classes`; regression: a number.")
     positive_class: Optional[str] = Field(
-        None, description="With `column`: the value (as the data spells it) that is label 1; "
-                          "every other value is 0. Required unless the column holds 0/1.")
+        None, description="binary, with `column`: the value (as the data spells it) that is "
+                          "label 1; every other value is 0. Required unless the column holds 0/1.")
+    classes: Optional[List[str]] = Field(
+        None, description="multiclass: every class, as the data spells it; the model's scores "
+                          "come in this order and serving answers with these names.")
     derive: Optional[RatioAboveLabel] = None
     max_underivable_fraction: float = Field(0.01, ge=0.0, le=1.0)
-
-    @field_validator("task")
-    @classmethod
-    def _supported_task(cls, task: str) -> str:
-        if task not in SUPPORTED_TASKS:
-            raise ValueError(f"task {task!r} is not supported by this version of mlpipe: only "
-                             f"{', '.join(SUPPORTED_TASKS)} (a label with two values); "
-                             "multiclass and regression are not supported yet")
-        return task
 
     @field_validator("positive_class", mode="before")
     @classmethod
@@ -98,6 +94,31 @@ class LabelConfig(Strict):
         if isinstance(value, int):
             return str(value)
         return value
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _classes_as_spelled(cls, values):
+        if values is None:
+            return None
+        if not isinstance(values, list):
+            raise ValueError("'classes' is a list of the label's values")
+        return [cls._as_spelled(value) for value in values]
+
+    @model_validator(mode="after")
+    def _fits_the_task(self) -> "LabelConfig":
+        if self.task != "binary" and self.column is None:
+            raise ValueError(f"a {self.task} label needs 'column' ('derive' makes a binary label)")
+        if self.task != "binary" and self.positive_class is not None:
+            raise ValueError(f"'positive_class' is for binary labels, not {self.task}")
+        if self.task == "multiclass":
+            if not self.classes or len(self.classes) < 2:
+                raise ValueError("a multiclass label needs 'classes': at least two values")
+            _distinct(self.classes, "class")
+            if any(value.strip() == "" for value in self.classes):
+                raise ValueError("'classes' cannot hold an empty value")
+        elif self.classes is not None:
+            raise ValueError(f"'classes' is for multiclass labels, not {self.task}")
+        return self
 
     @model_validator(mode="after")
     def _one_source(self) -> "LabelConfig":
@@ -115,12 +136,15 @@ class LabelConfig(Strict):
         `positive_class`, a number equal to 1; preprocessing_fn applies the same rule. A blank
         cell is never positive."""
         positive = "1" if self.positive_class is None else self.positive_class
-        if text == positive:
-            return True
-        try:
-            return float(text) == float(positive)
-        except ValueError:
-            return False
+        return text == positive or _same_number(text, positive)
+
+    def class_index(self, text: str) -> Optional[int]:
+        """multiclass: the position of a label cell's class in `classes` (numbers compared as
+        numbers, so 1 matches 1.0), or None for a value that is not a class."""
+        for index, name in enumerate(self.classes or []):
+            if text == name or _same_number(text, name):
+                return index
+        return None
 
     @property
     def source_columns(self) -> List[str]:
@@ -168,6 +192,13 @@ class Bound(Strict):
         if self.min is None and self.max is None:
             raise ValueError("give 'min', 'max' or both")
         return self
+
+
+def _same_number(a: str, b: str) -> bool:
+    try:
+        return float(a) == float(b)
+    except ValueError:
+        return False
 
 
 def _distinct(items: List[str], what: str) -> List[str]:
@@ -231,7 +262,12 @@ class EvaluationConfig(Strict):
         default_factory=dict,
         description="Metric -> how much worse than the latest blessed model is tolerated.")
     slices: List[List[str]] = Field(default_factory=list)
-    main_metric: str = "auc"
+    main_metric: Optional[str] = Field(
+        None, description="Slices are ranked by it (default: auc, accuracy or rmse by task).")
+    plot_range: Optional[List[float]] = Field(
+        None, min_length=2, max_length=2,
+        description="regression: [low, high] of the predicted-vs-actual plot's axis (mlpipe "
+                    "init writes the label's range in the data).")
     min_slice_size: int = Field(100, ge=1)
     fairness: Optional[FairnessConfig] = None
     confidence_intervals: bool = Field(
@@ -250,21 +286,49 @@ class EvaluationConfig(Strict):
     def _known_metrics(cls, metrics: Dict[str, object]) -> Dict[str, object]:
         return _only_known(metrics, METRIC_NAMES, "metric")
 
-    @field_validator("max_regression")
-    @classmethod
-    def _rankable(cls, regression: Dict[str, float]) -> Dict[str, float]:
-        not_rankable = sorted(set(regression) - HIGHER_IS_BETTER)
-        if not_rankable:
-            raise ValueError(f"{not_rankable} have no 'better' direction; use one of "
-                             f"{sorted(HIGHER_IS_BETTER)}")
-        return regression
-
     @field_validator("main_metric")
     @classmethod
-    def _known_main_metric(cls, name: str) -> str:
-        if name not in METRIC_NAMES:
+    def _known_main_metric(cls, name: Optional[str]) -> Optional[str]:
+        if name is not None and name not in METRIC_NAMES:
             raise ValueError(f"unknown metric {name!r}; known: {sorted(METRIC_NAMES)}")
         return name
+
+    @field_validator("plot_range")
+    @classmethod
+    def _increasing(cls, plot_range: Optional[List[float]]) -> Optional[List[float]]:
+        if plot_range is not None and not plot_range[0] < plot_range[1]:
+            raise ValueError(f"[low, high] with low < high, got {plot_range}")
+        return plot_range
+
+    def check_task(self, task: str) -> None:
+        """Every metric named is one TFMA computes for `task`, KPI bounds sit on the side where
+        the metric gets worse, and `max_regression` names only metrics with a direction."""
+        allowed = metric_names(task)
+        for field, names in (("evaluation.kpi", self.kpi), ("evaluation.max_regression",
+                                                            self.max_regression),
+                             ("evaluation.main_metric", [self.main_metric] if self.main_metric
+                              else [])):
+            wrong = sorted(set(names) - allowed)
+            if wrong:
+                raise ValueError(f"{field}: {wrong} not computed for a {task} problem; "
+                                 f"allowed: {sorted(allowed)}")
+        for name, bound in self.kpi.items():
+            if name in HIGHER_IS_BETTER and bound.min is None:
+                raise ValueError(f"evaluation.kpi.{name}: higher is better, so the KPI is a "
+                                 f"floor: give 'min' (got only 'max')")
+            if name in LOWER_IS_BETTER and bound.max is None:
+                raise ValueError(f"evaluation.kpi.{name}: lower is better, so the KPI is a "
+                                 f"ceiling: give 'max' (got only 'min')")
+        ranked = HIGHER_IS_BETTER | LOWER_IS_BETTER
+        not_rankable = sorted(set(self.max_regression) - ranked)
+        if not_rankable:
+            raise ValueError(f"evaluation.max_regression: {not_rankable} have no 'better' "
+                             f"direction; use one of {sorted(ranked & allowed)}")
+        if self.fairness is not None and task != "binary":
+            raise ValueError("evaluation.fairness bounds rates of a binary classifier; this "
+                             f"problem is {task}")
+        if task != "regression" and self.plot_range is not None:
+            raise ValueError(f"evaluation.plot_range is for regression, not {task}")
 
 
 class BeamConfig(Strict):
@@ -287,6 +351,25 @@ class ProblemConfig(Strict):
     model_card: ModelCardConfig = Field(default_factory=ModelCardConfig)
     cloud: Optional[CloudConfig] = None
     source: str = Field("", description="The file this config was loaded from.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _main_metric_of_the_task(cls, data):
+        """The default `evaluation.main_metric` depends on the label's task."""
+        if not isinstance(data, dict):
+            return data
+        label, evaluation = data.get("label"), data.get("evaluation")
+        if isinstance(evaluation, dict) and evaluation.get("main_metric") is None:
+            task = label.get("task", "binary") if isinstance(label, dict) else "binary"
+            if task in DEFAULT_MAIN_METRIC:
+                data = {**data, "evaluation": {**evaluation,
+                                               "main_metric": DEFAULT_MAIN_METRIC[task]}}
+        return data
+
+    @model_validator(mode="after")
+    def _evaluation_fits_the_task(self) -> "ProblemConfig":
+        self.evaluation.check_task(self.label.task)
+        return self
 
     @model_validator(mode="after")
     def _label_is_not_a_feature(self) -> "ProblemConfig":

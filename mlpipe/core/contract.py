@@ -9,8 +9,17 @@ here. So are the schema environments that separate training columns from serving
 SERVING_SIGNATURE = "serving_default"
 # The signature TFMA's Evaluator uses to get the transformed features and label from raw examples.
 TRANSFORM_SIGNATURE = "transform_features"
-# The serving signature's one output: P(label = 1).
+# The serving signature's outputs, by task. binary: P(label = 1); multiclass: a score per class
+# (softmax, in the order of `label.classes`) and the class names themselves, so a response is
+# readable without the config; regression: the predicted value.
 OUTPUT_KEY = "probability"
+SCORES_KEY = "scores"
+CLASSES_KEY = "classes"
+VALUE_KEY = "value"
+OUTPUT_KEYS = {"binary": (OUTPUT_KEY,), "multiclass": (SCORES_KEY, CLASSES_KEY),
+               "regression": (VALUE_KEY,)}
+# The output TFMA, BulkInferrer's readers and the monitor evaluate, by task.
+PREDICTION_KEY = {"binary": OUTPUT_KEY, "multiclass": SCORES_KEY, "regression": VALUE_KEY}
 
 # Schema environments (TFDV): TRAINING has every column, SERVING lacks the label's sources.
 TRAINING = "TRAINING"

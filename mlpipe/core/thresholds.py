@@ -49,14 +49,15 @@ def _checks_of(name, threshold, candidate, baseline) -> List[ThresholdCheck]:
         if bounds.HasField("upper_bound"):
             checks.append(_check(name, "kpi", value, bounds.upper_bound.value, "<="))
     if threshold.HasField("change_threshold"):
+        # TFMA passes a change (candidate - baseline) >= the bound when higher is better, and
+        # <= the bound when lower is better.
         change = threshold.change_threshold
         bound = change.absolute.value
+        comparison = ">=" if change.direction == _higher_is_better(change) else "<="
         if baseline is None or name not in baseline or value is None:
-            checks.append(ThresholdCheck(name, "regression", None, bound, ">=", None, None))
+            checks.append(ThresholdCheck(name, "regression", None, bound, comparison, None, None))
         else:
-            higher = change.direction == _higher_is_better(change)
-            checks.append(_check(name, "regression", value - baseline[name],
-                                 bound if higher else -bound, ">=" if higher else "<="))
+            checks.append(_check(name, "regression", value - baseline[name], bound, comparison))
     return checks
 
 

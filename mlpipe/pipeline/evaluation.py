@@ -1,25 +1,57 @@
-"""The TFMA EvalConfig built from the problem config: metrics, slices, KPI and regression bounds,
-and, with an `evaluation.fairness` section, the rate metrics on every slice of each sensitive
-feature (judged by the FairnessGate, not by TFMA thresholds: see mlpipe/components/fairness_gate)."""
+"""The TFMA EvalConfig built from the problem config: the metrics and plots of the label's task,
+slices, KPI and regression bounds, and, with an `evaluation.fairness` section, the rate metrics on
+every slice of each sensitive feature (judged by the FairnessGate, not by TFMA thresholds: see
+mlpipe/components/fairness_gate)."""
+
+import json
 
 import tensorflow_model_analysis as tfma
 
-from mlpipe.config import EvaluationConfig
-from mlpipe.config.metrics import METRICS, PLOTS, RATE_METRIC_CLASSES
-from mlpipe.core.contract import SERVING_SIGNATURE, TRANSFORM_SIGNATURE
+from mlpipe.config import EvaluationConfig, LabelConfig
+from mlpipe.config.metrics import (LOWER_IS_BETTER, METRICS_BY_TASK, PER_CLASS_METRICS,
+                                   PLOTS_BY_TASK, RATE_METRIC_CLASSES)
+from mlpipe.core.contract import PREDICTION_KEY, SERVING_SIGNATURE, TRANSFORM_SIGNATURE
+
+# Buckets of the regression predicted-vs-actual plot.
+PLOT_BUCKETS = 40
 
 
-def build_eval_config(evaluation: EvaluationConfig, label_key: str) -> tfma.EvalConfig:
-    """Metric names and directions were checked when the config was loaded."""
+def build_eval_config(evaluation: EvaluationConfig, label: LabelConfig) -> tfma.EvalConfig:
+    """Metric names and directions were checked against the task when the config was loaded."""
+    task = label.task
+    metrics = [_metric_config(evaluation, class_name, name)
+               for class_name, name in METRICS_BY_TASK[task].items()]
+    metrics += [_plot_config(evaluation, class_name, name)
+                for class_name, name in PLOTS_BY_TASK[task].items()]
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name=SERVING_SIGNATURE, label_key=label_key,
+        model_specs=[tfma.ModelSpec(signature_name=SERVING_SIGNATURE, label_key=label.name,
+                                    prediction_key=PREDICTION_KEY[task],
                                     preprocessing_function_names=[TRANSFORM_SIGNATURE])],
         slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=keys)
                                               for keys in _slices(evaluation)],
-        metrics_specs=[tfma.MetricsSpec(metrics=[
-            _metric_config(evaluation, class_name, name)
-            for class_name, name in {**METRICS, **PLOTS}.items()] + _rate_metrics(evaluation))],
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics + _rate_metrics(evaluation))]
+        + _per_class_metrics(label),
         options=_options(evaluation))
+
+
+def _per_class_metrics(label: LabelConfig):
+    """multiclass: precision and recall of each class (one-vs-rest, by class id; the report
+    names the class)."""
+    if label.task != "multiclass":
+        return []
+    return [tfma.MetricsSpec(
+        metrics=[tfma.MetricConfig(class_name=class_name) for class_name in PER_CLASS_METRICS],
+        binarize=tfma.BinarizationOptions(class_ids={"values": list(range(len(label.classes)))}))]
+
+
+def _plot_config(evaluation: EvaluationConfig, class_name: str, name: str) -> tfma.MetricConfig:
+    """The regression CalibrationPlot spans the label's range (`evaluation.plot_range`): TFMA's
+    default [0, 1] suits probabilities only."""
+    if class_name == "CalibrationPlot" and evaluation.plot_range is not None:
+        low, high = evaluation.plot_range
+        return tfma.MetricConfig(class_name=class_name, config=json.dumps(
+            {"name": name, "left": low, "right": high, "num_buckets": PLOT_BUCKETS}))
+    return tfma.MetricConfig(class_name=class_name)
 
 
 def _options(evaluation: EvaluationConfig) -> tfma.Options:
@@ -53,10 +85,11 @@ def _rate_metrics(evaluation: EvaluationConfig):
 def _metric_config(evaluation: EvaluationConfig, class_name: str, name: str) -> tfma.MetricConfig:
     """Thresholds bound the overall slice only: a small slice (say, 'No Charge' trips with no
     positive example) has no meaningful AUC and must not veto a model."""
+    config = json.dumps({"name": name})
     threshold = _threshold(evaluation, name)
     if threshold is None:
-        return tfma.MetricConfig(class_name=class_name)
-    return tfma.MetricConfig(class_name=class_name, per_slice_thresholds=[
+        return tfma.MetricConfig(class_name=class_name, config=config)
+    return tfma.MetricConfig(class_name=class_name, config=config, per_slice_thresholds=[
         tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)])
 
 
@@ -72,7 +105,12 @@ def _threshold(evaluation: EvaluationConfig, metric: str):
         if bound.max is not None:
             threshold.value_threshold.upper_bound.value = bound.max
     if regression is not None:
-        threshold.change_threshold.direction = tfma.MetricDirection.HIGHER_IS_BETTER
-        threshold.change_threshold.absolute.value = -regression
+        # "At most `regression` worse than the baseline", worse being down or up by metric.
+        if metric in LOWER_IS_BETTER:
+            threshold.change_threshold.direction = tfma.MetricDirection.LOWER_IS_BETTER
+            threshold.change_threshold.absolute.value = regression
+        else:
+            threshold.change_threshold.direction = tfma.MetricDirection.HIGHER_IS_BETTER
+            threshold.change_threshold.absolute.value = -regression
     return threshold
 

@@ -1,12 +1,18 @@
 """The Keras model and the TFX Trainer's `run_fn`.
 
-A wide-and-deep binary classifier over the transformed features: one-hot categorical and bucket
-ids plus z-scored numerics feed both a small MLP and, directly, the final logit (the "wide" part,
-which alone is a logistic regression on one-hot features).
+A wide-and-deep model over the transformed features: one-hot categorical and bucket ids plus
+z-scored numerics feed both a small MLP and, directly, the output layer (the "wide" part, which
+alone is a linear model on one-hot features). The head follows `label.task`:
+- binary: one logit -> sigmoid -> "probability" (P(label = 1)), binary cross-entropy;
+- multiclass: one logit per class -> softmax -> "scores", sparse categorical cross-entropy;
+- regression: one output in standard units, rescaled by the training label's mean and standard
+  deviation -> "value", mean squared error (the network learns a well-scaled target, the
+  model answers in the label's own units).
 
 The exported SavedModel has two signatures, both taking serialized raw tf.Examples and applying
 the Transform graph inside the model, so serving never re-implements preprocessing:
-- `serving_default`: the features only (no label source) -> {"probability": P(label = 1)};
+- `serving_default`: the features only (no label source) -> the task's outputs
+  (core.contract.OUTPUT_KEYS; multiclass adds "classes", the class names, to every answer);
 - `transform_features`: every raw column -> the transformed features and label, for TFMA.
 """
 
@@ -22,12 +28,18 @@ from tensorflow.python.autograph.core import config as autograph_config
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from mlpipe.core.contract import OUTPUT_KEY, SERVING_SIGNATURE, TRANSFORM_SIGNATURE
+from mlpipe.core.contract import (CLASSES_KEY, OUTPUT_KEY, PREDICTION_KEY, SCORES_KEY,
+                                  SERVING_SIGNATURE, TRANSFORM_SIGNATURE, VALUE_KEY)
 from mlpipe.trainer.features import ProblemSpec
 
+# Batches read to estimate the regression label's mean and spread (an estimate is enough to
+# scale the target; a full pass over a large table is not worth it).
+LABEL_SCALE_BATCHES = 200
 
-def build_model(spec: ProblemSpec, vocabulary_size) -> tf.keras.Model:
-    """`vocabulary_size(name)` gives the size of a Transform vocabulary (e.g. from TFTransformOutput)."""
+
+def build_model(spec: ProblemSpec, vocabulary_size, label_scale=(0.0, 1.0)) -> tf.keras.Model:
+    """`vocabulary_size(name)` gives the size of a Transform vocabulary (e.g. from
+    TFTransformOutput); `label_scale` is the regression label's (mean, standard deviation)."""
     inputs: Dict[str, tf.keras.Input] = {}
     encoded: List[tf.Tensor] = []
     for key in spec.numeric_keys():
@@ -41,16 +53,49 @@ def build_model(spec: ProblemSpec, vocabulary_size) -> tf.keras.Model:
     deep = wide
     for i, units in enumerate(spec.train.hidden_units):
         deep = tf.keras.layers.Dense(units, activation="relu", name=f"deep_{i}")(deep)
-    logit = tf.keras.layers.Dense(1, name="logit")(
-        tf.keras.layers.Concatenate(name="wide_and_deep")([wide, deep]))
-    probability = tf.keras.layers.Activation("sigmoid", name=OUTPUT_KEY)(logit)
-    model = tf.keras.Model(inputs=inputs, outputs=probability)
+    both = tf.keras.layers.Concatenate(name="wide_and_deep")([wide, deep])
+    output, loss, metrics = _head(spec, both, label_scale)
+    model = tf.keras.Model(inputs=inputs, outputs=output)
     model.compile(optimizer=tf.keras.optimizers.Adam(spec.train.learning_rate, jit_compile=False),
-                  loss=tf.keras.losses.BinaryCrossentropy(),
-                  metrics=[tf.keras.metrics.AUC(name="auc"),
-                           tf.keras.metrics.BinaryAccuracy(name="binary_accuracy")])
+                  loss=loss, metrics=metrics)
     return model
 
+
+def _head(spec: ProblemSpec, both, label_scale):
+    """(output tensor, loss, training metrics) of the label's task."""
+    task = spec.label.task
+    if task == "multiclass":
+        logits = tf.keras.layers.Dense(len(spec.label.classes), name="logits")(both)
+        return (tf.keras.layers.Activation("softmax", name=SCORES_KEY)(logits),
+                tf.keras.losses.SparseCategoricalCrossentropy(),
+                [tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    if task == "regression":
+        mean, std = label_scale
+        standard = tf.keras.layers.Dense(1, name="standard_value")(both)
+        return (tf.keras.layers.Rescaling(std, offset=mean, name=VALUE_KEY)(standard),
+                tf.keras.losses.MeanSquaredError(),
+                [tf.keras.metrics.RootMeanSquaredError(name="rmse")])
+    logit = tf.keras.layers.Dense(1, name="logit")(both)
+    return (tf.keras.layers.Activation("sigmoid", name=OUTPUT_KEY)(logit),
+            tf.keras.losses.BinaryCrossentropy(),
+            [tf.keras.metrics.AUC(name="auc"),
+             tf.keras.metrics.BinaryAccuracy(name="binary_accuracy")])
+
+
+def label_scale(dataset, batches: int = LABEL_SCALE_BATCHES):
+    """(mean, standard deviation) of the labels of the first `batches` batches of a
+    (features, label) dataset; a constant label gets a spread of 1."""
+    count, total, squares = 0.0, 0.0, 0.0
+    for _, label in dataset.take(batches):
+        label = tf.cast(tf.reshape(label, [-1]), tf.float64)
+        count += float(tf.size(label))
+        total += float(tf.reduce_sum(label))
+        squares += float(tf.reduce_sum(tf.square(label)))
+    if count == 0:
+        return 0.0, 1.0
+    mean = total / count
+    std = max(squares / count - mean * mean, 0.0) ** 0.5
+    return mean, std if std > 1e-9 else 1.0
 
 def choose_strategy(name: str) -> tf.distribute.Strategy:
     """`auto`: several workers in TF_CONFIG -> MultiWorkerMirrored; several GPUs -> Mirrored."""
@@ -91,12 +136,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     global_batch = spec.train.batch_size * strategy.num_replicas_in_sync
     train_dataset = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output,
                              spec.label_key, global_batch, spec.train.seed)
+    scale = (label_scale(train_dataset) if spec.label.task == "regression" else (0.0, 1.0))
     with strategy.scope():
-        model = build_model(spec, transform_output.vocabulary_size_by_name)
+        model = build_model(spec, transform_output.vocabulary_size_by_name, scale)
     model.fit(train_dataset, epochs=spec.train.epochs, verbose=0,
               callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
     signatures = {
-        SERVING_SIGNATURE: _serving_signature(model, transform_output, spec.serving_columns),
+        SERVING_SIGNATURE: _serving_signature(model, transform_output, spec),
         TRANSFORM_SIGNATURE: _transform_signature(model, transform_output),
     }
     # Every worker must take part in saving (collective ops); only the chief writes the export.
@@ -125,16 +171,21 @@ def _dataset(file_pattern, data_accessor, transform_output, label_key, batch_siz
         transform_output.transformed_metadata.schema)
 
 
-def _serving_signature(model, transform_output, serving_columns):
+def _serving_signature(model, transform_output, spec: ProblemSpec):
     model.tft_layer_serving = transform_output.transform_features_layer()
-    feature_spec = {name: spec for name, spec in transform_output.raw_feature_spec().items()
-                    if name in serving_columns}
+    feature_spec = {name: feature for name, feature in transform_output.raw_feature_spec().items()
+                    if name in spec.serving_columns}
+    output_key = PREDICTION_KEY[spec.label.task]
+    class_names = tf.constant(spec.label.classes or [], dtype=tf.string)
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def serve(serialized_examples):
         raw = tf.io.parse_example(serialized_examples, feature_spec)
-        transformed = model.tft_layer_serving(raw)
-        return {OUTPUT_KEY: model(transformed)}
+        outputs = {output_key: model(model.tft_layer_serving(raw))}
+        if spec.label.task == "multiclass":
+            rows = tf.shape(serialized_examples)[0]
+            outputs[CLASSES_KEY] = tf.tile(class_names[tf.newaxis, :], [rows, 1])
+        return outputs
 
     return serve
 

@@ -5,11 +5,14 @@
   while a column has fewer distinct values than top_k, and one Beam pass cheaper) with OOV
   buckets; ints are treated as strings, a missing value is its own category;
 - bucketized: quantile buckets computed on present values, plus one bucket for missing;
-- label: taken from a 0/1 column, or from any column with `positive_class` (1 for that value, 0
-  for every other one: two strings, yes/no, true/false, 1/2), or derived (`ratio_above`:
+- binary label: taken from a 0/1 column, or from any column with `positive_class` (1 for that
+  value, 0 for every other one: two strings, yes/no, true/false, 1/2), or derived (`ratio_above`:
   numerator > threshold * denominator;
   rows with a denominator <= 0 cannot be labelled and count as negatives, bounded by the preflight
-  check's `max_underivable_fraction`).
+  check's `max_underivable_fraction`);
+- multiclass label: the position of the value in `label.classes` (int64; a value that is not a
+  class would be -1, which the preflight check rejects before Transform runs);
+- regression label: the number itself (float32; blanks are rejected by the preflight check).
 At serving time the label's source columns are absent and TF Transform prunes the label output.
 """
 
@@ -85,6 +88,11 @@ def _bucketized(x, num_buckets):
 
 
 def _label(inputs, spec: ProblemSpec):
+    if spec.label.task == "multiclass":
+        return _class_index(inputs[spec.label.column], spec.label.classes)
+    if spec.label.task == "regression":
+        value, _ = _float_and_presence(inputs[spec.label.column])
+        return value
     if spec.label.column is not None and spec.label.positive_class is not None:
         return _is_positive(inputs[spec.label.column], spec.label.positive_class)
     if spec.label.column is not None:
@@ -104,3 +112,17 @@ def _is_positive(x, positive_class: str):
         return tf.cast(tf.equal(_dense(x, ""), positive_class), tf.int64)
     value, _ = _float_and_presence(x)
     return tf.cast(tf.equal(value, float(positive_class)), tf.int64)
+
+
+def _class_index(x, classes):
+    """The index of each value in `classes` (-1 for none): text compared as spelled, numbers as
+    numbers (the rule of LabelConfig.class_index). A sum of one-hot matches needs no lookup table,
+    and a handful of classes costs a handful of comparisons."""
+    if x.dtype == tf.string:
+        value = _dense(x, "")
+        matches = [tf.equal(value, name) for name in classes]
+    else:
+        value, _ = _float_and_presence(x)
+        matches = [tf.equal(value, float(name)) for name in classes]
+    index = tf.add_n([tf.cast(match, tf.int64) * (i + 1) for i, match in enumerate(matches)])
+    return index - 1

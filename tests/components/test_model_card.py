@@ -187,10 +187,10 @@ def test_confidence_intervals_are_a_config_switch_off_by_default():
     from mlpipe.pipeline.evaluation import build_eval_config
     evaluation = load_config().evaluation
     assert evaluation.confidence_intervals is False
-    config = build_eval_config(evaluation, "big_tipper")
+    config = build_eval_config(evaluation, load_config().label)
     assert config.options.compute_confidence_intervals.value is False
     switched = evaluation.model_copy(update={"confidence_intervals": True})
-    assert build_eval_config(switched, "big_tipper").options.compute_confidence_intervals.value
+    assert build_eval_config(switched, load_config().label).options.compute_confidence_intervals.value
 
 
 # ---------------------------------------------------------------------------------------------

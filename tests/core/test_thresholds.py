@@ -9,7 +9,7 @@ from mlpipe.pipeline.evaluation import build_eval_config
 
 
 def test_threshold_margins():
-    config = build_eval_config(load_config().evaluation, "big_tipper")
+    config = build_eval_config(load_config().evaluation, load_config().label)
     checks = threshold_checks(config, {"auc": 0.93, "binary_accuracy": 0.84}, None)
     by_metric = {(c.metric, c.kind): c for c in checks}
     assert by_metric[("auc", "kpi")].margin == pytest.approx(0.93 - 0.92)
@@ -24,6 +24,6 @@ def test_threshold_margins():
 
 
 def test_a_missing_value_fails_its_bound():
-    config = build_eval_config(load_config().evaluation, "big_tipper")
+    config = build_eval_config(load_config().evaluation, load_config().label)
     auc = next(c for c in threshold_checks(config, {}, None) if c.kind == "kpi")
     assert auc.passed is False and auc.margin is None

@@ -4,15 +4,17 @@ import mlpipe  # noqa: F401  (process settings before TensorFlow)
 import pytest
 import tensorflow_model_analysis as tfma
 
-from mlpipe.config import EvaluationConfig
+from mlpipe.config import EvaluationConfig, LabelConfig
 from mlpipe.config.metrics import METRICS, PLOTS
 from mlpipe.core.contract import TRANSFORM_SIGNATURE
 from mlpipe.pipeline.evaluation import build_eval_config
 
+Y = LabelConfig(name="y", column="y")
+
 
 @pytest.fixture(scope="module")
 def eval_config(taxi_config):
-    return build_eval_config(taxi_config.evaluation, taxi_config.label.name)
+    return build_eval_config(taxi_config.evaluation, taxi_config.label)
 
 
 def _metrics(eval_config):
@@ -76,7 +78,7 @@ def test_max_regression_is_a_change_threshold(eval_config):
 
 def test_regression_bound_without_kpi():
     evaluation = EvaluationConfig(kpi={}, max_regression={"recall": 0.05})
-    metrics = _metrics(build_eval_config(evaluation, "y"))
+    metrics = _metrics(build_eval_config(evaluation, Y))
     [per_slice] = metrics["Recall"].per_slice_thresholds
     assert list(per_slice.slicing_specs) == [tfma.SlicingSpec()]
     assert not per_slice.threshold.HasField("value_threshold")
@@ -85,7 +87,7 @@ def test_regression_bound_without_kpi():
 
 def test_upper_bound_kpi():
     evaluation = EvaluationConfig(kpi={"mean_prediction": {"max": 0.4}})
-    metrics = _metrics(build_eval_config(evaluation, "y"))
+    metrics = _metrics(build_eval_config(evaluation, Y))
     bound = metrics["MeanPrediction"].per_slice_thresholds[0].threshold.value_threshold
     assert bound.upper_bound.value == pytest.approx(0.4)
     assert not bound.HasField("lower_bound")
@@ -101,4 +103,4 @@ def test_upper_bound_kpi():
 ])
 def test_a_metric_tfma_does_not_compute_never_reaches_the_eval_config(section):
     with pytest.raises(ValueError, match="accuracy|f1|mean_label|aucc"):
-        EvaluationConfig(**section)
+        EvaluationConfig(**section).check_task("binary")

@@ -31,21 +31,21 @@ def fair_local(fair_config):
 
 
 def test_eval_config_slices_each_sensitive_feature_once(fair_config):
-    eval_config = build_eval_config(fair_config.evaluation, "big_tipper")
+    eval_config = build_eval_config(fair_config.evaluation, fair_config.label)
     keys = [list(spec.feature_keys) for spec in eval_config.slicing_specs]
     # payment_type is already a configured slice; company is added.
     assert keys == [[], ["payment_type"], ["trip_start_hour"], ["company"]]
 
 
 def test_eval_config_computes_the_rate_metrics_without_thresholds(fair_config, taxi_config):
-    [spec] = build_eval_config(fair_config.evaluation, "big_tipper").metrics_specs
+    [spec] = build_eval_config(fair_config.evaluation, fair_config.label).metrics_specs
     metrics = {metric.class_name: metric for metric in spec.metrics}
     assert {"FPR", "FNR"} <= set(metrics)
     for class_name in ("FPR", "FNR"):
         assert not metrics[class_name].per_slice_thresholds
         assert not metrics[class_name].HasField("threshold")
-    assert not build_eval_config(fair_config.evaluation, "y").options.HasField("min_slice_size")
-    [plain] = build_eval_config(taxi_config.evaluation, "big_tipper").metrics_specs
+    assert not build_eval_config(fair_config.evaluation, fair_config.label).options.HasField("min_slice_size")
+    [plain] = build_eval_config(taxi_config.evaluation, taxi_config.label).metrics_specs
     assert not {"FPR", "FNR"} & {metric.class_name for metric in plain.metrics}
 
 
