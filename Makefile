@@ -83,7 +83,7 @@ bench-serving: venv loadtool ## the serving load test and batch scoring benchmar
 
 # scikit-learn (already pinned in requirements.lock as a TFX dependency) is the reference.
 bench-problems: venv ## init + run on three new problems against scikit-learn on the same split
-	$(PY) -m benchmarks.bench_problems
+	$(PY) -m benchmarks.bench_problems --tune
 
 clean: ## remove the venv, the runs and the benchmark output
 	rm -rf $(VENV) $(VENV)-install.log .chromium-install.log .wrk-install.log runs benchmarks/out

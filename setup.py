@@ -12,6 +12,9 @@ setup(
     # Loose bounds for `pip install .`; the exact, tested set is requirements.lock.
     install_requires=[
         "tfx==1.16.0",
+        # 1.4 imports Keras 3 and refuses the tf_keras models this project trains (see
+        # requirements.lock).
+        "keras-tuner>=1.3,<1.4",
         "dill",
         "pydantic>=2,<3",
         "PyYAML",

@@ -9,9 +9,11 @@ For each problem the pipeline runs exactly as a new user would run it (init's co
 default settings), then the rows of its own train and eval splits (read back from ExampleGen's
 output, so both sides see the same split) train scikit-learn's HistGradientBoosting on the same
 feature columns. The pipeline's eval metric (TFMA, overall slice) and the reference's are printed
-side by side. Target: within 0.02 AUC / accuracy, or within 5% of the reference's RMSE.
+side by side. Target: within 0.02 AUC / accuracy, or within 5% of the reference's RMSE. With
+`--tune`, each problem runs once more with TUNE_SECTION appended to init's config (the same data,
+so the same split), and the tuned metric is printed beside the default one.
 
-    .venv/bin/python -m benchmarks.bench_problems [--out benchmarks/out] [--only NAME]
+    .venv/bin/python -m benchmarks.bench_problems [--out benchmarks/out] [--only NAME] [--tune]
     (from the repository root, as `make bench-problems` does: it reuses tests/support/problems.py)
 """
 
@@ -33,12 +35,21 @@ TIPPED_ROWS = 10_000
 FARE_DROPPED = ("tips",)
 TIPPED_DROPPED = ("tips",)
 TARGETS = {"binary": 0.02, "multiclass": 0.02, "regression": 0.05}
+TUNE_SECTION = """
+tune:
+  hidden_units: [[64, 32], [128, 64], [256, 128, 64]]
+  learning_rate: [0.003, 0.01, 0.03]
+  epochs: [0.5x, 1x, 2x]
+  max_trials: 6
+"""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/out")
     parser.add_argument("--only", help="run one problem (penguins, taxi-fare, taxi-tipped)")
+    parser.add_argument("--tune", action="store_true",
+                        help="also run each problem with a tune: section")
     args = parser.parse_args()
     out = pathlib.Path(args.out).resolve() / f"problems-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True)
@@ -50,11 +61,13 @@ def main() -> None:
         folder.mkdir()
         data = write(folder / f"{name}.csv")
         rows.append(_benchmark(name, label, data, folder))
+        if args.tune:
+            rows.append(_tuned(rows[-1], folder))
     print(f"\nBenchmark folder: {out}")
-    print(f"{'problem':<14}{'task':<12}{'metric':<10}{'pipeline':>10}{'reference':>11}"
+    print(f"{'problem':<20}{'task':<12}{'metric':<10}{'pipeline':>10}{'reference':>11}"
           f"{'gap':>9}{'target':>10}  verdict")
     for row in rows:
-        print(f"{row['name']:<14}{row['task']:<12}{row['metric']:<10}{row['ours']:>10.4f}"
+        print(f"{row['name']:<20}{row['task']:<12}{row['metric']:<10}{row['ours']:>10.4f}"
               f"{row['reference']:>11.4f}{row['gap']:>9.4f}{row['target']:>10}  {row['verdict']}")
 
 
@@ -68,7 +81,24 @@ def _benchmark(name: str, label: str, data: pathlib.Path, folder: pathlib.Path) 
     pipeline_root = folder / "runs" / config.name / "pipeline_root"
     ours = _pipeline_metric(pipeline_root, config)
     reference = _reference_metric(pipeline_root, config)
-    return _compared(name, config.label.task, ours, reference, seconds)
+    return {**_compared(name, config.label.task, ours, reference, seconds),
+            "config": config_path}
+
+
+def _tuned(untuned: dict, folder: pathlib.Path) -> dict:
+    """The same problem with TUNE_SECTION (epochs relative to init's budget), in its own home."""
+    config_path = untuned["config"]
+    epochs = load_config(str(config_path)).train.epochs
+    section = TUNE_SECTION.replace("[0.5x, 1x, 2x]", str(sorted({max(1, epochs // 2), epochs,
+                                                                 epochs * 2})))
+    tuned_path = config_path.with_name("tuned.yaml")
+    tuned_path.write_text(config_path.read_text() + section)
+    seconds = _run([sys.executable, "-m", "mlpipe", "run", "--config", str(tuned_path),
+                    "--home", str(folder / "runs-tuned")])
+    config = load_config(str(tuned_path))
+    ours = _pipeline_metric(folder / "runs-tuned" / config.name / "pipeline_root", config)
+    return {**_compared(f"{untuned['name']} (tuned)", config.label.task, ours,
+                        untuned["reference"], seconds), "config": tuned_path}
 
 
 def _compared(name, task, ours, reference, seconds) -> dict:

@@ -127,7 +127,7 @@ class CloudConfig(Strict):
     pipeline_root: Optional[str] = None
     image: Optional[str] = Field(None, description="The pipeline image (mlpipe/kubeflow/Dockerfile).")
     service_account: Optional[str] = None
-    data_path: Optional[str] = Field(None, description="gs:// CSV file or folder (ending in /) "
+    data_path: Optional[str] = Field(None, description="gs:// data file, folder (ending in /) or glob "
                                                        "read in the cloud instead of data.path.")
     serving_dir: Optional[str] = Field(None, description="gs:// folder the Pusher copies blessed "
                                                          "models to (default <pipeline_root>/serving).")

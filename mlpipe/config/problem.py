@@ -20,6 +20,7 @@ from mlpipe.config.metrics import (DEFAULT_MAIN_METRIC, HIGHER_IS_BETTER, LOWER_
 from mlpipe.config.model_card import ModelCardConfig
 from mlpipe.config.monitoring import MonitoringConfig
 from mlpipe.config.serving import ServingConfig
+from mlpipe.config.tune import TuneConfig
 
 
 class DataConfig(Strict):
@@ -29,7 +30,7 @@ class DataConfig(Strict):
     split: Dict[str, int] = Field(default_factory=lambda: {"train": 2, "eval": 1},
                                   description="Hash-bucket weights of the train and eval splits.")
     score_path: Optional[str] = Field(
-        None, description="Unlabelled CSV file or folder: scored in the pipeline by BulkInferrer "
+        None, description="Unlabelled data in data.format (file, folder or glob): scored by BulkInferrer "
                           "with the new model once it is blessed.")
     missing_values: List[str] = Field(
         default_factory=list,
@@ -45,6 +46,13 @@ class DataConfig(Strict):
         if any(("," in token or '"' in token or "\n" in token) for token in tokens):
             raise ValueError("a token cannot hold a comma, a quote or a line break")
         return _distinct(tokens, "token")
+
+    @model_validator(mode="after")
+    def _tokens_are_for_csv(self) -> "DataConfig":
+        if self.missing_values and self.format != "csv":
+            raise ValueError(f"missing_values applies to CSV only: {self.format} data says 'no "
+                             "value' with nulls or absent features; remove missing_values")
+        return self
 
     @field_validator("split")
     @classmethod
@@ -350,6 +358,8 @@ class ProblemConfig(Strict):
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     model_card: ModelCardConfig = Field(default_factory=ModelCardConfig)
     cloud: Optional[CloudConfig] = None
+    tune: Optional[TuneConfig] = Field(
+        None, description="A hyperparameter search (TFX's Tuner) before the Trainer.")
     source: str = Field("", description="The file this config was loaded from.")
 
     @model_validator(mode="before")
@@ -369,6 +379,12 @@ class ProblemConfig(Strict):
     @model_validator(mode="after")
     def _evaluation_fits_the_task(self) -> "ProblemConfig":
         self.evaluation.check_task(self.label.task)
+        return self
+
+    @model_validator(mode="after")
+    def _tune_objective_fits_the_task(self) -> "ProblemConfig":
+        if self.tune is not None:
+            self.tune.check_task(self.label.task)
         return self
 
     @model_validator(mode="after")

@@ -13,8 +13,9 @@ from typing import Iterable, Set
 
 from mlpipe.config import PACKAGE_ROOT
 
-# The modules TFX runs inside Transform and Trainer.
-TRAINER_ENTRY_POINTS = ("mlpipe.trainer.preprocessing", "mlpipe.trainer.model")
+# The modules TFX runs inside Transform, Tuner and Trainer.
+TRAINER_ENTRY_POINTS = ("mlpipe.trainer.preprocessing", "mlpipe.trainer.model",
+                        "mlpipe.trainer.tuning")
 
 
 def trainer_code_version() -> str:

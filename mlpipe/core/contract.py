@@ -21,6 +21,11 @@ OUTPUT_KEYS = {"binary": (OUTPUT_KEY,), "multiclass": (SCORES_KEY, CLASSES_KEY),
 # The output TFMA, BulkInferrer's readers and the monitor evaluate, by task.
 PREDICTION_KEY = {"binary": OUTPUT_KEY, "multiclass": SCORES_KEY, "regression": VALUE_KEY}
 
+# The training data's ExampleGen node, whatever the data format: ML Metadata lineage, `mlpipe
+# runs`, the report and the tests find the training examples by it (the id predates Parquet and
+# TFRecord input, and renaming it would orphan the lineage of existing run homes).
+EXAMPLE_GEN_ID = "CsvExampleGen"
+
 # Schema environments (TFDV): TRAINING has every column, SERVING lacks the label's sources.
 TRAINING = "TRAINING"
 SERVING = "SERVING"

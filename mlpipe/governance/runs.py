@@ -17,10 +17,11 @@ from ml_metadata.proto import metadata_store_pb2
 
 from mlpipe.core import lineage, run_record
 from mlpipe.core.artifacts import is_blessed
+from mlpipe.core.contract import EXAMPLE_GEN_ID
 from mlpipe.core.run_home import RunHome
 
 # Node ids of the pipeline (mlpipe.pipeline.pipeline: TFX's default ids and `with_id` names).
-EXAMPLE_GEN = "CsvExampleGen"
+EXAMPLE_GEN = EXAMPLE_GEN_ID
 SCHEMA_GEN = "ImportSchemaGen"
 STATISTICS_GEN = "StatisticsGen"
 GATE = "AnomalyGate"

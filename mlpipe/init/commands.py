@@ -1,6 +1,7 @@
 """`mlpipe init --data FILE.csv --label COLUMN`: a new problem, ready for `mlpipe run`.
 
-Reads the CSV once, decides (mlpipe.init.inference), infers the curated schema with the same
+Reads the CSV once, decides (mlpipe.init.inference: the task, binary, multiclass or regression,
+and everything that follows from it), infers the curated schema with the same
 TFDV proposal `mlpipe schema` makes (mlpipe.schema.proposal, fitted to how CsvExampleGen writes
 blank cells, so it passes the pipeline's gate on this data), and writes `<name>.yaml` and
 `schema.pbtxt` into --output (default ./<name>/). Needs no --config. Every check runs before
@@ -21,11 +22,12 @@ def register(command) -> None:
     init.add_argument("--data", required=True, help="the CSV file (a header line, then rows)")
     init.add_argument("--label", required=True, help="the column to predict")
     init.add_argument("--task", default="auto",
-                      help="auto (from the label's values) or binary; this version supports "
-                           "binary labels only (default: auto)")
+                      help="auto, binary, multiclass or regression (default: auto: two values "
+                           "are binary; a few text values or up to 10 whole numbers multiclass; "
+                           "other numbers regression); refused when the label does not fit it")
     init.add_argument("--positive-class",
-                      help="the label value that is class 1 (default: 1/true/yes, else the "
-                           "minority class)")
+                      help="binary: the label value that is class 1 (default: 1/true/yes, else "
+                           "the minority class)")
     init.add_argument("--name", help="problem name (default: from the file name)")
     init.add_argument("--output", help="folder to write into (default: ./<name>/)")
     init.add_argument("--force", action="store_true",
@@ -52,7 +54,8 @@ def _init(invocation) -> int:
     from mlpipe.core.contract import TRAINING
     from mlpipe.schema.proposal import propose_schema
     schema = propose_schema(str(data), [analysis.label.column], analysis.missing_values,
-                            optional=analysis.excluded_columns)
+                            optional=analysis.excluded_columns, data_format=table.format)
+    _label_domain(schema, analysis.label)
     types = {feature: "BYTES" for feature in table.header}
     types.update(numeric_columns(schema))
     features = inference.choose_features(analysis, types)
@@ -77,12 +80,27 @@ def _schema_text(schema, data: pathlib.Path, text_format) -> str:
     return header + text_format.MessageToString(schema)
 
 
+def _label_domain(schema, label) -> None:
+    """A multiclass text label's values are its schema domain: TFDV infers one from a few text
+    values; where it did not (or left a class out), the classes are the domain, so the gate
+    refuses a class the model has no score for."""
+    if label.task != "multiclass":
+        return
+    from tensorflow_metadata.proto.v0 import schema_pb2
+    feature = next(f for f in schema.feature if f.name == label.column)
+    if feature.type != schema_pb2.BYTES:
+        return
+    domain = next((d for d in schema.string_domain if d.name == feature.domain), None)
+    if domain is None:
+        domain = schema.string_domain.add(name=label.column)
+        feature.domain = label.column
+    missing = [name for name in label.classes if name not in set(domain.value)]
+    domain.value.extend(missing)
+
+
 def _print_decisions(analysis, features) -> None:
-    label, base = analysis.label, analysis.baseline
-    share = label.counts[label.positive_class] / analysis.rows
-    print(f"  label:       {label.column} -> {label.name}: binary, positive class "
-          f"{label.positive_class!r} ({label.counts[label.positive_class]} of {analysis.rows} "
-          f"rows, {share:.1%}; {label.why})")
+    label = analysis.label
+    print(f"  label:       {_label_summary(analysis)}")
     if analysis.missing_values:
         print(f"  missing:     {', '.join(analysis.missing_values)} read as blank "
               f"(in {', '.join(analysis.token_counts)})")
@@ -90,7 +108,33 @@ def _print_decisions(analysis, features) -> None:
     print(f"  categorical: {', '.join(features.categorical) or '-'}")
     for item in analysis.excluded:
         print(f"  left out:    {item.column}: {item.reason}")
-    print(f"  KPI floor:   auc >= {base.auc_floor}, binary_accuracy >= {base.accuracy_floor} "
-          f"(class prior on {base.held_out_rows} held-out rows: auc {base.auc:.1f}, accuracy "
-          f"{base.accuracy:.3f})")
+    print(f"  KPI:         {_kpi_summary(analysis.baseline, label.task)}")
     print(f"  training:    {analysis.budget.why}")
+
+
+def _label_summary(analysis) -> str:
+    label = analysis.label
+    if label.task == "binary":
+        share = label.counts[label.positive_class] / analysis.rows
+        return (f"{label.column} -> {label.name}: binary, positive class "
+                f"{label.positive_class!r} ({label.counts[label.positive_class]} of "
+                f"{analysis.rows} rows, {share:.1%}; {label.why})")
+    if label.task == "multiclass":
+        shown = ", ".join(repr(name) for name in label.classes[:8])
+        more = ", ..." if len(label.classes) > 8 else ""
+        return (f"{label.column} -> {label.name}: multiclass, {len(label.classes)} classes: "
+                f"{shown}{more} ({label.task_why})")
+    return (f"{label.column} -> {label.name}: regression, {label.distinct} distinct numbers "
+            f"from {label.low:g} to {label.high:g} ({label.task_why})")
+
+
+def _kpi_summary(base, task: str) -> str:
+    held_out = f"on {base.held_out_rows} held-out rows"
+    if task == "binary":
+        return (f"auc >= {base.auc_floor}, binary_accuracy >= {base.accuracy_floor} (class "
+                f"prior {held_out}: auc {base.auc:.1f}, accuracy {base.accuracy:.3f})")
+    if task == "multiclass":
+        return (f"accuracy >= {base.accuracy_floor} (always {base.majority_class!r} "
+                f"{held_out}: accuracy {base.accuracy:.3f})")
+    return (f"rmse <= {base.rmse_ceiling:g} (the mean {held_out}: rmse "
+            f"{base.rmse:.4g})")

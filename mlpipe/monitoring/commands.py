@@ -2,7 +2,8 @@
 
 Exit codes: 0 within thresholds; 2 bad input (no file, no training statistics); 4 a drift
 threshold was crossed, the data has schema anomalies, or (--evaluate) the model missed its KPI
-or lost more than `evaluation.max_regression` against its own evaluation at push time.
+or got worse by more than `evaluation.max_regression` against its own evaluation at push time
+(a drop of auc/accuracy, a rise of rmse/mean_absolute_error/log_loss).
 TensorFlow and TFDV are imported inside the handler, so `mlpipe --help` stays fast.
 """
 
@@ -68,21 +69,23 @@ def _monitor(invocation) -> int:
 
 
 def _evaluate(config, home, args):
-    from mlpipe.monitoring.evaluate import METRICS, evaluate_csv
+    from mlpipe.config.metrics import LOWER_IS_BETTER
+    from mlpipe.monitoring.evaluate import evaluate_csv
     from mlpipe.serving.examples import RequestError, encoder_for_schema
     from mlpipe.serving.model import LoadedModel, resolve_version
     version, path = resolve_version(home, int(args.version) if args.version else None)
     try:
-        result = evaluate_csv(LoadedModel.load(version, path),
+        result = evaluate_csv(LoadedModel.load(version, path, label=config.label),
                               encoder_for_schema(config.schema_path,
                                                  config.data.missing_values), args.evaluate,
                               config.label, config.evaluation.kpi)
     except RequestError as error:
         raise BadInputError(f"--evaluate {args.evaluate}: {error}") from error
     _compare_with_push_time(config, home, version, result)
-    print(f"\nEvaluation of version {version} on {args.evaluate} ({result.rows:,} rows):")
-    print(f"  {'metric':<16} {'now':>8} {'at push':>8} {'change':>8}  bounds")
-    for name in METRICS:
+    print(f"\nEvaluation of version {version} on {args.evaluate} ({result.rows:,} rows, "
+          f"{config.label.task}):")
+    print(f"  {'metric':<20} {'now':>8} {'at push':>8} {'change':>8}  bounds")
+    for name in result.metric_names:
         bounds = []
         bound = config.evaluation.kpi.get(name)
         if bound and bound.min is not None:
@@ -90,12 +93,19 @@ def _evaluate(config, home, args):
         if bound and bound.max is not None:
             bounds.append(f"KPI max {bound.max}")
         if name in config.evaluation.max_regression:
-            bounds.append(f"max drop {config.evaluation.max_regression[name]}")
+            worse = "rise" if name in LOWER_IS_BETTER else "drop"
+            bounds.append(f"max {worse} {config.evaluation.max_regression[name]}")
         pushed = (result.push_time or {}).get(name)
         change = result.change.get(name)
-        print(f"  {name:<16} {result.metrics[name]:>8.4f} "
+        print(f"  {name:<20} {result.metrics[name]:>8.4f} "
               f"{'-' if pushed is None else format(pushed, '.4f'):>8} "
-              f"{'-' if change is None else format(change, '+.4f'):>8}  {', '.join(bounds)}")
+              f"{'-' if change is None else format(change, '+.4f'):>8}  "
+              f"{', '.join(bounds)}".rstrip())
+    if result.classes:
+        print(f"  {'class':<20} {'rows':>8} {'predicted':>10} {'correct':>8}")
+        for name, counts in result.classes.items():
+            print(f"  {name:<20} {counts['rows']:>8,} {counts['predicted']:>10,} "
+                  f"{counts['correct']:>8,}")
     if result.push_time is not None:
         print(f"  at push: TFMA's evaluation in run {result.push_time_run} (its eval split)")
     else:
@@ -103,7 +113,7 @@ def _evaluate(config, home, args):
     if result.failed:
         print("Thresholds crossed: " + "; ".join(result.failed))
     elif result.change and config.evaluation.max_regression:
-        print("KPI met, no drop beyond max_regression since push")
+        print("KPI met, no change for the worse beyond max_regression since push")
     else:
         print("KPI met")
     return result

@@ -7,6 +7,10 @@ Jensen-Shannon divergence of histograms for numeric ones, with the thresholds of
 then reports, in one pass, the features whose distance crosses its threshold and every anomaly
 against the schema (unexpected values, types, missing columns), in the environment the data
 belongs to: TRAINING when the label's source columns are present, else SERVING.
+
+The request log's own columns (`_model_version`, `_prediction`, `_logged_at` and a multiclass
+model's `_score_<class>`: `request_log.is_meta_column`) are left out of the statistics, whatever
+the model's task.
 """
 
 import csv
@@ -16,7 +20,7 @@ from typing import Dict, List
 
 from mlpipe.config.monitoring import MonitoringConfig
 from mlpipe.monitoring.training_stats import TrainingStatistics
-from mlpipe.serving.request_log import META_COLUMNS
+from mlpipe.serving.request_log import is_meta_column
 from mlpipe.core.schema_io import SERVING, TRAINING
 
 L_INFINITY, JENSEN_SHANNON = "L_INFTY", "JENSEN_SHANNON_DIVERGENCE"
@@ -115,7 +119,7 @@ def monitor(data_pattern: str, schema, training: TrainingStatistics, settings: M
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     header = csv_header(data_pattern)
-    columns = [c for c in header if c not in META_COLUMNS]
+    columns = [c for c in header if not is_meta_column(c)]
     environment = TRAINING if label_columns and set(label_columns) <= set(header) else SERVING
     options = tfdv.StatsOptions(schema=schema, infer_type_from_schema=True,
                                 feature_allowlist=columns)

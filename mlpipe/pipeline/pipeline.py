@@ -10,13 +10,18 @@ import os
 from typing import Any, Dict
 
 from tfx import v1 as tfx
+from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.dsl.components.base import executor_spec
 
 from mlpipe.components.anomaly_gate import AnomalyGate
 from mlpipe.components import attributions as feature_attributions
 from mlpipe.components import fairness_gate
 from mlpipe.components import model_card
+from mlpipe.components import parquet_executor
 from mlpipe.config import ProblemConfig
-from mlpipe.core.contract import SERVING_SIGNATURE
+from mlpipe.config.tune import TUNE_CONFIG_KEY
+from mlpipe.core.contract import EXAMPLE_GEN_ID, SERVING_SIGNATURE
+from mlpipe.core.data_files import is_glob
 from mlpipe.pipeline import baseline
 from mlpipe.pipeline.evaluation import build_eval_config
 from mlpipe.pipeline.runner_settings import RunnerSettings, StepResources
@@ -24,8 +29,10 @@ from mlpipe.trainer.features import ProblemSpec
 
 PREPROCESSING_FN = "mlpipe.trainer.preprocessing.preprocessing_fn"
 RUN_FN = "mlpipe.trainer.model.run_fn"
+TUNER_FN = "mlpipe.trainer.tuning.tuner_fn"
 CODE_VERSION_KEY = "code_version"
 UNLABELLED_SPLIT = "unlabelled"
+UNLABELLED_EXAMPLE_GEN_ID = "UnlabelledExampleGen"
 
 
 def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.Pipeline:
@@ -33,10 +40,9 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
     custom_config = {**spec.to_custom_config(), CODE_VERSION_KEY: settings.code_version}
     data_path = settings.data_path or config.data.path
 
-    example_gen = tfx.components.CsvExampleGen(
-        input_base=_input_base(data_path),
-        input_config=_single_input(data_path),
-        output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
+    example_gen = _example_gen(
+        config.data.format, data_path,
+        tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
             tfx.proto.SplitConfig.Split(name=name, hash_buckets=weight)
             for name, weight in sorted(config.data.split.items(), reverse=True)])))
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
@@ -52,14 +58,19 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
         # Transform 23 s -> 16 s on the taxi data, and the same transform graph for serving.
         disable_statistics=True, force_tf_compat_v1=True)
     transform.add_upstream_node(anomaly_gate)
-    trainer = _trainer(
-        settings, custom_config,
-        run_fn=RUN_FN,
+    training_inputs = dict(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]))
+    tuners = _tuner(config, settings, custom_config, **training_inputs)
+    trainer = _trainer(
+        settings, custom_config,
+        run_fn=RUN_FN,
+        # With a `tune:` section, the Trainer trains with the Tuner's best hyperparameters.
+        hyperparameters=tuners[0].outputs["best_hyperparameters"] if tuners else None,
+        **training_inputs)
     # The baseline is a model blessed by the node whose blessing the Pusher reads.
     blessed_by = fairness_gate.NODE_ID if config.evaluation.fairness else "Evaluator"
     baseline_resolver = _baseline_resolver(settings, trainer.outputs["model"], blessed_by)
@@ -68,7 +79,7 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs[baseline.MODEL_KEY],
         example_splits=["eval"],
-        eval_config=build_eval_config(config.evaluation, spec.label_key))
+        eval_config=build_eval_config(config.evaluation, config.label))
     gates = _fairness_gate(config, evaluator)
     blessing = gates[0].outputs[fairness_gate.BLESSING_KEY] if gates else evaluator.outputs[
         "blessing"]
@@ -76,10 +87,11 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
     attributions = _attributions(config, example_gen, trainer)
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
-                  transform, trainer, baseline_resolver, evaluator, *gates, pusher,
+                  transform, *tuners, trainer, baseline_resolver, evaluator, *gates, pusher,
                   attributions]
     if config.data.score_path:
-        components += _bulk_inference(config.data.score_path, trainer, blessing)
+        components += _bulk_inference(config.data.format, config.data.score_path, trainer,
+                                      blessing)
     # After the Pusher: model_card.json / .html beside the pushed model (nothing when not pushed).
     components.append(model_card.ModelCard(
         pushed_model=pusher.outputs["pushed_model"], model=trainer.outputs["model"],
@@ -107,8 +119,9 @@ def _attributions(config: ProblemConfig, example_gen, trainer):
     return feature_attributions.FeatureAttributions(
         examples=example_gen.outputs["examples"], model=trainer.outputs["model"],
         label_key=config.label.name, features=config.features.raw_columns,
-        metric=feature_attributions.attribution_metric(config.evaluation.main_metric),
-        seed=config.train.seed).with_id(feature_attributions.NODE_ID)
+        metric=feature_attributions.attribution_metric(config.evaluation.main_metric,
+                                                       config.label.task),
+        task=config.label.task, seed=config.train.seed).with_id(feature_attributions.NODE_ID)
 
 
 def _fairness_gate(config: ProblemConfig, evaluator) -> list:
@@ -119,6 +132,35 @@ def _fairness_gate(config: ProblemConfig, evaluator) -> list:
     return [fairness_gate.FairnessGate(
         evaluation=evaluator.outputs["evaluation"], model_blessing=evaluator.outputs["blessing"],
         fairness_spec=fairness_gate.spec_json(config.evaluation)).with_id(fairness_gate.NODE_ID)]
+
+
+def _tuner(config: ProblemConfig, settings: RunnerSettings, custom_config: Dict[str, Any],
+           **inputs) -> list:
+    """[TFX's Tuner] searching the `tune:` section's space where the Trainer runs (its own step
+    with the Trainer's resources, or, with Vertex training, TFX's Vertex Tuner in a CustomJob on
+    the Trainer's machine: one replica, the trials one after another), else []."""
+    if config.tune is None:
+        return []
+    custom_config = {**custom_config, TUNE_CONFIG_KEY: config.tune.model_dump()}
+    if settings.vertex_training is None:
+        tuner = tfx.components.Tuner(tuner_fn=TUNER_FN, custom_config=custom_config, **inputs)
+    else:
+        vertex = tfx.extensions.google_cloud_ai_platform
+        job = settings.vertex_training.job
+        job_spec = dict(job.get("job_spec", {}))
+        if job_spec.get("worker_pool_specs"):
+            # The chief pool only: the trials run one after another, as in a local search
+            # (with more replicas, TFX's Vertex Tuner would run parallel trials).
+            job_spec["worker_pool_specs"] = job_spec["worker_pool_specs"][:1]
+        tuner = vertex.Tuner(tuner_fn=TUNER_FN, custom_config={
+            **custom_config,
+            vertex.ENABLE_VERTEX_KEY: True,
+            vertex.VERTEX_REGION_KEY: settings.vertex_training.region,
+            vertex.experimental.TUNING_ARGS_KEY: {**job, "job_spec": job_spec},
+        }, **inputs)
+    if settings.trainer_resources is not None:
+        tuner.with_platform_config(_resource_spec(settings.trainer_resources))
+    return [tuner.with_id("Tuner")]
 
 
 def _trainer(settings: RunnerSettings, custom_config: Dict[str, Any], **inputs):
@@ -187,14 +229,14 @@ def _baseline_resolver(settings: RunnerSettings, candidate, blessed_by: str) -> 
     return tfx.dsl.Resolver(strategy_class=strategy, **channels).with_id("baseline_resolver")
 
 
-def _bulk_inference(score_path: str, trainer, model_blessing) -> list:
-    """Unlabelled data scored by the candidate model, only when it was blessed (by the Evaluator,
-    or by the FairnessGate when there is one)."""
-    unlabelled_gen = tfx.components.CsvExampleGen(
-        input_base=_input_base(score_path), input_config=_single_input(score_path),
-        output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
+def _bulk_inference(data_format: str, score_path: str, trainer, model_blessing) -> list:
+    """Unlabelled data (in the format of `data.format`) scored by the candidate model, only when
+    it was blessed (by the Evaluator, or by the FairnessGate when there is one)."""
+    unlabelled_gen = _example_gen(
+        data_format, score_path,
+        tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
             tfx.proto.SplitConfig.Split(name=UNLABELLED_SPLIT, hash_buckets=1)])),
-    ).with_id("UnlabelledExampleGen")
+        node_id=UNLABELLED_EXAMPLE_GEN_ID)
     bulk_inferrer = tfx.components.BulkInferrer(
         examples=unlabelled_gen.outputs["examples"],
         model=trainer.outputs["model"],
@@ -204,17 +246,57 @@ def _bulk_inference(score_path: str, trainer, model_blessing) -> list:
     return [unlabelled_gen, bulk_inferrer]
 
 
+def _example_gen(data_format: str, data_path: str, output_config,
+                 node_id: str = EXAMPLE_GEN_ID):
+    """The ExampleGen reading `data_path` (a file, a folder or a glob) in `data_format`, with the
+    node id the readers of its output look for (the same for every format):
+    csv -> CsvExampleGen; parquet -> FileBasedExampleGen with mlpipe's parquet executor (TFX's
+    own reads a 0 as a missing value; see mlpipe.components.parquet_executor); tfrecord ->
+    ImportExampleGen (tf.Examples as they are; gzip when the file name ends in .gz)."""
+    inputs = dict(input_base=_input_base(data_path), input_config=_single_input(data_path),
+                  output_config=output_config)
+    if data_format == "csv":
+        example_gen = tfx.components.CsvExampleGen(**inputs)
+    elif data_format == "parquet":
+        example_gen = FileBasedExampleGen(
+            custom_executor_spec=executor_spec.BeamExecutorSpec(parquet_executor.Executor),
+            **inputs)
+    elif data_format == "tfrecord":
+        example_gen = tfx.components.ImportExampleGen(**inputs)
+    else:
+        raise ValueError(f"data.format {data_format!r}: no ExampleGen for it")
+    return example_gen.with_id(node_id)
+
+
 def _single_input(data_path: str):
     return tfx.proto.Input(splits=[
         tfx.proto.Input.Split(name="all", pattern=_input_pattern(data_path))])
 
 
 def _input_base(data_path: str) -> str:
-    return data_path if _is_folder(data_path) else os.path.dirname(data_path)
+    """The folder TFX's file pattern is relative to: a folder itself; for a glob, the folder
+    above its first part with a wildcard; else the file's folder."""
+    if _is_folder(data_path):
+        return data_path
+    if is_glob(data_path):
+        return _glob_parts(data_path)[0]
+    return os.path.dirname(data_path)
 
 
 def _input_pattern(data_path: str) -> str:
-    return "*" if _is_folder(data_path) else os.path.basename(data_path)
+    if _is_folder(data_path):
+        return "*"
+    if is_glob(data_path):
+        return _glob_parts(data_path)[1]
+    return os.path.basename(data_path)
+
+
+def _glob_parts(data_path: str):
+    """'data/2024-*/part-*.parquet' -> ('data', '2024-*/part-*.parquet')."""
+    parts = data_path.split("/")
+    first = next(index for index, part in enumerate(parts) if is_glob(part))
+    return "/".join(parts[:first]) or ("/" if data_path.startswith("/") else "."), \
+        "/".join(parts[first:])
 
 
 def _is_folder(data_path: str) -> bool:

@@ -27,7 +27,7 @@ def staged_config(config: ProblemConfig, home: RunHome,
     tokens are blank; `config` itself when it declares none. `known_digests`: file -> sha256
     already computed (the preflight check hashes the data as it reads it)."""
     tokens = config.data.missing_values
-    if not tokens:
+    if not tokens or config.data.format != "csv":  # refused by the config for other formats
         return config
     update = {"path": stage_csv(config.data.path, tokens, home.staged_dir, known_digests)}
     if config.data.score_path:

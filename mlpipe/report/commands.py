@@ -28,7 +28,7 @@ def run_report(invocation) -> int:
 
     def load(selector):
         return load_report(home, selector, config.evaluation.main_metric,
-                           config.evaluation.min_slice_size)
+                           config.evaluation.min_slice_size, classes=config.label.classes)
     if args.compare:
         first, second = (load(selector) for selector in args.compare)
         print(terminal.render_comparison(first, second))

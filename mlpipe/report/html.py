@@ -6,10 +6,12 @@ import math
 import pathlib
 from typing import List, Optional, Sequence, Tuple
 
+from mlpipe.core.charts import predicted_vs_actual_svg
 from mlpipe.report import fairness as fairness_checks
 from mlpipe.report.loader import Report
-from mlpipe.report.terminal import (OVERALL_METRICS, attributions_caption, format_number,
-                                    format_signed)
+from mlpipe.report.terminal import (attributions_caption, direction_text, format_number,
+                                    format_signed, overall_metric_names, slice_companion,
+                                    verdict_of_change)
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem;
@@ -22,6 +24,7 @@ table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .7rem;text-al
 .small{color:#80868b;font-style:italic}.charts{display:flex;flex-wrap:wrap;gap:1rem}
 svg text{font-size:11px;fill:#3c4043}.mono{font-family:ui-monospace,monospace;font-size:.85rem}
 #monitoring td,#monitoring th{text-align:left;vertical-align:top}
+.better{color:#1e8e3e}.worse{color:#d93025}
 """
 WIDTH, HEIGHT, PAD = 300, 260, 40
 
@@ -36,17 +39,10 @@ def render_html(report: Report) -> str:
         f"<h1>Evaluation of {_e(report.pipeline)}, run {_e(report.run_id)}</h1>",
         f"<p id='decision'><span class='badge {decision[1]}'>{decision[0]}</span></p>",
         "<h2>Thresholds</h2>", _thresholds_table(report),
-        "<h2>Overall metrics</h2>", _overall_table(report),
-        "<h2>Curves</h2><div class='charts'>",
-        _line_chart("ROC curve", "false positive rate", "true positive rate", report.roc,
-                    diagonal=True, chart_id="roc"),
-        _line_chart("Precision-recall curve", "recall", "precision", report.pr,
-                    chart_id="pr"),
-        _line_chart("Calibration", "mean prediction", "observed rate",
-                    [(p, label) for p, label, _ in report.calibration], diagonal=True,
-                    markers=True, chart_id="calibration"),
-        _confusion_matrix(report.confusion), "</div>",
-        f"<h2>Slices by {_e(report.main_metric)}</h2>", _slice_charts(report),
+        f"<h2>Overall metrics ({_e(report.task)})</h2>", _overall_table(report),
+        *_task_sections(report),
+        f"<h2>Slices by {_e(report.main_metric)} ({_e(direction_text(report.main_metric))}, "
+        "worst first)</h2>", _slice_charts(report),
         _slices_table(report),
         *(["<h2>Fairness</h2>", fairness_checks.html_section(report.fairness)]
           if report.fairness else []),
@@ -80,18 +76,39 @@ def _thresholds_table(report: Report) -> str:
     return "".join(rows) + "</table>"
 
 
+def _task_sections(report: Report) -> List[str]:
+    """The charts of the label's task: binary curves and the confusion matrix at 0.5;
+    multiclass per-class precision/recall and the confusion matrix as a heatmap; regression the
+    predicted-vs-actual plot."""
+    if report.task == "multiclass":
+        return ["<h2>Per class</h2>", _per_class_table(report),
+                "<h2>Confusion matrix</h2>", _class_confusion(report.class_confusion)]
+    if report.task == "regression":
+        return ["<h2>Predicted vs actual</h2><div class='charts'>",
+                _predicted_vs_actual(report.predicted_vs_actual), "</div>"]
+    return ["<h2>Curves</h2><div class='charts'>",
+            _line_chart("ROC curve", "false positive rate", "true positive rate", report.roc,
+                        diagonal=True, chart_id="roc"),
+            _line_chart("Precision-recall curve", "recall", "precision", report.pr,
+                        chart_id="pr"),
+            _line_chart("Calibration", "mean prediction", "observed rate",
+                        [(p, label) for p, label, _ in report.calibration], diagonal=True,
+                        markers=True, chart_id="calibration"),
+            _confusion_matrix(report.confusion), "</div>"]
+
+
 def _overall_table(report: Report) -> str:
     head = "<tr><th>metric</th><th>candidate</th>"
-    head += "<th>baseline</th><th>change</th></tr>" if report.baseline else "</tr>"
+    head += "<th>baseline</th><th>change</th><th></th></tr>" if report.baseline else "</tr>"
     rows = [f"<table id='overall'>{head}"]
-    for name in OVERALL_METRICS:
-        if name not in report.candidate:
-            continue
+    for name in overall_metric_names(report):
         row = f"<tr><td>{_e(name)}</td><td>{_num(report.candidate[name])}</td>"
         if report.baseline:
             base = report.baseline.get(name)
             change = report.candidate[name] - base if base is not None else None
-            row += f"<td>{_num(base)}</td><td>{_num(change, signed=True)}</td>"
+            verdict = verdict_of_change(name, change)
+            row += (f"<td>{_num(base)}</td><td>{_num(change, signed=True)}</td>"
+                    f"<td class='{verdict}'>{verdict}</td>")
         rows.append(row + "</tr>")
     if not report.baseline:
         rows.append("<tr><td colspan='2' class='small'>no baseline model (first blessed "
@@ -156,6 +173,41 @@ def _confusion_matrix(confusion) -> str:
     return "".join(parts) + "</svg>"
 
 
+def _per_class_table(report: Report) -> str:
+    """Precision and recall of each class, one-vs-rest (TFMA's binarized metrics), by name."""
+    if not report.per_class:
+        return "<p class='small'>no per-class metrics recorded</p>"
+    rows = ["<table id='per-class'><tr><th>class</th><th>precision</th><th>recall</th></tr>"]
+    rows += [f"<tr><td>{_e(name)}</td><td>{_num(values.get('precision'))}</td>"
+             f"<td>{_num(values.get('recall'))}</td></tr>"
+             for name, values in report.per_class.items()]
+    return "".join(rows) + "</table>"
+
+
+def _class_confusion(confusion: dict) -> str:
+    """The multi-class confusion matrix as a heatmap table: rows actual, columns predicted, the
+    shade of each cell its share of the actual class's examples."""
+    if not confusion:
+        return "<p class='small'>no confusion matrix recorded</p>"
+    rows = ["<table id='class-confusion'><tr><th>actual \\ predicted</th>"
+            + "".join(f"<th>{_e(name)}</th>" for name in confusion["predicted"]) + "</tr>"]
+    for name, counts in zip(confusion["classes"], confusion["matrix"]):
+        total = sum(counts) or 1.0
+        cells = []
+        for count in counts:
+            shade = int(245 - 170 * count / total)
+            ink = "#fff" if shade < 150 else "#1d2433"
+            cells.append(f"<td class='cell' style='background:rgb({shade},{min(shade + 10, 255)},"
+                         f"255);color:{ink}'>{count:,.0f}</td>")
+        rows.append(f"<tr><th>{_e(name)}</th>{''.join(cells)}</tr>")
+    return "".join(rows) + "</table>"
+
+
+def _predicted_vs_actual(points) -> str:
+    """`points`: the report's (prediction, label, examples, low, high) buckets."""
+    return predicted_vs_actual_svg([(p, label, n) for p, label, n, _, _ in points])
+
+
 def _slice_charts(report: Report) -> str:
     by_feature = {}
     for row in report.slices:
@@ -167,6 +219,9 @@ def _slice_charts(report: Report) -> str:
                                            r.value))
         bar_height, label_width, chart_width = 16, 150, 520
         height = 30 + bar_height * len(rows)
+        # Bars span [0, 1] for rates; [0, the largest value] for rmse, log_loss and the like.
+        largest = max([1.0] + [row.metrics[report.main_metric] for row in rows
+                               if _finite(row.metrics.get(report.main_metric))])
         parts = [f"<svg class='slice-chart' role='img' aria-label='{_e(feature)}' "
                  f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
                  f"<text x='0' y='14' font-weight='600'>{_e(feature)}</text>"]
@@ -174,7 +229,7 @@ def _slice_charts(report: Report) -> str:
             value = row.metrics.get(report.main_metric)
             top = 22 + i * bar_height
             finite = isinstance(value, float) and math.isfinite(value)
-            width = (chart_width - label_width - 110) * (value if finite else 0)
+            width = (chart_width - label_width - 110) * (value / largest if finite else 0)
             colour = "#bdc1c6" if row.too_small else "#1a73e8"
             parts.append(f"<text x='{label_width - 6}' y='{top + 11}' text-anchor='end'>"
                          f"{_e(row.value)}</text>")
@@ -186,15 +241,22 @@ def _slice_charts(report: Report) -> str:
     return "<div class='charts'>" + "".join(charts) + "</div>"
 
 
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
 def _slices_table(report: Report) -> str:
+    if not report.slices:
+        return "<p class='small' id='slices'>no slices configured</p>"
+    companion = slice_companion(report)
     rows = [f"<table id='slices'><tr><th>slice</th><th>examples</th><th>{_e(report.main_metric)}"
-            "</th><th>accuracy</th><th>note</th></tr>"]
+            f"</th><th>{_e(companion)}</th><th>note</th></tr>"]
     for row in report.slices:
         note = "<span class='small'>too small to trust</span>" if row.too_small else ""
         rows.append(f"<tr><td>{_e(row.feature)} = {_e(row.value)}</td>"
                     f"<td>{row.example_count:,.0f}</td>"
                     f"<td>{_num(row.metrics.get(report.main_metric))}</td>"
-                    f"<td>{_num(row.metrics.get('binary_accuracy'))}</td><td>{note}</td></tr>")
+                    f"<td>{_num(row.metrics.get(companion))}</td><td>{note}</td></tr>")
     return "".join(rows) + "</table>"
 
 
@@ -221,8 +283,9 @@ def _attributions_section(attributions: dict) -> str:
     parts = [f"<p>{_e(attributions_caption(attributions))}</p>",
              f"<svg id='attributions-chart' role='img' aria-label='feature attributions' "
              f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
-             f"<text x='0' y='14' font-weight='600'>drop in {_e(attributions.get('metric', '?'))}"
-             " when shuffled</text>"]
+             f"<text x='0' y='14' font-weight='600'>"
+             f"{'rise' if attributions.get('lower_is_better') else 'drop'} in "
+             f"{_e(attributions.get('metric', '?'))} when shuffled</text>"]
     for i, (row, mean, std) in enumerate(zip(rows, means, stds)):
         top = 24 + i * bar_height
         left, right = sorted((x(0.0), x(mean)))

@@ -6,6 +6,14 @@ model version (the folder name under serving/), or is the latest run. Every numb
 run's TFDV statistics and anomalies: nothing is recomputed here. The `mlpipe monitor` results of
 the version the run pushed come from the run home's monitoring history. Feature attributions are
 the run's FeatureAttributions output as that component wrote it (none for runs that predate it).
+
+What is read depends on the label's task, which the evaluation's own EvalConfig says (its
+prediction key, core.contract.PREDICTION_KEY): binary the ROC and PR curves, the confusion
+matrix at 0.5 and the calibration plot; multiclass the per-class precision and recall (TFMA's
+sub key `classId:<i>`, named by `label.classes`) and the multi-class confusion matrix;
+regression the predicted-vs-actual plot (TFMA's calibration plot over `evaluation.plot_range`:
+the mean label per bucket of predicted value). Slices are ranked worst first by the main metric,
+"worst" being the highest for a lower-is-better metric (rmse, log_loss).
 """
 
 import dataclasses
@@ -14,6 +22,8 @@ import os
 import pathlib
 from typing import Dict, List, Optional, Tuple
 
+from mlpipe.config.metrics import LOWER_IS_BETTER, PER_CLASS_METRICS
+from mlpipe.core.contract import EXAMPLE_GEN_ID, PREDICTION_KEY
 from mlpipe.core.thresholds import ThresholdCheck, threshold_checks
 from mlpipe.core import lineage
 from mlpipe.core.artifacts import ANOMALIES_FILE, STATISTICS_FILE, is_blessed, split_dirs, split_uri
@@ -74,10 +84,24 @@ class Report:
     # FairnessGate's fairness.json (every slice of the sensitive features: value, bound, margin,
     # judged or not, and the refusals); {} when the config has no evaluation.fairness section.
     fairness: dict = dataclasses.field(default_factory=dict)
+    task: str = "binary"                      # the label's task, as the evaluation was made
+    lower_is_better: bool = False             # the main metric's direction (rmse, log_loss)
+    # multiclass: the class names in class-id order; per class {precision, recall} (overall
+    # slice); the multi-class confusion matrix at TFMA's threshold (argmax): {threshold,
+    # classes, matrix: rows = actual class, columns = predicted class, counts}.
+    classes: List[str] = dataclasses.field(default_factory=list)
+    per_class: Dict[str, Dict[str, float]] = dataclasses.field(default_factory=dict)
+    class_confusion: dict = dataclasses.field(default_factory=dict)
+    # regression: TFMA's calibration plot buckets with examples, as (mean prediction, mean
+    # label, examples, lower edge, upper edge), in order of predicted value.
+    predicted_vs_actual: List[Tuple[float, float, float, float, float]] = dataclasses.field(
+        default_factory=list)
 
 
 def load_report(home: RunHome, selector: Optional[str], main_metric: str,
-                min_slice_size: int) -> Report:
+                min_slice_size: int, classes: Optional[List[str]] = None) -> Report:
+    """The report of one run. `classes`: the multiclass label's class names in id order
+    (`label.classes`); without them a class is named by its id."""
     if not home.metadata_path.exists():
         raise ReportError(f"{home.root}: no pipeline run found here (no metadata.sqlite); "
                           "run `mlpipe run` first, or pass the --home used for it")
@@ -102,7 +126,7 @@ def load_report(home: RunHome, selector: Optional[str], main_metric: str,
         statistics_uri, anomalies_uri = _artifact_uri(store, nodes, "StatisticsGen", "statistics"), \
             _artifact_uri(store, nodes, "ExampleValidator", "anomalies")
         attributions_uri = _attributions_uri(store, nodes)
-    evaluation = load_evaluation(evaluation_uri)
+    evaluation = load_evaluation(evaluation_uri, classes)
     candidate = evaluation["candidate"]
     thresholds = threshold_checks(evaluation["config"], candidate, evaluation["baseline"])
     plots = evaluation["plots"]
@@ -112,7 +136,10 @@ def load_report(home: RunHome, selector: Optional[str], main_metric: str,
         baseline=evaluation["baseline"],
         slices=_slices(evaluation["slices"], main_metric, min_slice_size),
         roc=plots["roc"], pr=plots["pr"], calibration=plots["calibration"],
-        confusion=plots["confusion"],
+        confusion=plots["confusion"], task=evaluation["task"],
+        lower_is_better=main_metric in LOWER_IS_BETTER, classes=evaluation["classes"],
+        per_class=evaluation["per_class"], class_confusion=plots["class_confusion"],
+        predicted_vs_actual=plots["predicted_vs_actual"],
         data=_data_summary(statistics_uri, anomalies_uri),
         lineage=run_lineage, evaluation_uri=evaluation_uri,
         attributions=_attributions(attributions_uri),
@@ -193,7 +220,7 @@ def _lineage(store, nodes, evaluator_inputs, blessed) -> Dict[str, Optional[str]
                       if "Pusher" in nodes else None)
     baseline = evaluator_inputs.get("baseline_model")
     return {
-        "data": _artifact_uri(store, nodes, "CsvExampleGen", "examples"),
+        "data": _artifact_uri(store, nodes, EXAMPLE_GEN_ID, "examples"),
         "schema": _artifact_uri(store, nodes, "ImportSchemaGen", "schema"),
         "model": evaluator_inputs["model"].uri if "model" in evaluator_inputs else None,
         "baseline_model": baseline.uri if baseline else None,
@@ -202,7 +229,7 @@ def _lineage(store, nodes, evaluator_inputs, blessed) -> Dict[str, Optional[str]
     }
 
 
-def load_evaluation(uri: str) -> dict:
+def load_evaluation(uri: str, classes: Optional[List[str]] = None) -> dict:
     import tensorflow_model_analysis as tfma
     try:
         candidate_name = lineage.candidate_model_name(uri)
@@ -216,14 +243,55 @@ def load_evaluation(uri: str) -> dict:
         baseline_name = next(spec.name for spec in result.config.model_specs if spec.is_baseline)
         baseline_result = tfma.load_eval_result(uri, model_name=baseline_name)
         baseline = lineage.slice_metrics(baseline_result.slicing_metrics)
+    task = task_of(result.config)
+    overall = next((metrics for key, metrics in result.slicing_metrics if key == ()), {})
+    per_class = per_class_metrics(overall)
+    names = class_names(classes, per_class)
     return {
         "config": result.config,
+        "task": task,
         "candidate": lineage.slice_metrics(result.slicing_metrics),
         "baseline": baseline,
         "slices": result.slicing_metrics,
-        "plots": _curves(next((plots for key, plots in result.plots if key == ()), {})),
+        "plots": _curves(next((plots for key, plots in result.plots if key == ()), {}), task,
+                         names),
         "validation_ok": validation.validation_ok,
+        "classes": names,
+        "per_class": {names[index]: values for index, values in sorted(per_class.items())},
     }
+
+
+def task_of(eval_config) -> str:
+    """The task an EvalConfig evaluates, by the candidate's prediction key (binary when the key
+    is none of the tasks')."""
+    spec = next((spec for spec in eval_config.model_specs if not spec.is_baseline), None)
+    key = spec.prediction_key if spec is not None else ""
+    return next((task for task, name in PREDICTION_KEY.items() if name == key), "binary")
+
+
+CLASS_SUB_KEY = "classId:"
+
+
+def per_class_metrics(metrics_by_output) -> Dict[int, Dict[str, float]]:
+    """Class id -> {precision, recall} of one slice entry of TFMA's `slicing_metrics`: the
+    binarized metrics TFMA reports under the sub key `classId:<id>`."""
+    found: Dict[int, Dict[str, float]] = {}
+    for sub_key, values in metrics_by_output.get("", {}).items():
+        if not sub_key.startswith(CLASS_SUB_KEY):
+            continue
+        class_id = int(sub_key[len(CLASS_SUB_KEY):])
+        found[class_id] = {name: value for name, value in
+                           lineage.metric_values({"": {"": values}}).items()
+                           if name in PER_CLASS_METRICS.values()}
+    return found
+
+
+def class_names(classes: Optional[List[str]], per_class: Dict[int, dict]) -> List[str]:
+    """The names of the class ids: `classes` (label.classes), else 'class <id>' for every id the
+    evaluation has."""
+    if classes:
+        return list(classes)
+    return [f"class {index}" for index in range(max(per_class) + 1)] if per_class else []
 
 
 def _slices(slicing_metrics, main_metric: str, min_slice_size: int) -> List[SliceRow]:
@@ -236,15 +304,24 @@ def _slices(slicing_metrics, main_metric: str, min_slice_size: int) -> List[Slic
         feature = " x ".join(str(part[0]) for part in key)
         value = " x ".join(str(part[1]) for part in key)
         rows.append(SliceRow(feature, value, count, values, count < min_slice_size))
+    sign = 1.0 if main_metric in LOWER_IS_BETTER else -1.0
 
     def worst_first(row: SliceRow):
+        # Worst first: the lowest value of a higher-is-better metric, the highest of a
+        # lower-is-better one; slices without a value, then those too small to trust, last.
         metric = row.metrics.get(main_metric, float("nan"))
-        return (row.too_small, math.inf if math.isnan(metric) else metric)
+        return (row.too_small, math.isnan(metric), 0.0 if math.isnan(metric) else -sign * metric)
     return sorted(rows, key=worst_first)
 
 
-def _curves(plots_by_output) -> dict:
+def _curves(plots_by_output, task: str = "binary", classes: Optional[List[str]] = None) -> dict:
     plots = plots_by_output.get("", {}).get("", {})
+    empty = {"roc": [], "pr": [], "calibration": [], "confusion": {}, "class_confusion": {},
+             "predicted_vs_actual": []}
+    if task == "multiclass":
+        return {**empty, "class_confusion": _class_confusion(plots, classes or [])}
+    if task == "regression":
+        return {**empty, "predicted_vs_actual": _predicted_vs_actual(plots)}
     matrices = plots.get("confusionMatrixAtThresholds", {}).get("matrices", [])
     roc, pr = [], []
     for matrix in _thin(matrices):
@@ -264,8 +341,54 @@ def _curves(plots_by_output) -> dict:
         if count > 0:
             calibration.append((float(bucket["totalWeightedRefinedPrediction"]) / count,
                                 float(bucket["totalWeightedLabel"]) / count, count))
-    return {"roc": roc, "pr": pr, "calibration": _merge_buckets(calibration),
+    return {**empty, "roc": roc, "pr": pr, "calibration": _merge_buckets(calibration),
             "confusion": confusion}
+
+
+def _class_confusion(plots, classes: List[str]) -> dict:
+    """TFMA's multi-class confusion matrix (its first threshold, 0 by default: the predicted class
+    is the argmax) as rows of actual class, columns of predicted class. Proto3 JSON leaves out
+    zeros, so a missing id is class 0 and a missing threshold is 0. A predicted id of -1 (no
+    score above the threshold) gets a last 'no prediction' column when it occurs."""
+    matrices = plots.get("multiClassConfusionMatrixAtThresholds", {}).get("matrices", [])
+    if not matrices:
+        return {}
+    matrix = matrices[0]
+    entries = [(int(entry.get("actualClassId", 0)), int(entry.get("predictedClassId", 0)),
+                float(entry.get("numWeightedExamples", 0.0)))
+               for entry in matrix.get("entries", [])]
+    size = max([len(classes)] + [max(actual, predicted) + 1
+                                 for actual, predicted, _ in entries])
+    names = list(classes) + [f"class {index}" for index in range(len(classes), size)]
+    unpredicted = any(predicted < 0 for _, predicted, _ in entries)
+    counts = [[0.0] * (size + unpredicted) for _ in range(size)]
+    for actual, predicted, number in entries:
+        if actual >= 0:
+            counts[actual][predicted if predicted >= 0 else size] += number
+    return {"threshold": float(matrix.get("threshold", 0.0)), "classes": names,
+            "predicted": names + (["no prediction"] if unpredicted else []), "matrix": counts}
+
+
+def _predicted_vs_actual(plots) -> List[Tuple[float, float, float, float, float]]:
+    """The regression calibration plot: each bucket with examples as (mean prediction, mean
+    label, examples, lower edge, upper edge); TFMA's under- and overflow buckets have infinite
+    edges."""
+    points = []
+    for bucket in plots.get("calibrationHistogramBuckets", {}).get("buckets", []):
+        count = float(bucket.get("numWeightedExamples", 0))
+        if count > 0:
+            points.append((float(bucket.get("totalWeightedRefinedPrediction", 0.0)) / count,
+                           float(bucket.get("totalWeightedLabel", 0.0)) / count, count,
+                           _edge(bucket.get("lowerThresholdInclusive"), -math.inf),
+                           _edge(bucket.get("upperThresholdExclusive"), math.inf)))
+    return points
+
+
+def _edge(value, default: float) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def _thin(items: list) -> list:

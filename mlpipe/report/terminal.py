@@ -5,15 +5,26 @@ import math
 import pathlib
 from typing import Optional
 
+from mlpipe.config.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER, METRICS_BY_TASK
 from mlpipe.core import strict_json
 from mlpipe.report import fairness as fairness_checks
 from mlpipe.report.loader import Report
 
 OVERALL_METRICS = ["auc", "auc_precision_recall", "binary_accuracy", "precision", "recall",
                    "calibration", "mean_label", "mean_prediction", "example_count"]
+# The overall metrics shown, by task, in reading order (example_count last).
+OVERALL_METRICS_BY_TASK = {
+    "binary": OVERALL_METRICS,
+    **{task: [name for name in metrics.values() if name != "example_count"] + ["example_count"]
+       for task, metrics in METRICS_BY_TASK.items() if task != "binary"},
+}
+# The slice table's second column: the first of these that is not the main metric.
+SLICE_COMPANIONS = {"binary": ["binary_accuracy", "auc"], "multiclass": ["accuracy", "log_loss"],
+                    "regression": ["mean_absolute_error", "rmse"]}
 SLICE_ROWS_SHOWN = 15
 MONITOR_ROWS_SHOWN = 5
 ATTRIBUTION_ROWS_SHOWN = 20
+PREDICTED_ROWS_SHOWN = 12
 
 
 def render_text(report: Report) -> str:
@@ -27,26 +38,31 @@ def render_text(report: Report) -> str:
         mark = "PASS" if check.passed else "FAIL"
         lines.append(f"  {mark} {check.metric:<16} {what} {format_number(check.value)} "
                      f"{check.comparison} {format_number(check.bound)}  (margin {format_signed(check.margin)})")
-    lines += ["", "Overall metrics:" + ("" if report.baseline else "  (no baseline model)")]
+    lines += ["", f"Overall metrics ({report.task}):"
+              + ("" if report.baseline else "  (no baseline model)")]
     header = f"  {'metric':<22}{'candidate':>12}"
     if report.baseline:
         header += f"{'baseline':>12}{'change':>12}"
     lines.append(header)
-    for name in OVERALL_METRICS:
-        if name not in report.candidate:
-            continue
+    for name in overall_metric_names(report):
         row = f"  {name:<22}{format_number(report.candidate[name]):>12}"
         if report.baseline and name in report.baseline:
+            change = report.candidate[name] - report.baseline[name]
             row += (f"{format_number(report.baseline[name]):>12}"
-                    f"{format_signed(report.candidate[name] - report.baseline[name]):>12}")
+                    f"{format_signed(change):>12}{_spaced(verdict_of_change(name, change))}")
         lines.append(row)
-    lines += ["", f"Slices, worst first by {report.main_metric}:"]
-    lines.append(f"  {'slice':<36}{'examples':>10}{report.main_metric:>10}{'accuracy':>10}")
+    lines += _task_lines(report)
+    companion = slice_companion(report)
+    lines += ["", f"Slices, worst first by {report.main_metric} "
+                  f"({direction_text(report.main_metric)}):"]
+    lines.append(f"  {'slice':<36}{'examples':>10}{report.main_metric:>12}{companion:>20}")
     for row in report.slices[:SLICE_ROWS_SHOWN]:
         note = "  (too small to trust)" if row.too_small else ""
         lines.append(f"  {row.feature + ' = ' + row.value:<36}{row.example_count:>10.0f}"
-                     f"{format_number(row.metrics.get(report.main_metric)):>10}"
-                     f"{format_number(row.metrics.get('binary_accuracy')):>10}{note}")
+                     f"{format_number(row.metrics.get(report.main_metric)):>12}"
+                     f"{format_number(row.metrics.get(companion)):>20}{note}")
+    if not report.slices:
+        lines.append("  none configured")
     if len(report.slices) > SLICE_ROWS_SHOWN:
         lines.append(f"  ... {len(report.slices) - SLICE_ROWS_SHOWN} more (see --html or --json)")
     if report.fairness:
@@ -63,13 +79,94 @@ def render_text(report: Report) -> str:
     return "\n".join(lines)
 
 
+def overall_metric_names(report: Report):
+    """The overall metrics of the report's task that the evaluation has, in reading order."""
+    names = OVERALL_METRICS_BY_TASK.get(report.task, OVERALL_METRICS)
+    return [name for name in names if name in report.candidate]
+
+
+def slice_companion(report: Report) -> str:
+    """The metric shown beside the main one in slice tables."""
+    return next(name for name in SLICE_COMPANIONS.get(report.task, SLICE_COMPANIONS["binary"])
+                if name != report.main_metric)
+
+
+def direction_text(metric: str) -> str:
+    if metric in LOWER_IS_BETTER:
+        return "lower is better"
+    if metric in HIGHER_IS_BETTER:
+        return "higher is better"
+    return "no better direction"
+
+
+def verdict_of_change(metric: str, change: Optional[float]) -> str:
+    """'better' / 'worse' for a change (new minus old) of a metric with a direction, '' for a
+    metric without one, no change or no number. A fall of rmse is better; of auc, worse."""
+    if not _finite(change) or change == 0:
+        return ""
+    if metric in LOWER_IS_BETTER:
+        return "better" if change < 0 else "worse"
+    if metric in HIGHER_IS_BETTER:
+        return "better" if change > 0 else "worse"
+    return ""
+
+
+def _spaced(text: str) -> str:
+    return f"  {text}" if text else ""
+
+
+def _task_lines(report: Report):
+    """multiclass: per-class precision and recall and the confusion matrix; regression: the
+    predicted-vs-actual buckets' summary."""
+    if report.task == "multiclass":
+        lines = ["", "Per class (overall slice, one-vs-rest):",
+                 f"  {'class':<24}{'precision':>12}{'recall':>12}"]
+        for name, values in report.per_class.items():
+            lines.append(f"  {name:<24}{format_number(values.get('precision')):>12}"
+                         f"{format_number(values.get('recall')):>12}")
+        if not report.per_class:
+            lines.append("  none recorded")
+        return lines + ["", *confusion_lines(report.class_confusion)]
+    if report.task == "regression":
+        points = report.predicted_vs_actual
+        lines = ["", "Predicted vs actual (mean label per bucket of predicted value):"]
+        if not points:
+            return lines + ["  none recorded"]
+        lines.append(f"  {'predicted':>12}{'actual':>12}{'examples':>10}")
+        for prediction, label, count, _, _ in points[:PREDICTED_ROWS_SHOWN]:
+            lines.append(f"  {format_number(prediction):>12}{format_number(label):>12}"
+                         f"{count:>10,.0f}")
+        if len(points) > PREDICTED_ROWS_SHOWN:
+            lines.append(f"  ... {len(points) - PREDICTED_ROWS_SHOWN} more buckets "
+                         "(see --html or --json)")
+        return lines
+    return []
+
+
+def confusion_lines(confusion: dict):
+    """The multi-class confusion matrix as a table: a row per actual class, a column per
+    predicted class."""
+    if not confusion:
+        return ["Confusion matrix: none recorded"]
+    columns = confusion["predicted"]
+    width = max(10, *(len(name) + 2 for name in columns))
+    lines = ["Confusion matrix (rows: actual class, columns: predicted class):",
+             f"  {'':<24}" + "".join(f"{name:>{width}}" for name in columns)]
+    for name, counts in zip(confusion["classes"], confusion["matrix"]):
+        lines.append(f"  {name:<24}" + "".join(f"{count:>{width},.0f}" for count in counts))
+    return lines
+
+
 def attributions_caption(attributions: dict) -> str:
     """What the attribution numbers are, in one sentence (shared by the text and HTML forms)."""
     metric = attributions.get("metric", "?")
-    return (f"Permutation importance: the drop in {metric} (unshuffled "
+    change = ("rise" if attributions.get("lower_is_better") else "drop")
+    return (f"Permutation importance: the {change} in {metric} (unshuffled "
             f"{format_number(attributions.get('unshuffled'))}) when one raw feature's values are "
             f"shuffled across {attributions.get('rows', 0):,} {attributions.get('split', 'eval')} "
-            f"rows; mean ± std over {attributions.get('repeats', 0)} shuffles.")
+            f"rows; mean ± std over {attributions.get('repeats', 0)} shuffles"
+            + (" (a positive number: the model needs the feature)." if
+               attributions.get("lower_is_better") else "."))
 
 
 def attribution_lines(attributions: dict):
@@ -78,12 +175,13 @@ def attribution_lines(attributions: dict):
         return ["Feature attributions: none recorded for this run"]
     rows = attributions.get("features", [])
     metric = attributions.get("metric", "?")
-    lines = [f"Feature attributions, drop in {metric} when a feature is shuffled "
+    change = "rise" if attributions.get("lower_is_better") else "drop"
+    lines = [f"Feature attributions, {change} in {metric} when a feature is shuffled "
              f"(permutation importance):",
              f"  {attributions.get('rows', 0):,} {attributions.get('split', 'eval')} rows, "
              f"{attributions.get('repeats', 0)} shuffles each; unshuffled {metric} "
              f"{format_number(attributions.get('unshuffled'))}",
-             f"  {'feature':<28}{'mean drop':>12}{'std':>10}"]
+             f"  {'feature':<28}{'mean ' + change:>12}{'std':>10}"]
     for row in rows[:ATTRIBUTION_ROWS_SHOWN]:
         lines.append(f"  {row['feature']:<28}{format_signed(row.get('mean_drop')):>12}"
                      f"{'±' + format_number(row.get('std_drop')):>10}")
@@ -113,22 +211,28 @@ def _monitoring_line(result: dict) -> str:
 
 
 def render_comparison(a: Report, b: Report) -> str:
+    """A and B side by side; each change (B - A) says whether B is better or worse, by the
+    metric's direction (a fall of rmse is better)."""
     lines = [f"{'':<24}{'A: ' + a.run_id[:19]:>24}{'B: ' + b.run_id[:19]:>24}{'B - A':>10}",
              f"  {'decision':<22}{_decision(a):>24}{_decision(b):>24}"]
-    for name in OVERALL_METRICS:
-        if name in a.candidate and name in b.candidate:
-            lines.append(f"  {name:<22}{format_number(a.candidate[name]):>24}{format_number(b.candidate[name]):>24}"
-                         f"{format_signed(b.candidate[name] - a.candidate[name]):>10}")
-    lines += ["", f"Per slice ({a.main_metric}):"]
+    for name in overall_metric_names(a):
+        if name in b.candidate:
+            change = b.candidate[name] - a.candidate[name]
+            lines.append(f"  {name:<22}{format_number(a.candidate[name]):>24}"
+                         f"{format_number(b.candidate[name]):>24}{format_signed(change):>10}"
+                         f"{_spaced(verdict_of_change(name, change))}")
+    lines += ["", f"Per slice ({a.main_metric}, {direction_text(a.main_metric)}):"]
     b_slices = {(row.feature, row.value): row for row in b.slices}
     for row in a.slices:
         other = b_slices.get((row.feature, row.value))
         if other is None:
             continue
         va, vb = row.metrics.get(a.main_metric), other.metrics.get(a.main_metric)
-        change = format_signed(vb - va) if _finite(va) and _finite(vb) else "n/a"
-        lines.append(f"  {row.feature + ' = ' + row.value:<22}{format_number(va):>24}{format_number(vb):>24}"
-                     f"{change:>10}")
+        change = vb - va if _finite(va) and _finite(vb) else None
+        lines.append(f"  {row.feature + ' = ' + row.value:<22}{format_number(va):>24}"
+                     f"{format_number(vb):>24}"
+                     f"{format_signed(change) if change is not None else 'n/a':>10}"
+                     f"{_spaced(verdict_of_change(a.main_metric, change))}")
     return "\n".join(lines)
 
 

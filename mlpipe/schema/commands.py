@@ -36,7 +36,8 @@ def _schema(invocation) -> int:
     optional = [name for name, info in environment_features(curated, TRAINING).items()
                 if not info.required]
     proposed = proposal.propose_schema(config.data.path, config.label_only_columns,
-                                       config.data.missing_values, optional)
+                                       config.data.missing_values, optional,
+                                       data_format=config.data.format)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text_format.MessageToString(proposed))
     differences = proposal.schema_diff(curated, proposed)

@@ -10,34 +10,79 @@ CsvExampleGen writes a blank cell as the feature with an empty value list, and t
 reject every such column ("Some examples have fewer values than expected").
 `fit_to_csv_encoding` states what the pipeline will see, so a proposal passes the gate on the
 data it was inferred from.
+
+Parquet and TFRecord data (`data.format`) give statistics of the tf.Examples the pipeline's
+ExampleGen makes of them: TFRecord files as they are (TFDV reads them, gzipped or not); parquet
+rows converted by the same rule as the pipeline's parquet executor
+(`mlpipe.core.data_files.table_examples`: a null is an empty value list), written to a scratch
+TFRecord file. A missing value there is an empty list or an absent feature, so the same fitting
+applies: a column with a missing value anywhere gets no `min` and no `presence.min_fraction`.
 """
 
 import difflib
 import os
 import tempfile
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Optional
 
+import pyarrow.parquet as pq
+import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
+from mlpipe.core import data_files
 from mlpipe.core.csv_blanks import blank_tokens
 from mlpipe.core.schema_io import add_environments
 
 
-def propose_schema(csv_path: str, label_source_columns: Iterable[str],
+def propose_schema(data_path: str, label_source_columns: Iterable[str],
                    missing_values: Iterable[str] = (),
-                   optional: Iterable[str] = ()) -> schema_pb2.Schema:
-    """Infers a schema with TFDV from a CSV file (or a folder of them) as the pipeline reads it
-    (cells equal to a `missing_values` token read as blank), with a SERVING environment that
-    lacks the label's source columns. `optional` columns may be blank in any row even where
+                   optional: Iterable[str] = (),
+                   data_format: Optional[str] = None) -> schema_pb2.Schema:
+    """Infers a schema with TFDV from the data (a file, a folder or a glob) as the pipeline reads
+    it (CSV cells equal to a `missing_values` token read as blank), with a SERVING environment
+    that lacks the label's source columns. `optional` columns may be blank in any row even where
     this data has a value in every one (columns the model does not read: a request need not
-    carry them)."""
-    statistics = csv_statistics(csv_path, missing_values)
+    carry them). `data_format`: csv, parquet or tfrecord (default: from the files' names)."""
+    statistics = data_statistics(data_path, missing_values, data_format)
     schema = tfdv.infer_schema(statistics, infer_feature_shape=False)
     fit_to_csv_encoding(schema, statistics, optional)
     add_environments(schema, label_source_columns)
     return schema
+
+
+def data_statistics(data_path: str, missing_values: Iterable[str] = (),
+                    data_format: Optional[str] = None
+                    ) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """TFDV statistics of the examples the pipeline's ExampleGen makes of the data, in any
+    format (`data_format`; default: from the files' names, CSV when they say nothing)."""
+    files = data_files.data_files(data_path)
+    if data_format is None:
+        data_format = data_files.format_of_files(data_path, files) if all(
+            data_files.format_of(path) for path in files) else "csv"
+    if data_format == "csv":
+        return csv_statistics(data_path, missing_values)
+    if data_format == "tfrecord":
+        for path in files:
+            data_files.check_tfrecord_name(path)
+        return tfdv.generate_statistics_from_tfrecord(data_location=_pattern(data_path))
+    return _parquet_statistics(files)
+
+
+def _pattern(data_path: str) -> str:
+    return os.path.join(data_path, "*") if os.path.isdir(data_path) else data_path
+
+
+def _parquet_statistics(files: List[str]) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """Parquet rows -> tf.Examples by the pipeline's own rule, in a scratch TFRecord file."""
+    with tempfile.TemporaryDirectory(prefix="mlpipe-parquet-") as scratch:
+        location = os.path.join(scratch, "examples.tfrecord")
+        with tf.io.TFRecordWriter(location) as writer:
+            for path in files:
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=65536):
+                    for example in data_files.table_examples(batch):
+                        writer.write(example.SerializeToString())
+        return tfdv.generate_statistics_from_tfrecord(data_location=location)
 
 
 def csv_statistics(csv_path: str, missing_values: Iterable[str] = ()
@@ -46,11 +91,8 @@ def csv_statistics(csv_path: str, missing_values: Iterable[str] = ()
     cells are blank (`mlpipe.core.csv_blanks`, the rule the pipeline's staged copy follows)."""
     tokens = list(missing_values)
     if not tokens:
-        location = os.path.join(csv_path, "*") if os.path.isdir(csv_path) else csv_path
-        return tfdv.generate_statistics_from_csv(data_location=location)
-    files = ([os.path.join(csv_path, name) for name in sorted(os.listdir(csv_path))
-              if os.path.isfile(os.path.join(csv_path, name))]
-             if os.path.isdir(csv_path) else [csv_path])
+        return tfdv.generate_statistics_from_csv(data_location=_pattern(csv_path))
+    files = data_files.data_files(csv_path)
     with tempfile.TemporaryDirectory(prefix="mlpipe-blanked-") as scratch:
         for index, path in enumerate(files):
             blank_tokens(path, os.path.join(scratch, f"{index:05d}.csv"), tokens)
@@ -64,14 +106,22 @@ def fit_to_csv_encoding(schema: schema_pb2.Schema,
     column with blank cells is present in every example with zero or one value, so it gets
     `value_count { max: 1 }` (no `min`) and no `presence.min_fraction`; the serving encoder then
     treats it as optional. Columns without blanks keep TFDV's `min: 1` (required), unless named
-    in `optional`."""
-    with_blanks = {_feature_name(stats) for stats in statistics.datasets[0].features
-                   if _common_stats(stats).num_missing > 0} | set(optional)
+    in `optional`. The same holds for statistics of tf.Examples (parquet, TFRecord data), where
+    a missing value is an absent feature or an empty value list."""
+    common = {_feature_name(stats): _common_stats(stats)
+              for stats in statistics.datasets[0].features}
+    with_blanks = {name for name, stats in common.items()
+                   if stats.num_missing > 0 or stats.min_num_values == 0} | set(optional)
     for feature in schema.feature:
         if feature.name not in with_blanks:
             continue
         if feature.HasField("value_count"):
             feature.value_count.ClearField("min")
+        elif feature.name in common and common[feature.name].max_num_values == 1 \
+                and not feature.HasField("shape"):
+            # Empty value lists (parquet nulls, TFRecord): TFDV infers no value_count at all;
+            # say "at most one", as it does for a CSV column with blanks.
+            feature.value_count.max = 1
         if feature.HasField("presence"):
             feature.presence.ClearField("min_fraction")
 

@@ -3,6 +3,7 @@
 TensorFlow, FastAPI and uvicorn are imported inside the handlers, so `mlpipe --help` stays fast.
 """
 
+import argparse
 import pathlib
 import sys
 
@@ -10,9 +11,35 @@ from mlpipe.errors import EXIT_OK, BadInputError
 from mlpipe.process import import_tensorflow_quietly
 
 
+SERVE_DESCRIPTION = """\
+Serves the newest pushed model over HTTP with TensorFlow Serving's REST API
+(POST /v1/models/NAME:predict, :classify, :regress; GET /v1/models/NAME[/metadata]).
+A prediction, by the config's label.task:
+
+  binary      [p]                                      P(label = 1)
+  multiclass  {"scores": [...], "classes": [...]}      a score per class of label.classes
+  regression  [value]                                  the predicted number
+
+:classify answers binary and multiclass models, :regress regression models.
+"""
+
+PREDICT_DESCRIPTION = """\
+Scores a CSV file with a pushed model and writes the input's columns, as the input spelled
+them, plus the prediction's columns (numbers with 6 decimals), by the config's label.task:
+
+  binary      probability          P(label = 1)
+  multiclass  predicted_class      the class with the highest score
+              score_<class>        one per class of label.classes, in that order
+                                   (e.g. score_Adelie, score_Chinstrap, score_Gentoo)
+  regression  value                the predicted number
+"""
+
+
 def register(command) -> None:
     serve = command("serve", _serve, "serve the newest pushed model over HTTP "
                                      "(TensorFlow Serving's REST API)")
+    serve.description = SERVE_DESCRIPTION
+    serve.formatter_class = argparse.RawDescriptionHelpFormatter
     serve.add_argument("--version", type=int,
                        help="serve this pushed version only (default: the newest, switching to "
                             "newer pushes as they appear)")
@@ -25,9 +52,14 @@ def register(command) -> None:
 
     predict = command("predict", _predict,
                       "score a CSV file in batch with a pushed model (streaming)")
+    # The output columns in `mlpipe predict --help`, laid out as written.
+    predict.description = PREDICT_DESCRIPTION
+    predict.formatter_class = argparse.RawDescriptionHelpFormatter
     predict.add_argument("--input", required=True, help="CSV with a header line")
     predict.add_argument("--output", required=True,
-                         help="CSV to write: the input columns plus 'probability'")
+                         help="CSV to write: the input columns plus the prediction's columns "
+                              "(binary: probability; multiclass: predicted_class and "
+                              "score_<class> per class; regression: value)")
     predict.add_argument("--version", type=int, help="pushed version (default: the newest)")
     predict.add_argument("--batch-size", type=int, default=2048, help="rows per chunk")
 
@@ -50,14 +82,15 @@ def _serve(invocation) -> int:
     def announce_switch(old: int, new: int) -> None:
         print(f"Switched from version {old} to version {new}", flush=True)
 
-    manager = ModelManager(home, args.version, settings.poll_seconds, announce_switch)
+    manager = ModelManager(home, args.version, settings.poll_seconds, announce_switch,
+                           label=config.label)
     request_log = None
     if not args.no_log and settings.log_sample_rate > 0:
         request_log = RequestLog(
             home.request_log_dir(settings), {n: f.type for n, f in encoder.features.items()},
             sample_rate=settings.log_sample_rate, max_bytes=settings.log_file_max_bytes,
             max_files=settings.log_max_files, flush_seconds=settings.log_flush_seconds,
-            flush_rows=settings.log_flush_rows)
+            flush_rows=settings.log_flush_rows, classes=manager.current.task.classes)
     state = ServerState(config.name, encoder, manager, settings, request_log)
     try:
         serve(state, args.host, args.port)
@@ -79,7 +112,7 @@ def _predict(invocation) -> int:
 
     version, path = resolve_version(home, args.version)
     print(f"Scoring {args.input} with {config.name} version {version}", file=sys.stderr)
-    model = LoadedModel.load(version, path)
+    model = LoadedModel.load(version, path, label=config.label)
     encoder = encoder_for_schema(config.schema_path, config.data.missing_values)
     summary = score_csv(model, encoder, args.input, args.output, batch_size=args.batch_size,
                         progress=sys.stderr)

@@ -25,6 +25,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 from mlpipe.core.contract import SERVING
 from mlpipe.core.schema_io import (BYTES, FLOAT, INT, FeatureInfo, environment_features,
                                     load_schema)
+from mlpipe.serving.outputs import json_ready
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _NO_FEATURES = "\0no features"
@@ -72,6 +73,35 @@ class ExampleEncoder:
             return [self.check_json_row(row, f"instances[{i}]")
                     for i, row in enumerate(instances)], "row"
         return self._columnar_rows(body["inputs"]), "columnar"
+
+    def rows_from_examples_request(self, body, verb: str) -> List[Dict[str, Values]]:
+        """A TF Serving :classify / :regress body ({"examples": [...], "context": {...}}) ->
+        checked rows; the context's features go into every example."""
+        if not isinstance(body, dict):
+            raise RequestError(f":{verb} request body must be a JSON object with 'examples'")
+        unknown_keys = set(body) - {"examples", "context", "signature_name"}
+        if unknown_keys:
+            key = sorted(unknown_keys)[0]
+            raise RequestError(f"unknown request key '{key}' (a :{verb} request has "
+                               "'examples', and optionally 'context' and 'signature_name')", key)
+        examples = body.get("examples")
+        if not isinstance(examples, list) or not examples:
+            raise RequestError(f"a :{verb} request needs 'examples': a non-empty list of "
+                               "objects", "examples")
+        context = body.get("context", {})
+        if not isinstance(context, dict):
+            raise RequestError("'context' must be an object of feature name -> value",
+                               "context")
+        rows = []
+        for i, example in enumerate(examples):
+            if isinstance(example, dict):
+                shared = sorted(set(example) & set(context))
+                if shared:
+                    raise RequestError(f"examples[{i}]: feature '{shared[0]}' is also in "
+                                       "'context'", shared[0])
+                example = {**context, **example}
+            rows.append(self.check_json_row(example, f"examples[{i}]"))
+        return rows
 
     def _columnar_rows(self, inputs) -> List[Dict[str, Values]]:
         if not isinstance(inputs, dict) or not inputs:
@@ -358,20 +388,18 @@ def _describe(item) -> str:
 
 
 def as_json_predictions(outputs: Mapping[str, Sequence], columnar: bool):
-    """Model outputs (name -> per-row values) in TF Serving's response shape."""
+    """Model outputs (name -> per-row values) in TF Serving's response shape: one output ->
+    its values; several (multiclass: "classes" and "scores") -> an object per row ("instances")
+    or an object of outputs ("inputs"). String outputs are answered as UTF-8 text."""
     if columnar:
-        body = {name: _tolist(values) for name, values in outputs.items()}
+        body = {name: json_ready(values) for name, values in outputs.items()}
         return {"outputs": next(iter(body.values())) if len(body) == 1 else body}
     names = list(outputs)
-    lists = {name: _tolist(outputs[name]) for name in names}
+    lists = {name: json_ready(outputs[name]) for name in names}
     if len(names) == 1:
         return {"predictions": lists[names[0]]}
     count = len(lists[names[0]])
     return {"predictions": [{name: lists[name][i] for name in names} for i in range(count)]}
-
-
-def _tolist(values):
-    return values.tolist() if hasattr(values, "tolist") else list(values)
 
 
 def encoder_for_schema(schema_path: str,

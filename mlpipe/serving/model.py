@@ -17,6 +17,8 @@ import numpy as np
 from mlpipe.core.contract import SERVING_SIGNATURE as SIGNATURE
 from mlpipe.core.run_home import RunHome
 from mlpipe.errors import BadInputError
+from mlpipe.serving.outputs import ModelTask
+
 INPUT_NAME = "examples"
 LOAD_ATTEMPTS = 3
 
@@ -51,9 +53,13 @@ class LoadedModel:
     loaded: object          # keeps the SavedModel's variables alive
     function: Callable
     output_names: List[str]
+    task: ModelTask = ModelTask()   # read from the warm-up call's outputs
 
     @classmethod
-    def load(cls, version: int, path: pathlib.Path) -> "LoadedModel":
+    def load(cls, version: int, path: pathlib.Path, label=None) -> "LoadedModel":
+        """Loads and warms up a version; with `label` (the config's LabelConfig), a model
+        whose outputs are not those of `label.task` (or, multiclass, of `label.classes` in
+        their order) is refused with a TaskMismatchError."""
         import tensorflow as tf
         loaded = tf.saved_model.load(str(path))
         if SIGNATURE not in loaded.signatures:
@@ -61,7 +67,10 @@ class LoadedModel:
         function = loaded.signatures[SIGNATURE]
         output_names = sorted(function.structured_outputs)
         model = cls(version, pathlib.Path(path), loaded, function, output_names)
-        model.predict([b""])  # warm-up: traces nothing later, fails here if the model is broken
+        # Warm-up: traces nothing later, fails here if the model is broken; its outputs say
+        # the task (and the class names).
+        model.task = ModelTask.of_outputs(model.predict([b""]))
+        model.task.check(label, f"version {version} ({path})")
         return model
 
     def predict(self, serialized: List[bytes]) -> Dict[str, np.ndarray]:
@@ -87,8 +96,11 @@ class ModelManager:
     """The served version; follows the newest pushed one unless a version is pinned."""
 
     def __init__(self, home: RunHome, version: Optional[int] = None, poll_seconds: float = 2.0,
-                 on_switch: Callable[[int, int], None] = lambda old, new: None):
+                 on_switch: Callable[[int, int], None] = lambda old, new: None, label=None):
+        """`label`: the config's LabelConfig; a version whose outputs do not fit it is not
+        served (the first one: an error; a newer push: logged, the current one kept)."""
         self.home = home
+        self.label = label
         self.pinned = version
         self.poll_seconds = poll_seconds
         self.on_switch = on_switch
@@ -96,7 +108,7 @@ class ModelManager:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._refreeze = False
-        self.current = LoadedModel.load(*resolve_version(home, version))
+        self.current = LoadedModel.load(*resolve_version(home, version), label=label)
         _freeze_heap()
 
     def check_for_newer(self) -> bool:
@@ -109,7 +121,8 @@ class ModelManager:
             return False
         version = max(newer)
         try:
-            model = LoadedModel.load(version, numbered_versions(self.home)[version])
+            model = LoadedModel.load(version, numbered_versions(self.home)[version],
+                                     label=self.label)
         except Exception as error:  # noqa: BLE001 - a broken push must not stop serving
             # Maybe still being copied: tried again at the next polls, then given up.
             self._failed[version] = self._failed.get(version, 0) + 1

@@ -8,11 +8,13 @@ by tfx_bsl's C++ encoder and fed to the `serving_default` signature. While Tenso
 chunk, two threads check and encode the next ones (Arrow, tfx_bsl and TensorFlow release the
 GIL), so at most four chunks and pyarrow's read-ahead (about ten chunks of text) are in memory.
 
-The output CSV is every input column, as the input spelled it, plus `probability` (6 decimals),
-written a chunk at a time to `<output>.partial` and renamed when complete, so a failed run never
-leaves a file that looks finished. Line numbers in errors count the header as line 1 and one
-line per data row (blank lines are skipped, as the csv module does; a quoted value spanning
-lines counts once).
+The output CSV is every input column, as the input spelled it, plus the prediction's columns
+(`outputs.output_columns`, numbers with 6 decimals): binary `probability`; multiclass
+`predicted_class` (the class with the highest score) and `score_<class>` for each class of
+label.classes, in that order; regression `value`. It is written a chunk at a time to
+`<output>.partial` and renamed when complete, so a failed run never leaves a file that looks
+finished. Line numbers in errors count the header as line 1 and one line per data row (blank
+lines are skipped, as the csv module does; a quoted value spanning lines counts once).
 """
 
 import collections
@@ -27,12 +29,12 @@ from typing import Iterable, Iterator, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 
-from mlpipe.core.contract import OUTPUT_KEY
 from mlpipe.errors import BadInputError
+from mlpipe.serving import outputs as task_outputs
 from mlpipe.serving.examples import ExampleEncoder, RequestError
 from mlpipe.serving.model import LoadedModel
+from mlpipe.serving.outputs import ModelTask
 
-PROBABILITY_COLUMN = OUTPUT_KEY
 PROGRESS_SECONDS = 2.0
 MIN_BLOCK_BYTES = 64 << 10     # pyarrow reads the file in blocks of at least this size ...
 MAX_BLOCK_BYTES = 4 << 20      # ... and at most this
@@ -179,9 +181,22 @@ def _checked(path, encoder: ExampleEncoder, text, first_line: int) -> CsvChunk:
 
 def scored_chunks(model: LoadedModel,
                   chunks: Iterable[CsvChunk]) -> Iterator[Tuple[CsvChunk, np.ndarray]]:
-    """(chunk, probabilities) for each chunk; `csv_chunks` prepares the next ones meanwhile."""
+    """(chunk, probabilities) for each chunk of a binary model (a regression model: values);
+    `csv_chunks` prepares the next ones meanwhile."""
+    for chunk, outputs in scored_outputs(model, chunks):
+        yield chunk, probabilities(outputs, chunk.rows)
+
+
+def scored_outputs(model: LoadedModel,
+                   chunks: Iterable[CsvChunk]) -> Iterator[Tuple[CsvChunk, dict]]:
+    """(chunk, the model's outputs: name -> one row per row) for each chunk, any task."""
     for chunk in chunks:
-        yield chunk, probabilities(model.predict(chunk.serialized), chunk.rows)
+        yield chunk, model.predict(chunk.serialized)
+
+
+def model_task(model) -> ModelTask:
+    """The model's task (`LoadedModel.task`); binary for an object that does not say."""
+    return getattr(model, "task", None) or ModelTask()
 
 
 def score_csv(model: LoadedModel, encoder: ExampleEncoder, input_path, output_path,
@@ -190,15 +205,20 @@ def score_csv(model: LoadedModel, encoder: ExampleEncoder, input_path, output_pa
     partial = output_path.with_name(output_path.name + ".partial")
     started = last_report = time.monotonic()
     rows_done = 0
+    task = model_task(model)
+    added = task_outputs.output_columns(task)
     try:
         header = read_header(input_path)
-        if PROBABILITY_COLUMN in header:
-            raise InputError(f"{input_path}: already has a '{PROBABILITY_COLUMN}' column")
+        taken = [name for name in added if name in header]
+        if taken:
+            raise InputError(f"{input_path}: already has a '{taken[0]}' column (the output "
+                             f"adds {', '.join(added)})")
         with partial.open("wb") as sink:
-            sink.write(_csv_line(header + [PROBABILITY_COLUMN]))
+            sink.write(_csv_line(header + added))
             chunks = csv_chunks(input_path, encoder, batch_size, header)
-            for chunk, values in scored_chunks(model, chunks):
-                sink.write(csv_text(chunk.text, fixed_6(values)))
+            for chunk, outputs in scored_outputs(model, chunks):
+                sink.write(csv_text(chunk.text, *task_outputs.output_text(
+                    task, outputs, chunk.rows, fixed_6)))
                 rows_done += chunk.rows
                 now = time.monotonic()
                 if progress is not None and now - last_report >= PROGRESS_SECONDS:
@@ -215,8 +235,8 @@ def score_csv(model: LoadedModel, encoder: ExampleEncoder, input_path, output_pa
 
 
 def probabilities(outputs, rows: int) -> np.ndarray:
-    values = outputs.get(PROBABILITY_COLUMN, next(iter(outputs.values())))
-    return np.asarray(values).reshape(rows, -1)[:, 0]
+    """binary: P(label = 1) per row (regression: the value)."""
+    return task_outputs.single_values(outputs, rows)
 
 
 # ---- output ------------------------------------------------------------------------------
@@ -227,12 +247,12 @@ def _csv_line(fields: Iterable[str]) -> bytes:
     return out.getvalue().encode()
 
 
-def csv_text(text, extra) -> bytes:
-    """A chunk's string columns plus one more column, as CSV lines (quoted as the csv module
+def csv_text(text, *extra) -> bytes:
+    """A chunk's string columns plus more columns, as CSV lines (quoted as the csv module
     quotes: only values holding a comma, a quote or a line break), joined in C++."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    columns = [_quoted(column) for column in text.columns] + [extra]
+    columns = [_quoted(column) for column in list(text.columns) + list(extra)]
     lines = pc.binary_join_element_wise(*columns, ",")
     lines = pc.binary_join_element_wise(lines, "", "\n")
     if len(lines) == 0:

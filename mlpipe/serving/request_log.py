@@ -3,13 +3,18 @@
     <log dir>/requests-<start time>-<pid>-<n>.csv     one header line, then one line per row
 
 Columns: the schema's SERVING features (in schema order), then `_model_version`, `_prediction`
-and `_logged_at` (seconds since the epoch). `tfdv.generate_statistics_from_csv(<dir>/*.csv)`
-reads the files as they are; `mlpipe monitor` compares them with the training statistics.
+and `_logged_at` (seconds since the epoch); a multiclass model's log adds `_score_<class>`, one
+column per class in the order of label.classes. `_prediction` is what the model predicted:
+binary P(label = 1), regression the value, multiclass the name of the class with the highest
+score (so TFDV summarizes it as a categorical column).
+`tfdv.generate_statistics_from_csv(<dir>/*.csv)` reads the files as they are; `mlpipe monitor`
+compares them with the training statistics (leaving the log's own columns out).
 
 Rows are sampled per request (`log_sample_rate`), queued in memory and written by one thread,
 every `log_flush_seconds` or `log_flush_rows`, in a single append per batch (one per file when
-the batch spans a rotation): a crash loses at most the batch not yet written. Files are append-only; one is closed at `log_file_max_bytes` and
-a new one started, and the oldest beyond `log_max_files` are deleted, so the log stays bounded.
+the batch spans a rotation): a crash loses at most the batch not yet written. Files are
+append-only; one is closed at `log_file_max_bytes` and a new one started, and the oldest beyond
+`log_max_files` are deleted, so the log stays bounded.
 A line cut short by a crash is cut off when the next server starts on the same folder.
 """
 
@@ -26,16 +31,25 @@ from mlpipe.core.schema_io import BYTES
 
 FILE_GLOB = "requests-*.csv"
 META_COLUMNS = ["_model_version", "_prediction", "_logged_at"]
+SCORE_COLUMN_PREFIX = "_score_"   # multiclass: `_score_<class>`, after META_COLUMNS
+
+
+def is_meta_column(name: str) -> bool:
+    """Whether a log column is the log's own (not a feature of the request)."""
+    return name in META_COLUMNS or name.startswith(SCORE_COLUMN_PREFIX)
 
 
 class RequestLog:
     def __init__(self, directory: pathlib.Path, feature_types: Mapping[str, str],
                  sample_rate: float = 1.0, max_bytes: int = 16 * 2**20, max_files: int = 20,
                  flush_seconds: float = 1.0, flush_rows: int = 1000,
-                 rng: Optional[random.Random] = None):
+                 rng: Optional[random.Random] = None, classes: Sequence[str] = ()):
+        """`classes`: a multiclass model's class names: a score column for each."""
         self.directory = pathlib.Path(directory)
         self.feature_types = dict(feature_types)
-        self.columns = list(self.feature_types) + META_COLUMNS
+        self.classes = list(classes)
+        self.columns = (list(self.feature_types) + META_COLUMNS
+                        + [SCORE_COLUMN_PREFIX + name for name in self.classes])
         self.sample_rate = sample_rate
         self.max_bytes = max_bytes
         self.max_files = max_files
@@ -60,15 +74,26 @@ class RequestLog:
     def sampled(self) -> bool:
         return self.sample_rate >= 1.0 or self._rng.random() < self.sample_rate
 
-    def log(self, rows: Sequence[Mapping[str, list]], predictions: Sequence[float],
-            version: int) -> None:
-        """Queues one request's checked rows (feature -> values) with their predictions."""
+    def log(self, rows: Sequence[Mapping[str, list]], predictions: Sequence,
+            version: int, scores: Optional[Sequence[Sequence[float]]] = None) -> None:
+        """Queues one request's checked rows (feature -> values) with their predictions (a
+        number, or a multiclass model's predicted class name) and, multiclass, the scores of
+        each row (one per class of `classes`)."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         now = f"{time.time():.3f}"
-        for row, prediction in zip(rows, predictions):
+        if scores is None or not self.classes:   # no score columns to fill
+            scores = [()] * len(rows)
+        elif self.classes and len(scores) and len(scores[0]) != len(self.classes):
+            raise ValueError(f"{len(scores[0])} scores per row for the {len(self.classes)} "
+                             "classes of the log")
+        blank = [""] * len(self.classes)
+        for row, prediction, row_scores in zip(rows, predictions, scores):
             writer.writerow([_cell(row.get(name), kind) for name, kind in
-                             self.feature_types.items()] + [version, f"{prediction:.6g}", now])
+                             self.feature_types.items()]
+                            + [version, _prediction(prediction), now]
+                            + ([f"{score:.6g}" for score in row_scores] if len(row_scores)
+                               else blank))
         with self._wake:
             if self._closed:
                 return
@@ -134,7 +159,7 @@ class RequestLog:
         self._sequence += 1
         path = self.directory / f"requests-{self._stamp}-{self._sequence:04d}.csv"
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        header = (",".join(self.columns) + "\n").encode()
+        header = _csv_line(self.columns).encode()
         os.write(self._fd, header)
         self._file_bytes = len(header)
         for old in log_files(self.directory)[:-self.max_files]:
@@ -163,6 +188,16 @@ def repair(directory: pathlib.Path) -> None:
                     handle.truncate(size)
         if size == 0:
             path.unlink()
+
+
+def _csv_line(fields: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(fields)
+    return buffer.getvalue()
+
+
+def _prediction(value) -> str:
+    return value if isinstance(value, str) else f"{value:.6g}"
 
 
 def _cell(values: Optional[list], kind: str) -> str:

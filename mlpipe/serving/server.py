@@ -4,15 +4,24 @@
     GET  /v1/models/NAME[/versions/N]/metadata   the SavedModel's signatures
     POST /v1/models/NAME[/versions/N]:predict    {"instances": [{feature: value, ...}, ...]}
                                                  or {"inputs": {feature: [value, ...], ...}}
+    POST /v1/models/NAME[/versions/N]:classify   {"examples": [{...}, ...], "context": {...}}
+    POST /v1/models/NAME[/versions/N]:regress    (the same body)
     GET  /healthz   the process is up;   GET /readyz   a model is loaded and answering
 
 NAME is the problem config's name. Requests carry raw feature values (JSON numbers and strings;
 bytes also as {"b64": ...}); they are checked against the schema's SERVING environment,
 serialized as tf.Examples and fed to the exported `serving_default` signature, which applies the
 Transform graph itself. Answers have TF Serving's shapes: {"predictions": [...]} for rows,
-{"outputs": ...} for columns; errors {"error": "...", "field": "..."} with status 400 (bad
-request) or 404 (unknown model or version). The response header X-Model-Version names the
-version that answered. Concurrent requests share model calls (`batching.PredictBatcher`).
+{"outputs": ...} for columns. A prediction depends on the model's task (`outputs.ModelTask`,
+checked against the config's label when the model is loaded): binary [p] (P(label = 1));
+regression [value]; multiclass {"scores": [...], "classes": [...]} per row, or
+{"outputs": {"scores": [[...], ...], "classes": [[...], ...]}} for columns, the scores in the
+order of label.classes. :classify (binary, multiclass) answers {"result": [[[class, score],
+...], ...]} (binary: the classes "0" and "1"); :regress (regression) {"result": [value, ...]};
+the other task's verb gets a 400 naming the right one. Errors {"error": "...", "field": "..."}
+with status 400 (bad request) or 404 (unknown model or version). The response header
+X-Model-Version names the version that answered. Concurrent requests share model calls
+(`batching.PredictBatcher`).
 """
 
 import dataclasses
@@ -23,13 +32,13 @@ import sys
 from typing import Optional, TextIO
 
 from mlpipe.config import ServingConfig
-from mlpipe.core.contract import OUTPUT_KEY, SERVING_SIGNATURE
+from mlpipe.core.contract import SERVING_SIGNATURE
+from mlpipe.serving import outputs as task_outputs
 from mlpipe.serving.batching import PredictBatcher
 from mlpipe.serving.examples import ExampleEncoder, RequestError, as_json_predictions
 from mlpipe.serving.model import ModelManager
 from mlpipe.serving.request_log import RequestLog
 
-OUTPUT_LOGGED = OUTPUT_KEY
 log = logging.getLogger(__name__)
 
 
@@ -126,21 +135,29 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
             return failure
         return reply(model.metadata(state.model_name), version=model.version)
 
-    async def predict(request: Request, name: str, version: Optional[str] = None):
+    async def answer(verb: str, request: Request, name: str, version: Optional[str]):
+        """:predict, :classify or :regress: check, score (batched), log, answer."""
         model, failure = find_model(name, version)
         if failure:
             return failure
         try:
+            refusal = task_outputs.verb_refusal(verb, model.task) if verb != "predict" else None
+            if refusal:
+                raise RequestError(refusal)
             body = orjson.loads(await _read_body(request, state.settings.max_body_bytes))
             signature = body.get("signature_name") if isinstance(body, dict) else None
             if signature not in (None, "", SERVING_SIGNATURE):
                 raise RequestError(f"unknown signature_name '{signature}' (this model serves "
                                    f"'{SERVING_SIGNATURE}')", "signature_name")
-            rows, layout = state.encoder.rows_from_request(body)
+            if verb == "predict":
+                rows, layout = state.encoder.rows_from_request(body)
+            else:
+                rows, layout = state.encoder.rows_from_examples_request(body, verb), "examples"
             if len(rows) > state.settings.max_rows_per_request:
                 raise RequestError(f"{len(rows)} examples in one request; at most "
                                    f"{state.settings.max_rows_per_request} are accepted",
-                                   "instances" if layout == "row" else "inputs")
+                                   {"row": "instances", "columnar": "inputs"}.get(layout,
+                                                                                  layout))
         except RequestError as refused:
             state.requests_refused += 1
             return error(str(refused), 400, refused.field)
@@ -150,19 +167,32 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
         outputs = await batcher.predict(model, rows)
         state.requests_served += 1
         if state.request_log is not None and state.request_log.sampled():
-            logged = outputs.get(OUTPUT_LOGGED, next(iter(outputs.values())))
-            state.request_log.log(rows, logged.reshape(len(rows), -1)[:, 0].tolist(),
-                                  model.version)
-        return reply(as_json_predictions(outputs, columnar=layout == "columnar"),
-                     version=model.version)
+            predictions, scores = task_outputs.logged_predictions(model.task, outputs, len(rows))
+            state.request_log.log(rows, predictions, model.version, scores=scores)
+        if verb == "classify":
+            body = task_outputs.classify_result(model.task, outputs, len(rows))
+        elif verb == "regress":
+            body = task_outputs.regress_result(outputs, len(rows))
+        else:
+            body = as_json_predictions(outputs, columnar=layout == "columnar")
+        return reply(body, version=model.version)
+
+    def verb_route(verb: str):
+        async def route(request: Request, name: str, version: Optional[str] = None):
+            return await answer(verb, request, name, version)
+        route.__name__ = verb
+        return route
 
     app.add_api_route("/v1/models/{name}", status, methods=["GET"])
     app.add_api_route("/v1/models/{name}/versions/{version}", status, methods=["GET"])
     app.add_api_route("/v1/models/{name}/metadata", metadata, methods=["GET"])
     app.add_api_route("/v1/models/{name}/versions/{version}/metadata", metadata,
                       methods=["GET"])
-    app.add_api_route("/v1/models/{name}:predict", predict, methods=["POST"])
-    app.add_api_route("/v1/models/{name}/versions/{version}:predict", predict, methods=["POST"])
+    for verb in ("predict", "classify", "regress"):
+        route = verb_route(verb)
+        app.add_api_route(f"/v1/models/{{name}}:{verb}", route, methods=["POST"])
+        app.add_api_route(f"/v1/models/{{name}}/versions/{{version}}:{verb}", route,
+                          methods=["POST"])
     return app
 
 
@@ -211,7 +241,8 @@ def serve(state: ServerState, host: str, port: int, out: TextIO = sys.stdout) ->
     url = f"http://{host}:{bound_port}/v1/models/{state.model_name}"
     model = state.manager.current
     announce = (f"Serving {state.model_name} version {model.version} ({model.path})\n"
-                f"  predict: POST {url}:predict\n"
+                f"  predict: POST {url}:predict ({model.task.name}"
+                f"{': ' + ', '.join(model.task.classes) if model.task.classes else ''})\n"
                 f"  status:  GET  {url}\n"
                 f"  log:     {state.request_log.directory if state.request_log else 'off'}\n"
                 f"READY {url}")

@@ -16,6 +16,7 @@ the Transform graph inside the model, so serving never re-implements preprocessi
 - `transform_features`: every raw column -> the transformed features and label, for TFMA.
 """
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -28,6 +29,7 @@ from tensorflow.python.autograph.core import config as autograph_config
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
+from mlpipe.config.tune import tuned_train
 from mlpipe.core.contract import (CLASSES_KEY, OUTPUT_KEY, PREDICTION_KEY, SCORES_KEY,
                                   SERVING_SIGNATURE, TRANSFORM_SIGNATURE, VALUE_KEY)
 from mlpipe.trainer.features import ProblemSpec
@@ -128,19 +130,14 @@ def skip_autograph_for_tf_keras() -> None:
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     skip_autograph_for_tf_keras()
     spec = ProblemSpec.from_custom_config(fn_args.custom_config)
-    tf.keras.utils.set_random_seed(spec.train.seed)
+    # When the Tuner ran, its best values replace train:'s (hidden_units, learning_rate, epochs).
+    spec = dataclasses.replace(spec, train=tuned_train(spec.train, fn_args.hyperparameters))
     transform_output = tft.TFTransformOutput(fn_args.transform_output)
     strategy = choose_strategy(spec.train.strategy)
-    logging.info("Training with %s over %d replica(s)", type(strategy).__name__,
-                 strategy.num_replicas_in_sync)
-    global_batch = spec.train.batch_size * strategy.num_replicas_in_sync
-    train_dataset = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output,
-                             spec.label_key, global_batch, spec.train.seed)
-    scale = (label_scale(train_dataset) if spec.label.task == "regression" else (0.0, 1.0))
-    with strategy.scope():
-        model = build_model(spec, transform_output.vocabulary_size_by_name, scale)
-    model.fit(train_dataset, epochs=spec.train.epochs, verbose=0,
-              callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
+    logging.info("Training with %s over %d replica(s), %s", type(strategy).__name__,
+                 strategy.num_replicas_in_sync, spec.train)
+    model = fit_model(spec, fn_args, transform_output, strategy,
+                      callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
     signatures = {
         SERVING_SIGNATURE: _serving_signature(model, transform_output, spec),
         TRANSFORM_SIGNATURE: _transform_signature(model, transform_output),
@@ -151,6 +148,20 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     model.save(export_dir, save_format="tf", signatures=signatures)
     if export_dir != fn_args.serving_model_dir:
         tf.io.gfile.rmtree(export_dir)
+
+
+def fit_model(spec: ProblemSpec, fn_args, transform_output, strategy, callbacks=()):
+    """The model of `spec` trained on `fn_args.train_files`: what the Trainer exports, and what
+    a Tuner trial scores (the same seed and data order, so equal values give the same model)."""
+    tf.keras.utils.set_random_seed(spec.train.seed)
+    global_batch = spec.train.batch_size * strategy.num_replicas_in_sync
+    train_dataset = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output,
+                             spec.label_key, global_batch, spec.train.seed)
+    scale = (label_scale(train_dataset) if spec.label.task == "regression" else (0.0, 1.0))
+    with strategy.scope():
+        model = build_model(spec, transform_output.vocabulary_size_by_name, scale)
+    model.fit(train_dataset, epochs=spec.train.epochs, verbose=0, callbacks=list(callbacks))
+    return model
 
 
 def _is_chief(strategy: tf.distribute.Strategy) -> bool:

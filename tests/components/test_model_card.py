@@ -351,7 +351,7 @@ def test_text_card_reads_like_a_card():
                      "(too small to trust)", "Feature attributions", "References:"]:
         assert expected in text, expected
     lines = text.splitlines()
-    slices = lines[lines.index("Slices, worst first by auc:") + 1:]
+    slices = lines[lines.index("Slices, worst first by auc (higher is better):") + 1:]
     assert slices[0].lstrip().startswith("payment_type = Cash")  # worst first
 
 

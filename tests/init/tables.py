@@ -58,3 +58,59 @@ def write_csv(path, rows: Sequence[Dict[str, object]],
 
 def without(rows: Sequence[Dict[str, object]], *columns: str) -> List[Dict[str, object]]:
     return [{k: v for k, v in row.items() if k not in columns} for row in rows]
+
+
+def multiclass_rows(n: int = 450, seed: int = 0, labels=("Adelie", "Chinstrap", "Gentoo"),
+                    shares=None, leak: bool = False) -> List[Dict[str, object]]:
+    """One class per label (any number of them: strings or integers), drawn with `shares`
+    (default: even), with overlapping measurements that shift with the class (no single column
+    separates them), `NA` tokens and blanks in the numeric columns, blanks in `sex`, a constant
+    `year`, a unique `rowid`; with `leak`, `tag` names the class in other words."""
+    rng = random.Random(seed)
+    shares = list(shares or [1.0] * len(labels))
+    rows = []
+    for i in range(n):
+        k = rng.choices(range(len(labels)), weights=shares)[0]
+        row = {
+            "rowid": i + 1, "species": labels[k],
+            "island": rng.choice(["Biscoe", "Dream", "Torgersen"][:k + 1] + ["Biscoe"]),
+            "bill_length_mm": f"{rng.gauss(40.0 + 2.5 * k, 3.0):.1f}",
+            "flipper_length_mm": int(rng.gauss(190 + 6 * k, 8)),
+            "body_mass_g": int(rng.gauss(3800 + 300 * k, 450)),
+            "sex": "" if i % 23 == 5 else rng.choice(["male", "female"]),
+            "year": 2008,
+            "tag": f"band-{k * 7 + 3}" if leak else rng.choice(["a", "b"]),
+        }
+        if i % 31 == 7:
+            row["bill_length_mm"] = "NA"
+        if i % 41 == 13:
+            row["flipper_length_mm"] = "NA"
+        rows.append(row)
+    return rows
+
+
+def regression_rows(n: int = 400, seed: int = 0, leak: bool = False) -> List[Dict[str, object]]:
+    """A decimal target, `mass_kg`, from noisy measurements: blanks and `NA` tokens in the
+    numeric features, blanks in a categorical one (`island`), a constant `year`, a unique
+    `rowid`; with `leak`, `mass_lb` is the target in pounds (rounded)."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        flipper = rng.gauss(200, 10)
+        bill = rng.gauss(44, 4)
+        island = rng.choice(["Biscoe", "Dream", "Torgersen"])
+        mass = 4.2 + 0.02 * (flipper - 200) + 0.05 * (bill - 44) + \
+            (0.3 if island == "Biscoe" else 0.0) + rng.gauss(0, 0.35)
+        row = {
+            "rowid": i + 1, "island": "" if i % 19 == 4 else island,
+            "bill_length_mm": f"{bill:.1f}", "flipper_length_mm": int(flipper),
+            "sex": rng.choice(["male", "female"]), "year": 2008,
+            "mass_lb": f"{mass * 2.20462:.2f}" if leak else rng.choice(["x", "y"]),
+            "mass_kg": f"{mass:.3f}",
+        }
+        if i % 29 == 3:
+            row["bill_length_mm"] = "NA"
+        if i % 37 == 11:
+            row["flipper_length_mm"] = ""
+        rows.append(row)
+    return rows

@@ -38,13 +38,14 @@ def test_a_label_column_that_is_not_there(tmp_path, penguins):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["penguins.csv"]
 
 
-def test_a_label_with_three_values(tmp_path):
+def test_a_text_label_with_too_many_values(tmp_path):
     rows = penguin_rows(n=60)
-    rows[4]["species"] = "Chinstrap"
+    for i, row in enumerate(rows):
+        row["species"] = f"s{i % 20}"
     data = write_csv(tmp_path / "penguins.csv", rows)
     result = run_mlpipe("init", "--data", data, "--label", "species", cwd=tmp_path)
-    _assert_refused(result, "label column 'species' has 3 distinct values",
-                    "multiclass or regression labels are not supported yet")
+    _assert_refused(result, "label column 'species' holds text with 20 distinct values",
+                    "too many to take for classes", "say so with --task multiclass")
     assert not (tmp_path / "penguins").exists()
 
 
@@ -60,10 +61,12 @@ def test_a_missing_file(tmp_path):
     _assert_refused(result, "nope.csv: no such file")
 
 
-def test_an_unsupported_task(tmp_path, penguins):
+def test_a_task_the_label_does_not_fit(tmp_path, penguins):
     result = run_mlpipe("init", "--data", penguins, "--label", "species", "--task", "regression",
                         cwd=tmp_path)
-    _assert_refused(result, "--task regression: not supported by this version")
+    _assert_refused(result, "--task regression: label column 'species' holds text, not numbers",
+                    "'Adelie'", "a regression label is a number")
+    assert not (tmp_path / "penguins").exists()
 
 
 def test_existing_files_are_not_overwritten(tmp_path, penguins):

@@ -21,7 +21,7 @@ from mlpipe.core.contract import SERVING, TRAINING
 from mlpipe.core.schema_io import environment_features, load_schema
 from mlpipe.kubeflow.compile import cloud_runner_settings
 from tests.init.gate import gate_anomalies, pipeline_statistics
-from tests.init.tables import penguin_rows, write_csv
+from tests.init.tables import multiclass_rows, penguin_rows, regression_rows, write_csv
 from tests.support.cloud import CLOUD
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,7 @@ def _left_out(text: str) -> dict:
 
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory):
-    """name -> (csv, extra init arguments): several tables with every kind of label."""
+    """name -> (csv, init arguments after --data): several tables with every kind of label."""
     root = tmp_path_factory.mktemp("tables")
     penguins = penguin_rows()
     zero_one = penguin_rows(n=300, seed=3, labels=(0, 1), leak=True)
@@ -51,10 +51,18 @@ def tables(tmp_path_factory):
     for row in booleans:      # another token, in another column
         if row["rowid"] % 17 == 0:
             row["body_mass_g"] = "?"
+    species = ["--label", "species"]
     return {
-        "penguins": (write_csv(root / "penguins.csv", penguins), []),
-        "zero-one": (write_csv(root / "zero-one.csv", zero_one), []),
-        "booleans": (write_csv(root / "booleans.csv", booleans), ["--positive-class", "False"]),
+        "penguins": (write_csv(root / "penguins.csv", penguins), species),
+        "zero-one": (write_csv(root / "zero-one.csv", zero_one), species),
+        "booleans": (write_csv(root / "booleans.csv", booleans),
+                     species + ["--positive-class", "False"]),
+        "three-species": (write_csv(root / "three-species.csv", multiclass_rows(leak=True)),
+                          species),
+        "four-codes": (write_csv(root / "four-codes.csv",
+                                 multiclass_rows(n=400, seed=2, labels=(1, 2, 3, 4))), species),
+        "mass": (write_csv(root / "mass.csv", regression_rows(leak=True)),
+                 ["--label", "mass_kg"]),
     }
 
 
@@ -66,8 +74,8 @@ def written(tables, tmp_path_factory):
         output = tmp_path_factory.mktemp("problems") / name
         stdout = io.StringIO()
         with contextlib.redirect_stdout(stdout):
-            code = main(["init", "--data", str(data), "--label", "species", "--name", name,
-                         "--output", str(output), *extra])
+            code = main(["init", "--data", str(data), "--name", name, "--output", str(output),
+                         *extra])
         config_file = output / f"{name}.yaml"
         out[name] = (config_file, config_file.read_text() if config_file.exists() else "",
                      code, stdout.getvalue())
@@ -126,7 +134,8 @@ def test_a_true_false_label_with_the_positive_class_chosen(written):
     assert raw["data"]["missing_values"] == ["?", "NA"]
 
 
-@pytest.mark.parametrize("name", ["penguins", "zero-one", "booleans"])
+@pytest.mark.parametrize("name", ["penguins", "zero-one", "booleans", "three-species",
+                                  "four-codes", "mass"])
 def test_the_written_schema_passes_the_gate_on_its_own_data(written, tables, name):
     config_file = written[name][0]
     config = load_config(config_file)
@@ -153,6 +162,47 @@ def test_the_schema_says_what_serving_needs(written):
     domains = {domain.name: list(domain.value) for domain in schema.string_domain}
     assert domains["island"] == ["Biscoe", "Dream", "Torgersen"]
     assert "species" in environment_features(schema, TRAINING)
+
+
+def test_a_multiclass_text_label_and_its_domain(written):
+    config_file, text, code, stdout = written["three-species"]
+    assert code == 0, stdout
+    assert "label:       species -> species_class: multiclass, 3 classes: 'Adelie', " \
+        "'Chinstrap', 'Gentoo' (3 to 45 text values are classes, for 450 rows)" in stdout
+    assert "KPI:         accuracy >= " in stdout
+    raw = yaml.safe_load(text)
+    assert raw["label"] == {"name": "species_class", "task": "multiclass", "column": "species",
+                            "classes": ["Adelie", "Chinstrap", "Gentoo"]}
+    assert _left_out(text)["tag"].startswith("likely label leak: alone it predicts 'species' "
+                                             "with accuracy 1.000")
+    config = load_config(config_file)
+    schema = load_schema(config.schema_path)
+    species = next(feature for feature in schema.feature if feature.name == "species")
+    domains = {domain.name: list(domain.value) for domain in schema.string_domain}
+    assert sorted(domains[species.domain]) == config.label.classes
+    assert "species" not in environment_features(schema, SERVING)
+    assert environment_features(schema, TRAINING)["species"].required
+
+
+def test_integer_classes_and_a_regression_target(written):
+    config_file, text, code, stdout = written["four-codes"]
+    assert code == 0, stdout
+    config = load_config(config_file)
+    assert config.label.classes == ["1", "2", "3", "4"]
+    assert "  classes: ['1', '2', '3', '4']" in text.splitlines()
+    schema = load_schema(config.schema_path)
+    assert environment_features(schema, TRAINING)["species"].type == "INT"
+
+    config_file, text, code, stdout = written["mass"]
+    assert code == 0, stdout
+    assert "regression, " in stdout and "KPI:         rmse <= " in stdout
+    config = load_config(config_file)
+    assert config.label.task == "regression" and config.evaluation.main_metric == "rmse"
+    assert set(config.evaluation.kpi) == {"rmse"} and config.evaluation.plot_range
+    assert "mass_lb" in _left_out(text)
+    schema = load_schema(config.schema_path)
+    assert "mass_kg" not in environment_features(schema, SERVING)
+    assert environment_features(schema, TRAINING)["mass_kg"].type == "FLOAT"
 
 
 def test_tfdvs_own_inference_fails_the_gate_the_fitted_one_passes(tables, written):

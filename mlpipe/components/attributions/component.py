@@ -22,6 +22,7 @@ ATTRIBUTIONS_KEY = "attributions"
 LABEL_KEY = "label_key"
 FEATURES_KEY = "features"      # JSON list of the raw feature columns
 METRIC_KEY = "metric"
+TASK_KEY = "task"              # binary | multiclass | regression: which output the model answers
 REPEATS_KEY = "repeats"
 MAX_ROWS_KEY = "max_rows"
 SEED_KEY = "seed"
@@ -44,6 +45,7 @@ class FeatureAttributionsSpec(ComponentSpec):
         LABEL_KEY: ExecutionParameter(type=str),
         FEATURES_KEY: ExecutionParameter(type=str),
         METRIC_KEY: ExecutionParameter(type=str),
+        TASK_KEY: ExecutionParameter(type=str, optional=True),
         REPEATS_KEY: ExecutionParameter(type=int),
         MAX_ROWS_KEY: ExecutionParameter(type=int),
         SEED_KEY: ExecutionParameter(type=int),
@@ -64,14 +66,17 @@ class FeatureAttributions(base_component.BaseComponent):
 
     def __init__(self, examples: types.BaseChannel, model: types.BaseChannel, label_key: str,
                  features: List[str], metric: str, repeats: int = DEFAULT_REPEATS,
-                 max_rows: int = DEFAULT_MAX_ROWS, seed: int = 0, split: str = DEFAULT_SPLIT):
-        if metric not in executor.METRICS:
-            raise ValueError(f"attributions cannot use metric {metric!r}; "
-                             f"known: {sorted(executor.METRICS)}")
+                 max_rows: int = DEFAULT_MAX_ROWS, seed: int = 0, split: str = DEFAULT_SPLIT,
+                 task: str = "binary"):
+        if task not in executor.METRICS_BY_TASK:
+            raise ValueError(f"unknown task {task!r}; known: {sorted(executor.METRICS_BY_TASK)}")
+        if metric not in executor.METRICS_BY_TASK[task]:
+            raise ValueError(f"attributions of a {task} model cannot use metric {metric!r}; "
+                             f"known: {sorted(executor.METRICS_BY_TASK[task])}")
         if repeats < 1 or max_rows < 1:
             raise ValueError(f"repeats and max_rows must be at least 1, got {repeats}, {max_rows}")
         super().__init__(spec=FeatureAttributionsSpec(
             examples=examples, model=model, label_key=label_key,
-            features=json.dumps(list(features)), metric=metric, repeats=repeats,
+            features=json.dumps(list(features)), metric=metric, task=task, repeats=repeats,
             max_rows=max_rows, seed=seed, split=split,
             attributions=types.Channel(type=FeatureAttributionsArtifact)))

@@ -7,9 +7,15 @@ Transform graph itself: the drop of the main metric from its unshuffled value is
 importance. Shuffles are repeated to give a mean and a spread. The label of each row comes from
 the model's transform signature, so a label derived in preprocessing is the one the model learnt.
 
-The math (`permutation_importance`, `auc`, `binary_accuracy`) is pure numpy on bytes and arrays;
-only `Executor.Do` reads TFRecords and the SavedModel, through tf.io / TFX's fileio, so it works
-on local paths and gs:// alike.
+Each task is measured with its own metric and the serving output TFMA evaluates
+(core.contract.PREDICTION_KEY): binary AUC (or binary accuracy) of `probability`, multiclass
+accuracy of the argmax of `scores` against the class index, regression RMSE of `value`. For a
+lower-is-better metric (RMSE) the "drop" is shuffled minus unshuffled, so a positive number
+still means "the model needs the feature" whatever the metric.
+
+The math (`permutation_importance`, `auc`, `binary_accuracy`, `accuracy`, `rmse`) is pure numpy
+on bytes and arrays; only `Executor.Do` reads TFRecords and the SavedModel, through tf.io / TFX's
+fileio, so it works on local paths and gs:// alike.
 """
 
 import json
@@ -25,7 +31,8 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from mlpipe.core import strict_json
-from mlpipe.core.contract import OUTPUT_KEY, SERVING_SIGNATURE, TRANSFORM_SIGNATURE
+from mlpipe.config.metrics import LOWER_IS_BETTER, TASKS
+from mlpipe.core.contract import PREDICTION_KEY, SERVING_SIGNATURE, TRANSFORM_SIGNATURE
 
 ATTRIBUTIONS_FILE = "attributions.json"
 MODEL_BATCH = 2048   # rows per call of a model signature
@@ -60,17 +67,49 @@ def binary_accuracy(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(np.mean((scores > 0.5) == labels)) if labels.size else float("nan")
 
 
-# The metrics attributions can be measured with (all higher-is-better), by the config's names.
-METRICS: Dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "auc": auc,
-    "binary_accuracy": binary_accuracy,
+def accuracy(labels: np.ndarray, scores: np.ndarray) -> float:
+    """multiclass: share of rows whose highest score (first on ties, as argmax) is at the label's
+    class index (Keras' SparseCategoricalAccuracy). `scores` is rows x classes."""
+    labels = np.asarray(labels, dtype=float).ravel()
+    scores = np.asarray(scores, dtype=float)
+    if not labels.size:
+        return float("nan")
+    return float(np.mean(np.argmax(scores.reshape(labels.size, -1), axis=1) == labels))
+
+
+def rmse(labels: np.ndarray, values: np.ndarray) -> float:
+    """regression: root mean squared error of the predicted values."""
+    labels = np.asarray(labels, dtype=float).ravel()
+    values = np.asarray(values, dtype=float).ravel()
+    return float(np.sqrt(np.mean((values - labels) ** 2))) if labels.size else float("nan")
+
+
+# The metrics attributions can be measured with, by task and by the config's names. All but the
+# LOWER_IS_BETTER ones (rmse) are higher-is-better.
+METRICS_BY_TASK: Dict[str, Dict[str, Callable[[np.ndarray, np.ndarray], float]]] = {
+    "binary": {"auc": auc, "binary_accuracy": binary_accuracy},
+    "multiclass": {"accuracy": accuracy},
+    "regression": {"rmse": rmse},
 }
-FALLBACK_METRIC = "auc"
+METRICS: Dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    name: function for metrics in METRICS_BY_TASK.values() for name, function in metrics.items()}
+FALLBACK_METRIC = {"binary": "auc", "multiclass": "accuracy", "regression": "rmse"}
 
 
-def attribution_metric(main_metric: str) -> str:
-    """The config's main metric when attributions can use it, else AUC."""
-    return main_metric if main_metric in METRICS else FALLBACK_METRIC
+def attribution_metric(main_metric: str, task: str = "binary") -> str:
+    """The config's main metric when attributions can use it for `task`, else the task's
+    fallback (binary AUC, multiclass accuracy, regression RMSE)."""
+    if task not in METRICS_BY_TASK:
+        raise ValueError(f"unknown task {task!r}; known: {list(TASKS)}")
+    return main_metric if main_metric in METRICS_BY_TASK[task] else FALLBACK_METRIC[task]
+
+
+def task_of_metric(metric: str) -> str:
+    """The task an attribution metric belongs to."""
+    for task, metrics in METRICS_BY_TASK.items():
+        if metric in metrics:
+            return task
+    raise ValueError(f"attributions cannot use metric {metric!r}; known: {sorted(METRICS)}")
 
 
 class FeatureShuffler:
@@ -183,24 +222,29 @@ def permutation_importance(predict: Callable[[List[bytes]], np.ndarray],
                            serialized: Sequence[bytes], labels: np.ndarray,
                            features: Iterable[str], metric: str, repeats: int,
                            seed: int) -> Dict[str, Any]:
-    """Permutation importance of each feature: the drop of `metric` (unshuffled minus shuffled)
-    when the feature's values are permuted across the rows, over `repeats` permutations.
+    """Permutation importance of each feature: how much worse `metric` gets when the feature's
+    values are permuted across the rows, over `repeats` permutations: unshuffled minus shuffled
+    for a higher-is-better metric, shuffled minus unshuffled for a lower-is-better one (rmse).
 
-    `predict(serialized rows) -> P(label = 1)` per row; `labels` are 0/1 per row. Returns the
-    metric, its unshuffled value, rows, repeats, seed and `features`: one entry per feature
-    (`feature`, `mean_drop`, `std_drop` (population std over repeats), `drops`), ranked by mean
-    drop, largest first. A positive drop: the model needs the feature; near zero: it does not.
+    `predict(serialized rows)` answers the model's prediction per row: P(label = 1) (binary), a
+    row of class scores (multiclass), the predicted value (regression); `labels` are 0/1, the
+    class index or the value per row. Returns the metric, `lower_is_better`, its unshuffled
+    value, rows, repeats, seed and `features`: one entry per feature (`feature`, `mean_drop`,
+    `std_drop` (population std over repeats), `drops`), ranked by mean drop, largest first. A
+    positive drop: the model needs the feature; near zero: it does not.
     """
     if metric not in METRICS:
         raise ValueError(f"attributions cannot use metric {metric!r}; known: {sorted(METRICS)}")
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     score = METRICS[metric]
+    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    multiclass = task_of_metric(metric) == "multiclass"
     rows = list(serialized)
     labels = np.asarray(labels, dtype=float).ravel()
     if labels.size != len(rows):
         raise ValueError(f"{len(rows)} rows but {labels.size} labels")
-    unshuffled = score(labels, _checked(predict(rows), len(rows)))
+    unshuffled = score(labels, _checked(predict(rows), len(rows), multiclass))
     rng = np.random.default_rng(seed)
     ranked = []
     shuffler = FeatureShuffler(rows)
@@ -208,16 +252,24 @@ def permutation_importance(predict: Callable[[List[bytes]], np.ndarray],
         drops = []
         for _ in range(repeats):
             shuffled = shuffler.shuffled(feature, rng.permutation(len(rows)))
-            drops.append(unshuffled - score(labels, _checked(predict(shuffled), len(rows))))
+            value = score(labels, _checked(predict(shuffled), len(rows), multiclass))
+            drops.append(sign * (unshuffled - value))
         ranked.append({"feature": feature, "mean_drop": float(np.mean(drops)),
                        "std_drop": float(np.std(drops)), "drops": [float(d) for d in drops]})
     ranked.sort(key=lambda row: (-_sortable(row["mean_drop"]), row["feature"]))
-    return {"metric": metric, "unshuffled": float(unshuffled), "rows": len(rows),
-            "repeats": repeats, "seed": seed, "features": ranked}
+    return {"metric": metric, "lower_is_better": metric in LOWER_IS_BETTER,
+            "unshuffled": float(unshuffled), "rows": len(rows), "repeats": repeats, "seed": seed,
+            "features": ranked}
 
 
-def _checked(predictions, rows: int) -> np.ndarray:
-    predictions = np.asarray(predictions, dtype=float).ravel()
+def _checked(predictions, rows: int, multiclass: bool = False) -> np.ndarray:
+    predictions = np.asarray(predictions, dtype=float)
+    if multiclass:
+        if predictions.ndim != 2 or predictions.shape[0] != rows:
+            raise ValueError(f"the model answered scores of shape {predictions.shape} for "
+                             f"{rows} rows (expected rows x classes)")
+        return predictions
+    predictions = predictions.ravel()
     if predictions.size != rows:
         raise ValueError(f"the model answered {predictions.size} predictions for {rows} rows")
     return predictions
@@ -268,7 +320,7 @@ def sample_records(file_patterns: Sequence[str], compression: Optional[str], max
 class SavedModelSignatures:
     """The exported model's serving and transform signatures, called in batches."""
 
-    def __init__(self, model_dir: str, label_key: str):
+    def __init__(self, model_dir: str, label_key: str, task: str = "binary"):
         import tensorflow as tf
         self._tf = tf
         self._loaded = tf.saved_model.load(model_dir)
@@ -279,11 +331,22 @@ class SavedModelSignatures:
         self._serve = self._loaded.signatures[SERVING_SIGNATURE]
         self._transform = self._loaded.signatures[TRANSFORM_SIGNATURE]
         self._label_key = label_key
+        self._output_key = PREDICTION_KEY[task]
+        self._multiclass = task == "multiclass"
 
     def predict(self, serialized: List[bytes]) -> np.ndarray:
-        return np.concatenate([
-            self._call(self._serve, batch)[OUTPUT_KEY].numpy().ravel()
-            for batch in _batches(serialized)]) if serialized else np.zeros(0)
+        """Per row: P(label = 1), the predicted value, or (multiclass) the row of class scores."""
+        if not serialized:
+            return np.zeros(0)
+        batches = []
+        for batch in _batches(serialized):
+            outputs = self._call(self._serve, batch)
+            if self._output_key not in outputs:
+                raise ValueError(f"the model's '{SERVING_SIGNATURE}' signature has no output "
+                                 f"'{self._output_key}' (has: {sorted(outputs)})")
+            values = np.asarray(outputs[self._output_key].numpy(), dtype=float)
+            batches.append(values.reshape(len(batch), -1) if self._multiclass else values.ravel())
+        return np.concatenate(batches)
 
     def labels(self, serialized: List[bytes]) -> np.ndarray:
         batches = []
@@ -320,6 +383,10 @@ class Executor(base_executor.BaseExecutor):
         seed = int(exec_properties.get(spec.SEED_KEY) or 0)
         features = json.loads(exec_properties[spec.FEATURES_KEY])
         metric = exec_properties[spec.METRIC_KEY]
+        # Runs recorded before the task was a parameter are binary.
+        task = exec_properties.get(spec.TASK_KEY) or task_of_metric(metric)
+        if metric not in METRICS_BY_TASK.get(task, {}):
+            raise ValueError(f"attributions of a {task} model cannot use metric {metric!r}")
 
         payload = examples_utils.get_payload_format(examples)
         if payload != example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE:
@@ -330,10 +397,11 @@ class Executor(base_executor.BaseExecutor):
         serialized = sample_records(examples_utils.get_split_file_patterns([examples], split),
                                     compression, max_rows, seed)
         signatures = SavedModelSignatures(path_utils.serving_model_path(model.uri),
-                                          exec_properties[spec.LABEL_KEY])
+                                          exec_properties[spec.LABEL_KEY], task)
         result = permutation_importance(signatures.predict, serialized,
                                         signatures.labels(serialized), features, metric,
                                         repeats, seed)
         result["split"] = split
+        result["task"] = task
         with fileio.open(os.path.join(output.uri, ATTRIBUTIONS_FILE), "w") as sink:
             sink.write(to_json(result))

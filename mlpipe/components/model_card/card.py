@@ -10,6 +10,15 @@ it), `fairness` (the FairnessGate's fairness.json as it wrote it) and `feature_a
 (the FeatureAttributions step's attributions.json as it wrote it). The model-card-toolkit
 package does not install beside tfx 1.16, so nothing here uses it.
 
+The card follows the label's task (binary, multiclass, regression: `label.task`, and the
+evaluation's own prediction key): the metrics are those TFMA computed for it; binary cards carry
+the ROC curve, multiclass cards the per-class precision and recall
+(`quantitative_analysis.per_class_metrics`, named by `label.classes`) and the confusion matrix
+(`quantitative_analysis.confusion_matrix`), regression cards the predicted-vs-actual plot
+(`quantitative_analysis.predicted_vs_actual`: TFMA's calibration plot over
+`evaluation.plot_range`). `evaluation.lower_is_better` says which way the main metric is better
+(rmse, log_loss: lower), so slices are ranked worst first either way.
+
 Every metric is read with TFMA's own loaders (`tfma.load_eval_result`,
 `tfma.load_validation_result`) and `mlpipe.core.lineage`'s readers; statistics with
 `tfdv.load_stats_binary`; files through TFX's fileio / tf.io, so gs:// works as a local path does.
@@ -28,9 +37,11 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.dsl.io import fileio
 
 from mlpipe.components.attributions import read_attributions as read_attributions_file
+from mlpipe.config.metrics import LOWER_IS_BETTER, PER_CLASS_METRICS
 from mlpipe.core import lineage, strict_json
 from mlpipe.core.artifacts import STATISTICS_FILE, split_uri
-from mlpipe.core.contract import OUTPUT_KEY, SERVING, SERVING_SIGNATURE
+from mlpipe.core.contract import (CLASSES_KEY, OUTPUT_KEY, PREDICTION_KEY, SCORES_KEY, SERVING,
+                                  SERVING_SIGNATURE, VALUE_KEY)
 from mlpipe.core.schema_io import environment_features, load_schema
 from mlpipe.core.thresholds import threshold_checks
 
@@ -57,7 +68,8 @@ def build_card(*, version: str, destination: str, evaluation_uri: str, blessed: 
     """
     return assemble_card(
         version=version, destination=destination, blessed=blessed,
-        evaluation=read_evaluation(evaluation_uri),
+        evaluation=read_evaluation(evaluation_uri,
+                                   classes=problem.get("label", {}).get("classes")),
         evaluation_uri=evaluation_uri, model_uri=model_uri,
         datasets=dataset_summaries(statistics_uri, statistics_splits,
                                    problem.get("data_path", "")),
@@ -76,6 +88,18 @@ def assemble_card(*, version: str, destination: str, blessed: Optional[bool],
     """The card from what was read (`read_evaluation`'s dict, the dataset summaries, ...):
     Model Card Toolkit sections, then thresholds, evaluation, fairness, feature_attributions."""
     min_slice_size = int(problem.get("evaluation", {}).get("min_slice_size", 0))
+    task = evaluation.get("task") or problem_task(problem)
+    main_metric = problem.get("evaluation", {}).get("main_metric", "auc")
+    quantitative = {
+        "performance_metrics": evaluation["performance_metrics"],
+        "confidence_intervals": evaluation["confidence_intervals"],
+        "roc_curve": evaluation.get("roc_curve", []),
+    }
+    if task == "multiclass":
+        quantitative["per_class_metrics"] = evaluation.get("per_class_metrics", [])
+        quantitative["confusion_matrix"] = evaluation.get("confusion_matrix", {})
+    if task == "regression":
+        quantitative["predicted_vs_actual"] = evaluation.get("predicted_vs_actual", [])
     card = {
         "format": CARD_FORMAT,
         "model_details": {
@@ -94,17 +118,14 @@ def assemble_card(*, version: str, destination: str, blessed: Optional[bool],
             "input_format": input_format,
             "output_format": output_format(problem),
         },
-        "quantitative_analysis": {
-            "performance_metrics": evaluation["performance_metrics"],
-            "confidence_intervals": evaluation["confidence_intervals"],
-            "roc_curve": evaluation["roc_curve"],
-        },
+        "quantitative_analysis": quantitative,
         "considerations": considerations(card_config, evaluation["performance_metrics"],
                                          min_slice_size),
         "thresholds": evaluation["thresholds"],
         "evaluation": {
             "blessed": blessed, "validation_ok": evaluation["validation_ok"],
-            "main_metric": problem.get("evaluation", {}).get("main_metric", "auc"),
+            "task": task, "main_metric": main_metric,
+            "lower_is_better": main_metric in LOWER_IS_BETTER,
             "min_slice_size": min_slice_size, "split": "eval",
             "compared_with_baseline": evaluation["baseline"] is not None,
             "baseline_metrics": evaluation["baseline"],
@@ -129,8 +150,10 @@ def candidate_model_name(evaluation_uri: str) -> Optional[str]:
     return next((spec.get("name") for spec in specs if not spec.get("isBaseline")), None)
 
 
-def read_evaluation(evaluation_uri: str) -> Dict[str, Any]:
-    """What the card needs of the Evaluator's output, as TFMA's loaders read it."""
+def read_evaluation(evaluation_uri: str, classes: Optional[Sequence[str]] = None
+                    ) -> Dict[str, Any]:
+    """What the card needs of the Evaluator's output, as TFMA's loaders read it. `classes`:
+    the multiclass label's class names in id order (`label.classes`)."""
     candidate = candidate_model_name(evaluation_uri)
     result = tfma.load_eval_result(evaluation_uri, model_name=candidate)
     validation = tfma.load_validation_result(evaluation_uri)
@@ -145,14 +168,23 @@ def read_evaluation(evaluation_uri: str) -> Dict[str, Any]:
     intervals = options.confidence_intervals
     method = (intervals.DESCRIPTOR.fields_by_name["method"].enum_type
               .values_by_number[intervals.method].name)
+    task = task_of(result.config)
+    plots = next((plots for key, plots in result.plots if key == ()), {})
+    overall_entry = next((metrics for key, metrics in result.slicing_metrics if key == ()), {})
     return {
+        "task": task,
         "performance_metrics": performance_metrics(result.slicing_metrics),
         "confidence_intervals": {
             "computed": computed, "level": 0.95 if computed else None,
             # TFMA 0.47 uses the jackknife (20 buckets) when no method is named.
             "method": ((method if not method.startswith("UNKNOWN") else "JACKKNIFE")
                        if computed else None)},
-        "roc_curve": roc_curve(next((plots for key, plots in result.plots if key == ()), {})),
+        "roc_curve": roc_curve(plots) if task == "binary" else [],
+        "per_class_metrics": (per_class_metrics(overall_entry, classes)
+                              if task == "multiclass" else []),
+        "confusion_matrix": (confusion_matrix(plots, classes or [])
+                             if task == "multiclass" else {}),
+        "predicted_vs_actual": predicted_vs_actual(plots) if task == "regression" else [],
         "thresholds": [dataclasses.asdict(check)
                        for check in threshold_checks(result.config, overall, baseline)],
         "validation_ok": bool(validation.validation_ok),
@@ -202,6 +234,92 @@ def roc_curve(plots_by_output) -> List[Tuple[float, float]]:
         fpr, tpr = _float(matrix.get("falsePositiveRate")), _float(matrix.get("recall"))
         if fpr is not None and tpr is not None:
             points.append((fpr, tpr))
+    return points
+
+
+def task_of(eval_config) -> str:
+    """The task an EvalConfig evaluates, by the candidate's prediction key (binary when the key
+    is none of the tasks')."""
+    spec = next((spec for spec in eval_config.model_specs if not spec.is_baseline), None)
+    key = spec.prediction_key if spec is not None else ""
+    return next((task for task, name in PREDICTION_KEY.items() if name == key), "binary")
+
+
+def problem_task(problem: Dict[str, Any]) -> str:
+    return problem.get("label", {}).get("task") or "binary"
+
+
+CLASS_SUB_KEY = "classId:"
+
+
+def class_name(classes: Optional[Sequence[str]], class_id: int) -> str:
+    return classes[class_id] if classes and 0 <= class_id < len(classes) else f"class {class_id}"
+
+
+def per_class_metrics(metrics_by_output, classes: Optional[Sequence[str]]
+                      ) -> List[Dict[str, Any]]:
+    """multiclass: one entry per class and per-class metric (precision, recall) of the overall
+    slice: TFMA's binarized metrics, reported under the sub key `classId:<id>`."""
+    entries = []
+    found = []
+    for sub_key, values in (metrics_by_output or {}).get("", {}).items():
+        if sub_key.startswith(CLASS_SUB_KEY):
+            found.append((int(sub_key[len(CLASS_SUB_KEY):]), values))
+    for class_id, values in sorted(found, key=lambda item: item[0]):
+        read = lineage.metric_values({"": {"": values}})
+        bounds = lineage.metric_bounds({"": {"": values}})
+        for name in PER_CLASS_METRICS.values():
+            if name not in read:
+                continue
+            entry = {"type": name, "class": class_name(classes, class_id), "class_id": class_id,
+                     "value": read[name], "slice": render.OVERALL, "slice_key": []}
+            if name in bounds:
+                entry["confidence_interval"] = {"lower_bound": bounds[name][0],
+                                                "upper_bound": bounds[name][1]}
+            entries.append(entry)
+    return entries
+
+
+def confusion_matrix(plots_by_output, classes: Sequence[str]) -> Dict[str, Any]:
+    """multiclass: TFMA's multi-class confusion matrix at its first threshold (0 by default: the
+    predicted class is the argmax) as {threshold, classes, predicted, matrix}: a row per actual
+    class, a column per predicted class, counts. Proto3 JSON leaves out zeros (a missing id is
+    class 0). A predicted id of -1 (no score above the threshold) gets a 'no prediction'
+    column when it occurs."""
+    plots = plots_by_output.get("", {}).get("", {}) if plots_by_output else {}
+    matrices = plots.get("multiClassConfusionMatrixAtThresholds", {}).get("matrices", [])
+    if not matrices:
+        return {}
+    entries = [(int(entry.get("actualClassId", 0)), int(entry.get("predictedClassId", 0)),
+                float(entry.get("numWeightedExamples", 0.0)))
+               for entry in matrices[0].get("entries", [])]
+    size = max([len(classes)] + [max(actual, predicted) + 1 for actual, predicted, _ in entries])
+    names = [class_name(classes, index) for index in range(size)]
+    unpredicted = any(predicted < 0 for _, predicted, _ in entries)
+    counts = [[0.0] * (size + unpredicted) for _ in range(size)]
+    for actual, predicted, number in entries:
+        if actual >= 0:
+            counts[actual][predicted if predicted >= 0 else size] += number
+    return {"threshold": float(matrices[0].get("threshold", 0.0)), "classes": names,
+            "predicted": names + (["no prediction"] if unpredicted else []), "matrix": counts}
+
+
+def predicted_vs_actual(plots_by_output) -> List[Dict[str, Any]]:
+    """regression: TFMA's calibration plot buckets with examples, in order of predicted value:
+    {mean_prediction, mean_label, examples, lower, upper} (the under- and overflow buckets'
+    open edge is null)."""
+    plots = plots_by_output.get("", {}).get("", {}) if plots_by_output else {}
+    points = []
+    for bucket in plots.get("calibrationHistogramBuckets", {}).get("buckets", []):
+        count = float(bucket.get("numWeightedExamples", 0))
+        if count > 0:
+            points.append({
+                "mean_prediction": float(bucket.get("totalWeightedRefinedPrediction", 0.0))
+                / count,
+                "mean_label": float(bucket.get("totalWeightedLabel", 0.0)) / count,
+                "examples": count,
+                "lower": _float(bucket.get("lowerThresholdInclusive")),
+                "upper": _float(bucket.get("upperThresholdExclusive"))})
     return points
 
 
@@ -264,6 +382,13 @@ def dataset_summaries(statistics_uri: Optional[str], splits: Sequence[str],
 
 
 def label_definition(label: Dict[str, Any]) -> str:
+    task = label.get("task") or "binary"
+    if task == "multiclass":
+        classes = label.get("classes") or []
+        return (f"{label['name']} = the class in column '{label.get('column')}', one of "
+                f"{len(classes)}: {', '.join(map(str, classes))}")
+    if task == "regression":
+        return f"{label['name']} = the number in column '{label.get('column')}'"
     derive = label.get("derive")
     if derive:
         return (f"{label['name']} = 1 when {derive['numerator']} / {derive['denominator']} > "
@@ -276,17 +401,36 @@ def label_definition(label: Dict[str, Any]) -> str:
 
 def default_overview(problem: Dict[str, Any]) -> str:
     count = len(raw_features(problem))
+    task = problem_task(problem)
+    if task == "multiclass":
+        return (f"Multiclass classifier for the '{problem['name']}' problem: a probability per "
+                f"class, where {label_definition(problem['label'])}, from {count} raw features.")
+    if task == "regression":
+        return (f"Regression model for the '{problem['name']}' problem: the predicted value of "
+                f"{label_definition(problem['label'])}, from {count} raw features.")
     return (f"Binary classifier for the '{problem['name']}' problem: the probability that "
             f"{label_definition(problem['label'])}, from {count} raw features.")
+
+
+# The network's kind and output layer, by task (mlpipe.trainer.model's heads).
+_HEADS = {
+    "binary": ("Wide-and-deep binary classifier", "the output logit; sigmoid output"),
+    "multiclass": ("Wide-and-deep multiclass classifier",
+                   "one logit per class; softmax output"),
+    "regression": ("Wide-and-deep regression model",
+                   "one output in standard units, rescaled by the training label's mean and "
+                   "standard deviation; mean squared error loss"),
+}
 
 
 def architecture(problem: Dict[str, Any]) -> str:
     """mlpipe.trainer.model's network, with this problem's hyperparameters."""
     train = problem.get("train", {})
-    return ("Wide-and-deep binary classifier (Keras, mlpipe.trainer.model): one-hot categorical "
+    kind, head = _HEADS[problem_task(problem)]
+    return (f"{kind} (Keras, mlpipe.trainer.model): one-hot categorical "
             "and quantile-bucket ids plus z-scored numerics feed an MLP with hidden units "
-            f"{train.get('hidden_units')} (ReLU) and, directly, the output logit; sigmoid "
-            f"output. Adam, learning rate {train.get('learning_rate')}, "
+            f"{train.get('hidden_units')} (ReLU) and, directly, {head}. "
+            f"Adam, learning rate {train.get('learning_rate')}, "
             f"{train.get('epochs')} epochs, batch size {train.get('batch_size')}, seed "
             f"{train.get('seed')}; preprocessing by TF Transform inside the exported model.")
 
@@ -312,11 +456,20 @@ def input_format(schema_uri: Optional[str], problem: Dict[str, Any]) -> str:
     return (f"Serialized tf.Example protos to the '{SERVING_SIGNATURE}' signature. The model "
             f"reads {len(read)} raw features: {columns}."
             + (f" The {others} other columns of the schema's SERVING environment are accepted "
-               "and ignored;" if others else "")
-            + " the label's source columns are not needed.")
+               "and ignored; the label's source columns are not needed." if others else
+               " The label's source columns are not needed."))
 
 
 def output_format(problem: Dict[str, Any]) -> str:
+    task = problem_task(problem)
+    if task == "multiclass":
+        classes = problem["label"].get("classes") or []
+        return (f"'{SCORES_KEY}': a probability per class per example (softmax, summing to 1), "
+                f"in the order {', '.join(map(str, classes))}; '{CLASSES_KEY}': those class "
+                f"names, where {label_definition(problem['label'])}.")
+    if task == "regression":
+        return (f"'{VALUE_KEY}': the predicted value per example, a float in the label's units, "
+                f"where {label_definition(problem['label'])}.")
     return (f"'{OUTPUT_KEY}': P(label = 1) per example, a float in [0, 1], where "
             f"{label_definition(problem['label'])}.")
 

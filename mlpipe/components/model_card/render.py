@@ -13,10 +13,18 @@ import html
 import math
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from mlpipe.config.metrics import LOWER_IS_BETTER
+from mlpipe.core.charts import predicted_vs_actual_svg
+
 OVERALL = "Overall"
-# Overall metrics in the order people read them; others the card holds follow, by name.
-METRIC_ORDER = ["auc", "auc_precision_recall", "binary_accuracy", "precision", "recall",
+# Overall metrics in the order people read them (binary, multiclass and regression ones); others
+# the card holds follow, by name.
+METRIC_ORDER = ["auc", "auc_precision_recall", "binary_accuracy", "accuracy", "log_loss", "rmse",
+                "mean_squared_error", "mean_absolute_error", "r_squared", "precision", "recall",
                 "calibration", "mean_label", "mean_prediction", "example_count"]
+# The slice table's second column, by task: the first of these that is not the main metric.
+SLICE_COMPANIONS = {"binary": ["binary_accuracy", "auc"], "multiclass": ["accuracy", "log_loss"],
+                    "regression": ["mean_absolute_error", "rmse"]}
 SLICE_ROWS_SHOWN = 15
 ATTRIBUTION_ROWS_SHOWN = 15
 NOT_STATED = "not stated in the problem config"
@@ -50,6 +58,7 @@ def slice_rows(card: dict) -> List[dict]:
     """One row per slice other than overall: {slice, slice_key, metrics: type -> entry},
     worst first by the main metric, slices under min_slice_size last (their `too_small`)."""
     main = _evaluation(card).get("main_metric", "auc")
+    sign = 1.0 if lower_is_better(card) else -1.0
     smallest = _evaluation(card).get("min_slice_size") or 0
     rows: Dict[str, dict] = {}
     for entry in _metrics(card):
@@ -65,9 +74,45 @@ def slice_rows(card: dict) -> List[dict]:
         row["too_small"] = count is None or count < smallest
 
     def worst_first(row):
+        # The lowest value of a higher-is-better metric first, the highest of a lower-is-better
+        # one (rmse); slices without a value, then those too small to trust, last.
         value = _value(row["metrics"].get(main))
-        return (row["too_small"], math.inf if value is None else value, row["slice"])
+        return (row["too_small"], value is None, 0.0 if value is None else -sign * value,
+                row["slice"])
     return sorted(rows.values(), key=worst_first)
+
+
+def task(card: dict) -> str:
+    return _evaluation(card).get("task") or "binary"
+
+
+def lower_is_better(card: dict) -> bool:
+    """Whether the main metric is better lower (rmse, log_loss): the card says so; cards
+    written before it did are judged by the metric's name."""
+    evaluation = _evaluation(card)
+    if "lower_is_better" in evaluation:
+        return bool(evaluation["lower_is_better"])
+    return evaluation.get("main_metric", "auc") in LOWER_IS_BETTER
+
+
+def direction_text(card: dict) -> str:
+    return "lower is better" if lower_is_better(card) else "higher is better"
+
+
+def slice_companion(card: dict) -> str:
+    main = _evaluation(card).get("main_metric", "auc")
+    return next(name for name in SLICE_COMPANIONS.get(task(card), SLICE_COMPANIONS["binary"])
+                if name != main)
+
+
+def per_class_rows(card: dict) -> List[dict]:
+    """multiclass: {class, class_id, precision, recall} per class, in class-id order."""
+    rows: Dict[int, dict] = {}
+    for entry in card.get("quantitative_analysis", {}).get("per_class_metrics") or []:
+        row = rows.setdefault(entry.get("class_id", 0), {"class": entry.get("class", "?"),
+                                                        "class_id": entry.get("class_id", 0)})
+        row[entry["type"]] = entry.get("value")
+    return [rows[key] for key in sorted(rows)]
 
 
 def _metrics(card: dict) -> List[dict]:
@@ -149,7 +194,9 @@ def render_html(card: dict) -> str:
         "<h2 id='datasets'>Datasets (TFDV statistics)</h2>", _datasets_html(card),
         "<h2 id='quantitative-analysis'>Quantitative analysis</h2>",
         _overall_html(card), _thresholds_html(card),
-        "<div class='charts'>", roc_svg(card), slice_svg(card), "</div>",
+        *_task_html(card),
+        "<div class='charts'>", *([roc_svg(card)] if task(card) == "binary" else []),
+        slice_svg(card), "</div>",
         _slices_html(card),
         "<h2 id='fairness'>Fairness</h2>", _fairness_html(card.get("fairness")),
         "<h2 id='feature-attributions'>Feature attributions</h2>",
@@ -283,20 +330,41 @@ def _thresholds_html(card: dict) -> str:
     return "".join(parts) + "</table>"
 
 
+def _task_html(card: dict) -> List[str]:
+    """multiclass: per-class precision and recall, and the confusion matrix as a heatmap;
+    regression: the predicted-vs-actual plot; binary: nothing more (its ROC curve is drawn
+    beside the slices)."""
+    if task(card) == "multiclass":
+        rows = per_class_rows(card)
+        table = ("<p class='small' id='per-class'>no per-class metrics recorded</p>" if not rows
+                 else "<table id='per-class'><tr><th>class</th><th>precision</th>"
+                      "<th>recall</th></tr>" + "".join(
+                          f"<tr><td>{_e(row['class'])}</td><td>{number(row.get('precision'))}"
+                          f"</td><td>{number(row.get('recall'))}</td></tr>" for row in rows)
+                      + "</table>")
+        return ["<h3>Per class (one-vs-rest)</h3>", table,
+                "<h3>Confusion matrix</h3><div class='charts'>", confusion_svg(card), "</div>"]
+    if task(card) == "regression":
+        return ["<h3>Predicted vs actual</h3><div class='charts'>", predicted_svg(card),
+                "</div>"]
+    return []
+
+
 def _slices_html(card: dict) -> str:
     rows = slice_rows(card)
     main = _evaluation(card).get("main_metric", "auc")
+    companion = slice_companion(card)
     if not rows:
         return "<h3>Slices</h3><p class='small' id='slices'>no slices configured</p>"
-    parts = [f"<h3>Slices, worst first by {_e(main)}</h3>",
+    parts = [f"<h3>Slices, worst first by {_e(main)} ({direction_text(card)})</h3>",
              f"<table id='slices'><tr><th>slice</th><th>examples</th><th>{_e(main)}</th>"
-             "<th>95% interval</th><th>accuracy</th><th>note</th></tr>"]
+             f"<th>95% interval</th><th>{_e(companion)}</th><th>note</th></tr>"]
     for row in rows:
         entry = row["metrics"].get(main)
         note = "<span class='small'>too small to trust</span>" if row["too_small"] else ""
         parts.append(f"<tr><td>{_e(row['slice'])}</td><td>{count(row['example_count'])}</td>"
                      f"<td>{number(_value(entry))}</td><td>{_e(interval_text(entry))}</td>"
-                     f"<td>{number(_value(row['metrics'].get('binary_accuracy')))}</td>"
+                     f"<td>{number(_value(row['metrics'].get(companion)))}</td>"
                      f"<td>{note}</td></tr>")
     return "".join(parts) + "</table>"
 
@@ -335,12 +403,19 @@ def _fairness_html(fairness) -> str:
     return "".join(parts)
 
 
+def _change_word(attributions: dict) -> str:
+    """A lower-is-better metric (rmse) rises when a needed feature is shuffled."""
+    return "rise" if (attributions or {}).get("lower_is_better") else "drop"
+
+
 def attributions_caption(attributions: dict) -> str:
     metric = attributions.get("metric", "?")
-    return (f"Permutation importance: the drop in {metric} (unshuffled "
+    return (f"Permutation importance: the {_change_word(attributions)} in {metric} (unshuffled "
             f"{number(attributions.get('unshuffled'))}) when one raw feature's values are "
             f"shuffled across {attributions.get('rows', 0):,} {attributions.get('split', 'eval')}"
-            f" rows; mean ± std over {attributions.get('repeats', 0)} shuffles.")
+            f" rows; mean ± std over {attributions.get('repeats', 0)} shuffles"
+            + ("; positive: the model needs the feature." if attributions.get("lower_is_better")
+               else "."))
 
 
 def _attributions_html(attributions) -> str:
@@ -348,7 +423,8 @@ def _attributions_html(attributions) -> str:
         return "<p class='small' id='attributions-none'>no feature attributions recorded</p>"
     rows = attributions["features"]
     parts = [f"<p>{_e(attributions_caption(attributions))}</p>", attributions_svg(attributions),
-             "<table id='attributions'><tr><th>feature</th><th>mean drop</th><th>std</th></tr>"]
+             f"<table id='attributions'><tr><th>feature</th><th>mean "
+             f"{_change_word(attributions)}</th><th>std</th></tr>"]
     parts += [f"<tr><td>{_e(row.get('feature', '?'))}</td><td>{signed(row.get('mean_drop'))}"
               f"</td><td>{number(row.get('std_drop'))}</td></tr>" for row in rows]
     return "".join(parts) + "</table>"
@@ -401,14 +477,67 @@ def roc_svg(card: dict) -> str:
     return "".join(parts) + "</svg>"
 
 
+def confusion_svg(card: dict) -> str:
+    """multiclass: the confusion matrix as a heatmap, a row per actual class, a column per
+    predicted class; a cell's shade is its share of the actual class's examples."""
+    confusion = card.get("quantitative_analysis", {}).get("confusion_matrix") or {}
+    names, columns = confusion.get("classes") or [], confusion.get("predicted") or []
+    matrix = confusion.get("matrix") or []
+    cell, left, top = 56, 120, 64
+    width = max(WIDTH, left + cell * max(len(columns), 1) + 10)
+    height = max(HEIGHT // 2, top + cell * max(len(names), 1) + 10)
+    parts = [f"<svg id='confusion-matrix' role='img' aria-label='Confusion matrix' "
+             f"width='{width}' height='{height}' viewBox='0 0 {width} {height}'>",
+             f"<text x='{width / 2}' y='15' text-anchor='middle' font-weight='600'>Confusion "
+             "matrix</text>",
+             f"<text x='{width / 2}' y='30' text-anchor='middle'>rows: actual class, columns: "
+             "predicted class</text>"]
+    if not matrix:
+        parts.append(f"<text x='{width / 2}' y='{height / 2}' text-anchor='middle'>no data</text>")
+        return "".join(parts) + "</svg>"
+    for j, name in enumerate(columns):
+        parts.append(f"<text x='{left + j * cell + cell / 2}' y='{top - 8}' "
+                     f"text-anchor='middle'>{_e(name)}</text>")
+    for i, (name, counts) in enumerate(zip(names, matrix)):
+        total = sum(value for value in counts if _finite(value)) or 1.0
+        parts.append(f"<text x='{left - 6}' y='{top + i * cell + cell / 2 + 4}' "
+                     f"text-anchor='end'>{_e(name)}</text>")
+        for j, value in enumerate(counts):
+            share = value / total if _finite(value) else 0.0
+            shade = int(245 - 170 * share)
+            ink = "#fff" if shade < 150 else "#1d2433"
+            x, y = left + j * cell, top + i * cell
+            parts.append(f"<rect class='cell' x='{x}' y='{y}' width='{cell}' height='{cell}' "
+                         f"fill='rgb({shade},{min(shade + 10, 255)},255)' stroke='#fff'/>")
+            parts.append(f"<text x='{x + cell / 2}' y='{y + cell / 2 + 4}' text-anchor='middle' "
+                         f"style='fill:{ink}'>{count(value)}</text>")
+    return "".join(parts) + "</svg>"
+
+
+def predicted_svg(card: dict) -> str:
+    """regression: the predicted-vs-actual chart of the overall slice (see core.charts)."""
+    points = [(p["mean_prediction"], p["mean_label"], p.get("examples") or 0.0)
+              for p in card.get("quantitative_analysis", {}).get("predicted_vs_actual") or []
+              if _finite(p.get("mean_prediction")) and _finite(p.get("mean_label"))]
+    return predicted_vs_actual_svg(points, "Predicted vs actual (overall)")
+
+
 def slice_svg(card: dict) -> str:
-    """The main metric per slice as bars from 0 to 1, with the 95% interval as a whisker and the
-    overall value as a dashed line; slices too small to trust in grey."""
+    """The main metric per slice as bars from 0 to 1 (to the largest value for a metric that
+    exceeds 1, such as rmse), with the 95% interval as a whisker and the overall value as a
+    dashed line; slices too small to trust in grey."""
     main = _evaluation(card).get("main_metric", "auc")
     rows = slice_rows(card)[:SLICE_ROWS_SHOWN * 2]
     overall = _value(overall_metrics(card).get(main))
     bar, label_width, chart_width, value_width = 16, 190, 560, 120
     scale = chart_width - label_width - value_width
+    top_value = max([1.0] + [value for value in [overall] + [
+        _value(row["metrics"].get(main)) for row in rows] + [
+        bound for row in rows for bound in (_interval(row["metrics"].get(main)) or ())]
+        if value is not None])
+
+    def share(value: float) -> float:
+        return min(1.0, max(0.0, value / top_value))
     height = 30 + bar * max(len(rows), 1)
     parts = [f"<svg id='slice-chart' role='img' aria-label='{_e(main)} by slice' "
              f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
@@ -417,7 +546,7 @@ def slice_svg(card: dict) -> str:
         entry = row["metrics"].get(main)
         value = _value(entry)
         top = 22 + i * bar
-        width = scale * min(1.0, max(0.0, value)) if value is not None else 0.0
+        width = scale * share(value) if value is not None else 0.0
         colour = "#bdc1c6" if row["too_small"] else "#1a73e8"
         parts.append(f"<text x='{label_width - 6}' y='{top + 11}' text-anchor='end'>"
                      f"{_e(row['slice'])}</text>")
@@ -425,14 +554,14 @@ def slice_svg(card: dict) -> str:
                      f"height='{bar - 3}' fill='{colour}'/>")
         bounds = _interval(entry)
         if bounds:
-            low, high = (label_width + scale * min(1.0, max(0.0, b)) for b in bounds)
+            low, high = (label_width + scale * share(b) for b in bounds)
             middle = top + (bar - 3) / 2
             parts.append(f"<line class='interval' x1='{low:.1f}' y1='{middle:.1f}' "
                          f"x2='{high:.1f}' y2='{middle:.1f}' stroke='#3c4043'/>")
         parts.append(f"<text x='{label_width + scale + 6}' y='{top + 11}'>{number(value)} "
                      f"(n={count(row['example_count'])})</text>")
-    if overall is not None:
-        at = label_width + scale * min(1.0, max(0.0, overall))
+    if overall is not None and rows:
+        at = label_width + scale * share(overall)
         parts.append(f"<line x1='{at:.1f}' y1='20' x2='{at:.1f}' y2='{height}' stroke='#d93025' "
                      "stroke-dasharray='4 3'/>")
     if not rows:
@@ -456,7 +585,7 @@ def attributions_svg(attributions: dict) -> str:
     height = 34 + bar * max(len(rows), 1)
     parts = [f"<svg id='attributions-chart' role='img' aria-label='feature attributions' "
              f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
-             f"<text x='0' y='14' font-weight='600'>drop in "
+             f"<text x='0' y='14' font-weight='600'>{_change_word(attributions)} in "
              f"{_e((attributions or {}).get('metric', '?'))} when shuffled</text>"]
     for i, (row, mean, std) in enumerate(zip(rows, means, stds)):
         top = 24 + i * bar
@@ -480,8 +609,11 @@ def attributions_svg(attributions: dict) -> str:
 def graphics(card: dict) -> Dict[str, Any]:
     """The Model Card Toolkit's `quantitative_analysis.graphics`: each chart as a base64 image
     (SVG here), for readers of the JSON; the HTML page draws the same charts inline."""
-    charts = [("ROC curve (overall)", roc_svg(card)),
-              (f"{_evaluation(card).get('main_metric', 'auc')} by slice", slice_svg(card))]
+    charts = {"binary": [("ROC curve (overall)", roc_svg(card))],
+              "multiclass": [("Confusion matrix (overall)", confusion_svg(card))],
+              "regression": [("Predicted vs actual (overall)", predicted_svg(card))],
+              }.get(task(card), [])
+    charts.append((f"{_evaluation(card).get('main_metric', 'auc')} by slice", slice_svg(card)))
     if (card.get("feature_attributions") or {}).get("features"):
         charts.append(("Feature attributions", attributions_svg(card["feature_attributions"])))
     return {"description": "SVG charts drawn from this card's numbers (base64).",
@@ -532,6 +664,7 @@ def render_text(card: dict) -> str:
     for name in _ordered(overall):
         lines.append(f"  {name:<22}{number(overall[name].get('value')):>10}"
                      + _spaced(interval_text(overall[name])))
+    lines += _task_lines(card)
     checks = card.get("thresholds") or []
     lines += ["", "Thresholds:" + ("" if checks else " none configured")]
     for check in checks:
@@ -544,7 +677,8 @@ def render_text(card: dict) -> str:
                      f"{number(check.get('bound'))}  (margin {signed(check.get('margin'))})")
     main = _evaluation(card).get("main_metric", "auc")
     rows = slice_rows(card)
-    lines += ["", f"Slices, worst first by {main}:" + ("" if rows else " none configured")]
+    lines += ["", f"Slices, worst first by {main} ({direction_text(card)}):"
+              + ("" if rows else " none configured")]
     for row in rows[:SLICE_ROWS_SHOWN]:
         entry = row["metrics"].get(main)
         note = "  (too small to trust)" if row["too_small"] else ""
@@ -558,6 +692,37 @@ def render_text(card: dict) -> str:
                   for item in details.get("references", [])]
     lines += ["", *_text_list("References", references)]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _task_lines(card: dict) -> List[str]:
+    """multiclass: per-class precision/recall and the confusion matrix; regression: the
+    predicted-vs-actual buckets."""
+    quantitative = card.get("quantitative_analysis", {})
+    if task(card) == "multiclass":
+        lines = ["", "Per class (one-vs-rest):", f"  {'class':<22}{'precision':>10}{'recall':>10}"]
+        lines += [f"  {str(row['class']):<22}{number(row.get('precision')):>10}"
+                  f"{number(row.get('recall')):>10}" for row in per_class_rows(card)]
+        confusion = quantitative.get("confusion_matrix") or {}
+        if confusion.get("matrix"):
+            columns = confusion.get("predicted") or []
+            width = max([10] + [len(str(name)) + 2 for name in columns])
+            lines += ["", "Confusion matrix (rows actual, columns predicted):",
+                      f"  {'':<22}" + "".join(f"{str(name):>{width}}" for name in columns)]
+            lines += [f"  {str(name):<22}" + "".join(f"{count(value):>{width}}"
+                                                     for value in values)
+                      for name, values in zip(confusion.get("classes") or [],
+                                              confusion["matrix"])]
+        return lines
+    if task(card) == "regression":
+        points = quantitative.get("predicted_vs_actual") or []
+        lines = ["", "Predicted vs actual (mean actual value per bucket of predicted value):"]
+        if not points:
+            return lines + ["  none recorded"]
+        lines.append(f"  {'predicted':>12}{'actual':>12}{'examples':>10}")
+        lines += [f"  {number(p.get('mean_prediction')):>12}{number(p.get('mean_label')):>12}"
+                  f"{count(p.get('examples')):>10}" for p in points]
+        return lines
+    return []
 
 
 def _spaced(text: str) -> str:
@@ -593,7 +758,7 @@ def _fairness_lines(fairness) -> List[str]:
 def _attribution_lines(attributions) -> List[str]:
     if not attributions or not attributions.get("features"):
         return ["Feature attributions: none recorded"]
-    lines = ["Feature attributions (permutation importance, drop in "
+    lines = [f"Feature attributions (permutation importance, {_change_word(attributions)} in "
              f"{attributions.get('metric', '?')} when shuffled):"]
     for row in attributions["features"][:ATTRIBUTION_ROWS_SHOWN]:
         lines.append(f"  {row.get('feature', '?'):<28}{signed(row.get('mean_drop')):>10} ± "
