@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Tuple
 from mlpipe.config.metrics import LOWER_IS_BETTER, PER_CLASS_METRICS
 from mlpipe.core.contract import EXAMPLE_GEN_ID, PREDICTION_KEY
 from mlpipe.core.thresholds import ThresholdCheck, threshold_checks
-from mlpipe.core import lineage
+from mlpipe.core import lineage, tfma_results
 from mlpipe.core.artifacts import ANOMALIES_FILE, STATISTICS_FILE, is_blessed, split_dirs, split_uri
 from mlpipe.core.run_home import RunHome
 from mlpipe.errors import BadInputError
@@ -269,21 +269,15 @@ def task_of(eval_config) -> str:
     return next((task for task, name in PREDICTION_KEY.items() if name == key), "binary")
 
 
-CLASS_SUB_KEY = "classId:"
 
 
 def per_class_metrics(metrics_by_output) -> Dict[int, Dict[str, float]]:
     """Class id -> {precision, recall} of one slice entry of TFMA's `slicing_metrics`: the
     binarized metrics TFMA reports under the sub key `classId:<id>`."""
-    found: Dict[int, Dict[str, float]] = {}
-    for sub_key, values in metrics_by_output.get("", {}).items():
-        if not sub_key.startswith(CLASS_SUB_KEY):
-            continue
-        class_id = int(sub_key[len(CLASS_SUB_KEY):])
-        found[class_id] = {name: value for name, value in
-                           lineage.metric_values({"": {"": values}}).items()
-                           if name in PER_CLASS_METRICS.values()}
-    return found
+    return {class_id: {name: value for name, value in
+                       lineage.metric_values({"": {"": values}}).items()
+                       if name in PER_CLASS_METRICS.values()}
+            for class_id, values in tfma_results.per_class_values(metrics_by_output)}
 
 
 def class_names(classes: Optional[List[str]], per_class: Dict[int, dict]) -> List[str]:
@@ -319,7 +313,7 @@ def _curves(plots_by_output, task: str = "binary", classes: Optional[List[str]] 
     empty = {"roc": [], "pr": [], "calibration": [], "confusion": {}, "class_confusion": {},
              "predicted_vs_actual": []}
     if task == "multiclass":
-        return {**empty, "class_confusion": _class_confusion(plots, classes or [])}
+        return {**empty, "class_confusion": tfma_results.class_confusion(plots, classes or [])}
     if task == "regression":
         return {**empty, "predicted_vs_actual": _predicted_vs_actual(plots)}
     matrices = plots.get("confusionMatrixAtThresholds", {}).get("matrices", [])
@@ -345,50 +339,13 @@ def _curves(plots_by_output, task: str = "binary", classes: Optional[List[str]] 
             "confusion": confusion}
 
 
-def _class_confusion(plots, classes: List[str]) -> dict:
-    """TFMA's multi-class confusion matrix (its first threshold, 0 by default: the predicted class
-    is the argmax) as rows of actual class, columns of predicted class. Proto3 JSON leaves out
-    zeros, so a missing id is class 0 and a missing threshold is 0. A predicted id of -1 (no
-    score above the threshold) gets a last 'no prediction' column when it occurs."""
-    matrices = plots.get("multiClassConfusionMatrixAtThresholds", {}).get("matrices", [])
-    if not matrices:
-        return {}
-    matrix = matrices[0]
-    entries = [(int(entry.get("actualClassId", 0)), int(entry.get("predictedClassId", 0)),
-                float(entry.get("numWeightedExamples", 0.0)))
-               for entry in matrix.get("entries", [])]
-    size = max([len(classes)] + [max(actual, predicted) + 1
-                                 for actual, predicted, _ in entries])
-    names = list(classes) + [f"class {index}" for index in range(len(classes), size)]
-    unpredicted = any(predicted < 0 for _, predicted, _ in entries)
-    counts = [[0.0] * (size + unpredicted) for _ in range(size)]
-    for actual, predicted, number in entries:
-        if actual >= 0:
-            counts[actual][predicted if predicted >= 0 else size] += number
-    return {"threshold": float(matrix.get("threshold", 0.0)), "classes": names,
-            "predicted": names + (["no prediction"] if unpredicted else []), "matrix": counts}
-
-
 def _predicted_vs_actual(plots) -> List[Tuple[float, float, float, float, float]]:
     """The regression calibration plot: each bucket with examples as (mean prediction, mean
     label, examples, lower edge, upper edge); TFMA's under- and overflow buckets have infinite
     edges."""
-    points = []
-    for bucket in plots.get("calibrationHistogramBuckets", {}).get("buckets", []):
-        count = float(bucket.get("numWeightedExamples", 0))
-        if count > 0:
-            points.append((float(bucket.get("totalWeightedRefinedPrediction", 0.0)) / count,
-                           float(bucket.get("totalWeightedLabel", 0.0)) / count, count,
-                           _edge(bucket.get("lowerThresholdInclusive"), -math.inf),
-                           _edge(bucket.get("upperThresholdExclusive"), math.inf)))
-    return points
-
-
-def _edge(value, default: float) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
+    return [(prediction, label, count, -math.inf if lower is None else lower,
+             math.inf if upper is None else upper)
+            for prediction, label, count, lower, upper in tfma_results.calibration_buckets(plots)]
 
 
 def _thin(items: list) -> list:

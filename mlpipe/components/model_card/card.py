@@ -27,7 +27,6 @@ Every metric is read with TFMA's own loaders (`tfma.load_eval_result`,
 import dataclasses
 import datetime
 import json
-import math
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -38,12 +37,13 @@ from tfx.dsl.io import fileio
 
 from mlpipe.components.attributions import read_attributions as read_attributions_file
 from mlpipe.config.metrics import LOWER_IS_BETTER, PER_CLASS_METRICS
-from mlpipe.core import lineage, strict_json
+from mlpipe.core import lineage, strict_json, tfma_results
 from mlpipe.core.artifacts import STATISTICS_FILE, split_uri
 from mlpipe.core.contract import (CLASSES_KEY, OUTPUT_KEY, PREDICTION_KEY, SCORES_KEY, SERVING,
                                   SERVING_SIGNATURE, VALUE_KEY)
 from mlpipe.core.schema_io import environment_features, load_schema
 from mlpipe.core.thresholds import threshold_checks
+from mlpipe.core.tfma_results import finite_or_none
 
 from mlpipe.components.model_card import render
 
@@ -231,7 +231,7 @@ def roc_curve(plots_by_output) -> List[Tuple[float, float]]:
         matrices = [matrices[round(i * step)] for i in range(ROC_POINTS)]
     points = []
     for matrix in matrices:
-        fpr, tpr = _float(matrix.get("falsePositiveRate")), _float(matrix.get("recall"))
+        fpr, tpr = finite_or_none(matrix.get("falsePositiveRate")), finite_or_none(matrix.get("recall"))
         if fpr is not None and tpr is not None:
             points.append((fpr, tpr))
     return points
@@ -249,30 +249,20 @@ def problem_task(problem: Dict[str, Any]) -> str:
     return problem.get("label", {}).get("task") or "binary"
 
 
-CLASS_SUB_KEY = "classId:"
-
-
-def class_name(classes: Optional[Sequence[str]], class_id: int) -> str:
-    return classes[class_id] if classes and 0 <= class_id < len(classes) else f"class {class_id}"
-
-
 def per_class_metrics(metrics_by_output, classes: Optional[Sequence[str]]
                       ) -> List[Dict[str, Any]]:
     """multiclass: one entry per class and per-class metric (precision, recall) of the overall
     slice: TFMA's binarized metrics, reported under the sub key `classId:<id>`."""
     entries = []
-    found = []
-    for sub_key, values in (metrics_by_output or {}).get("", {}).items():
-        if sub_key.startswith(CLASS_SUB_KEY):
-            found.append((int(sub_key[len(CLASS_SUB_KEY):]), values))
-    for class_id, values in sorted(found, key=lambda item: item[0]):
+    for class_id, values in tfma_results.per_class_values(metrics_by_output):
         read = lineage.metric_values({"": {"": values}})
         bounds = lineage.metric_bounds({"": {"": values}})
         for name in PER_CLASS_METRICS.values():
             if name not in read:
                 continue
-            entry = {"type": name, "class": class_name(classes, class_id), "class_id": class_id,
-                     "value": read[name], "slice": render.OVERALL, "slice_key": []}
+            entry = {"type": name, "class": tfma_results.class_name(classes, class_id),
+                     "class_id": class_id, "value": read[name], "slice": render.OVERALL,
+                     "slice_key": []}
             if name in bounds:
                 entry["confidence_interval"] = {"lower_bound": bounds[name][0],
                                                 "upper_bound": bounds[name][1]}
@@ -281,54 +271,22 @@ def per_class_metrics(metrics_by_output, classes: Optional[Sequence[str]]
 
 
 def confusion_matrix(plots_by_output, classes: Sequence[str]) -> Dict[str, Any]:
-    """multiclass: TFMA's multi-class confusion matrix at its first threshold (0 by default: the
-    predicted class is the argmax) as {threshold, classes, predicted, matrix}: a row per actual
-    class, a column per predicted class, counts. Proto3 JSON leaves out zeros (a missing id is
-    class 0). A predicted id of -1 (no score above the threshold) gets a 'no prediction'
-    column when it occurs."""
-    plots = plots_by_output.get("", {}).get("", {}) if plots_by_output else {}
-    matrices = plots.get("multiClassConfusionMatrixAtThresholds", {}).get("matrices", [])
-    if not matrices:
-        return {}
-    entries = [(int(entry.get("actualClassId", 0)), int(entry.get("predictedClassId", 0)),
-                float(entry.get("numWeightedExamples", 0.0)))
-               for entry in matrices[0].get("entries", [])]
-    size = max([len(classes)] + [max(actual, predicted) + 1 for actual, predicted, _ in entries])
-    names = [class_name(classes, index) for index in range(size)]
-    unpredicted = any(predicted < 0 for _, predicted, _ in entries)
-    counts = [[0.0] * (size + unpredicted) for _ in range(size)]
-    for actual, predicted, number in entries:
-        if actual >= 0:
-            counts[actual][predicted if predicted >= 0 else size] += number
-    return {"threshold": float(matrices[0].get("threshold", 0.0)), "classes": names,
-            "predicted": names + (["no prediction"] if unpredicted else []), "matrix": counts}
+    """multiclass: TFMA's confusion matrix by class (see core.tfma_results.class_confusion)."""
+    return tfma_results.class_confusion(_overall_plots(plots_by_output), classes)
 
 
 def predicted_vs_actual(plots_by_output) -> List[Dict[str, Any]]:
     """regression: TFMA's calibration plot buckets with examples, in order of predicted value:
     {mean_prediction, mean_label, examples, lower, upper} (the under- and overflow buckets'
     open edge is null)."""
-    plots = plots_by_output.get("", {}).get("", {}) if plots_by_output else {}
-    points = []
-    for bucket in plots.get("calibrationHistogramBuckets", {}).get("buckets", []):
-        count = float(bucket.get("numWeightedExamples", 0))
-        if count > 0:
-            points.append({
-                "mean_prediction": float(bucket.get("totalWeightedRefinedPrediction", 0.0))
-                / count,
-                "mean_label": float(bucket.get("totalWeightedLabel", 0.0)) / count,
-                "examples": count,
-                "lower": _float(bucket.get("lowerThresholdInclusive")),
-                "upper": _float(bucket.get("upperThresholdExclusive"))})
-    return points
+    return [{"mean_prediction": prediction, "mean_label": label, "examples": count,
+             "lower": lower, "upper": upper}
+            for prediction, label, count, lower, upper
+            in tfma_results.calibration_buckets(_overall_plots(plots_by_output))]
 
 
-def _float(value) -> Optional[float]:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+def _overall_plots(plots_by_output) -> Dict[str, Any]:
+    return plots_by_output.get("", {}).get("", {}) if plots_by_output else {}
 
 
 # ----------------------------------------------------------------------------- data and model
