@@ -6,6 +6,7 @@ other package takes its configuration from here (see ARCHITECTURE.md).
 
 from mlpipe.config.base import PACKAGE_ROOT, ConfigError, Strict
 from mlpipe.config.cloud import CloudConfig
+from mlpipe.config.drift_gate import DriftGateConfig
 from mlpipe.config.loader import DEFAULT_CONFIG, load_config, resolve_path
 from mlpipe.config.model_card import EthicalConsideration, ModelCardConfig, Owner
 from mlpipe.config.monitoring import MonitoringConfig
@@ -15,7 +16,8 @@ from mlpipe.config.problem import (BeamConfig, Bound, DataConfig, EvaluationConf
 from mlpipe.config.serving import ServingConfig
 
 __all__ = [
-    "PACKAGE_ROOT", "ConfigError", "Strict", "CloudConfig", "DEFAULT_CONFIG", "load_config",
+    "PACKAGE_ROOT", "ConfigError", "Strict", "CloudConfig", "DEFAULT_CONFIG", "DriftGateConfig",
+    "load_config",
     "resolve_path", "MonitoringConfig", "BeamConfig", "Bound", "DataConfig", "EvaluationConfig",
     "EthicalConsideration", "ModelCardConfig", "Owner",
     "FairnessBound", "FairnessConfig", "FeaturesConfig", "LabelConfig", "ProblemConfig",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from mlpipe.config.base import PACKAGE_ROOT, ConfigError, Strict, describe
+from mlpipe.config.span_pattern import span_kind
 
 if TYPE_CHECKING:  # problem.py imports this module: the type only, for annotations
     from mlpipe.config.problem import ProblemConfig
@@ -149,6 +150,13 @@ class CloudConfig(Strict):
     def _is_gcs(cls, value: Optional[str]) -> Optional[str]:
         return _gcs(value)
 
+    @field_validator("data_path")
+    @classmethod
+    def _span_pattern(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            span_kind(value)  # ValueError naming what TFX would refuse
+        return value
+
     @field_validator("bucket")
     @classmethod
     def _bucket_name(cls, value: Optional[str]) -> Optional[str]:
@@ -239,7 +247,21 @@ def _missing(field: str, why: str) -> Exception:
                        f"or pass {_FLAGS.get(field, '--' + field.replace('_', '-'))}")
 
 
+def check_window(config: ProblemConfig) -> None:
+    """KFP v2 / Vertex run only TFX's built-in resolvers (latest artifact, latest blessed
+    model), none of which selects several spans: a window compiled as one span would silently
+    train on less data than the config says, so it is refused."""
+    if config.data.window > 1:
+        raise ConfigError(
+            f"{config.source or 'config'}: data.window {config.data.window}: Kubeflow "
+            "Pipelines (v2) and Vertex AI run only TFX's latest-artifact and "
+            "latest-blessed-model resolvers, so a pipeline there trains on one span per run "
+            "(the newest its ExampleGen finds); a window of spans needs the local runner "
+            "(mlpipe run). Set data.window: 1 to compile for them")
+
+
 def _require(cloud: CloudConfig, config: ProblemConfig, target: str) -> None:
+    check_window(config)
     if not cloud.image:
         raise _missing("image", "(the pipeline image every step runs in)")
     if target == "vertex" or cloud.uses_gcp_services:

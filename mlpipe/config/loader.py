@@ -62,4 +62,6 @@ def resolve_path(value: str, base: pathlib.Path) -> str:
         return str(pathlib.Path(list(spec.submodule_search_locations)[0]) / relative)
     if "://" in value or pathlib.Path(value).is_absolute():
         return value
-    return str((base / value).resolve())
+    # A trailing '/' says "the files in these folders" (a span pattern such as span-{SPAN}/):
+    # pathlib would drop it.
+    return str((base / value).resolve()) + ("/" if value.endswith("/") else "")

@@ -15,16 +15,21 @@ from pydantic import Field, field_validator, model_validator
 
 from mlpipe.config.base import Strict
 from mlpipe.config.cloud import CloudConfig
+from mlpipe.config.drift_gate import DriftGateConfig
 from mlpipe.config.metrics import (DEFAULT_MAIN_METRIC, HIGHER_IS_BETTER, LOWER_IS_BETTER,
                                    METRIC_NAMES, RATE_METRIC_NAMES, metric_names)
 from mlpipe.config.model_card import ModelCardConfig
 from mlpipe.config.monitoring import MonitoringConfig
 from mlpipe.config.serving import ServingConfig
+from mlpipe.config.span_pattern import span_kind
 from mlpipe.config.tune import TuneConfig
 
 
 class DataConfig(Strict):
-    path: str = Field(description="A file, a folder of files or a glob (CSV: with the same header).")
+    path: str = Field(description="A file, a folder of files or a glob (CSV: with the same "
+                                  "header); {SPAN} or {YYYY}{MM}{DD} in a file or folder name: "
+                                  "data that arrives in spans, a run ingests one (the newest by "
+                                  "default).")
     format: Literal["csv", "parquet", "tfrecord"] = Field(
         "csv", description="csv; parquet; tfrecord (TFRecord files of tf.Example, gzipped or not).")
     split: Dict[str, int] = Field(default_factory=lambda: {"train": 2, "eval": 1},
@@ -37,6 +42,35 @@ class DataConfig(Strict):
         description="Cell texts that mean 'no value' (e.g. NA, NaN, null), in every column, "
                     "besides an empty cell. TFX reads a CSV's tokens as text, so a local run "
                     "ingests a copy with these cells blanked (staged in the run home).")
+    window: int = Field(
+        1, ge=1, description="With spans: train on the spans numbered S-window+1 .. S, S being "
+                             "the run's span (TFX's rolling span range); local runs only.")
+
+    @field_validator("path")
+    @classmethod
+    def _span_pattern(cls, path: str) -> str:
+        span_kind(path)  # ValueError naming what TFX would refuse
+        return path
+
+    @field_validator("score_path")
+    @classmethod
+    def _score_path_without_spans(cls, path: Optional[str]) -> Optional[str]:
+        if path is not None and span_kind(path) is not None:
+            raise ValueError("span specs are for data.path; score_path names the data to "
+                             "score as it is (a file, folder or glob)")
+        return path
+
+    @model_validator(mode="after")
+    def _window_needs_spans(self) -> "DataConfig":
+        if self.window > 1 and not self.has_spans:
+            raise ValueError(f"window {self.window} trains on several spans, but data.path "
+                             f"{self.path} has no span spec ({{SPAN}} or {{YYYY}}{{MM}}{{DD}})")
+        return self
+
+    @property
+    def has_spans(self) -> bool:
+        """Whether the data arrives in spans (a span spec in `path`)."""
+        return span_kind(self.path) is not None
 
     @field_validator("missing_values")
     @classmethod
@@ -360,6 +394,9 @@ class ProblemConfig(Strict):
     cloud: Optional[CloudConfig] = None
     tune: Optional[TuneConfig] = Field(
         None, description="A hyperparameter search (TFX's Tuner) before the Trainer.")
+    drift_gate: DriftGateConfig = Field(
+        default_factory=DriftGateConfig,
+        description="With data by span: the drift allowed between a span and the previous one.")
     source: str = Field("", description="The file this config was loaded from.")
 
     @model_validator(mode="before")
@@ -405,6 +442,15 @@ class ProblemConfig(Strict):
         unknown = [name for name in fairness.features if name not in self.features.raw_columns]
         if unknown:
             raise ValueError(f"evaluation.fairness.features {unknown} are not features of this "
+                             f"problem; features: {self.features.raw_columns}")
+        return self
+
+    @model_validator(mode="after")
+    def _drift_gate_names_features(self) -> "ProblemConfig":
+        unknown = [name for name in self.drift_gate.named_features()
+                   if name not in self.features.raw_columns]
+        if unknown:
+            raise ValueError(f"drift_gate names {unknown}, which are not features of this "
                              f"problem; features: {self.features.raw_columns}")
         return self
 

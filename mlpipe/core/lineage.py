@@ -9,6 +9,8 @@ from typing import Dict, Iterator, Optional, Tuple
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
+from mlpipe.config.span_pattern import has_spec
+
 
 @contextlib.contextmanager
 def open_store(metadata_path: pathlib.Path) -> Iterator[mlmd.MetadataStore]:
@@ -120,6 +122,31 @@ def inputs_of(store: mlmd.MetadataStore, execution_id: int) -> Dict[str, metadat
         if event.path.steps and event.artifact_id in artifacts:
             found.setdefault(event.path.steps[0].key, artifacts[event.artifact_id])
     return found
+
+
+def input_artifacts(store: mlmd.MetadataStore, execution_id: int, key: str) -> list:
+    """Every artifact an execution read under one input key (Transform reads several Examples
+    with a span window), in id order."""
+    ids = [event.artifact_id for event in store.get_events_by_execution_ids([execution_id])
+           if event.type == metadata_store_pb2.Event.INPUT and event.path.steps
+           and event.path.steps[0].key == key]
+    return sorted(store.get_artifacts_by_id(ids), key=lambda a: a.id) if ids else []
+
+
+def reads_spans(example_gen) -> bool:
+    """Whether an ExampleGen execution read a span: it was given a range (a local run pins the
+    span), or its input pattern has a span spec (an executed ExampleGen records the pattern TFX
+    resolved, the span written in; a cached one, the pattern as given)."""
+    properties = example_gen.custom_properties
+    if "range_config" in properties:
+        return True
+    if "input_config" not in properties:
+        return False
+    try:
+        splits = json.loads(properties["input_config"].string_value)["splits"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return any(has_spec(split.get("pattern", "")) for split in splits)
 
 
 def pipeline_runs(store: mlmd.MetadataStore) -> list:

@@ -67,6 +67,10 @@ def run_lineage(summary: RunSummary, summaries: List[RunSummary], home: RunHome)
             "files": record["data"] if record else None,
             "fingerprint": summary.data_fingerprint,
             "examples": _uri(home, artifacts.get((EXAMPLE_GEN, "examples"))),
+            # Data by span (None otherwise): the span, the window, the drift gate's verdict.
+            "span": summary.span,
+            "trained_on_spans": summary.trained_spans,
+            "drift_gate": summary.drift,
         },
         "schema": _schema(record, nodes, artifacts, home),
         "config": _config(record),

@@ -4,7 +4,7 @@ itself)."""
 import datetime
 from typing import List, Optional
 
-from mlpipe.governance.runs import RunSummary, short_digest
+from mlpipe.governance.runs import RunSummary, drift_text, short_digest
 
 _LABEL = 17  # width of a lineage line's label
 
@@ -12,11 +12,16 @@ _LABEL = 17  # width of a lineage line's label
 def runs_table(summaries: List[RunSummary], metric_names: List[str], pipeline: str) -> str:
     if not summaries:
         return f"{pipeline}: no runs recorded yet"
-    header = ["RUN", "STARTED", "TIME", "OUTCOME", *metric_names, "PUSHED", "DATA", "CODE"]
+    # Data by span: the span each run ingested, the spans it trained on, the drift gate.
+    by_span = any(s.span is not None for s in summaries)
+    header = ["RUN", "STARTED", "TIME", "OUTCOME", *metric_names, "PUSHED", "DATA", "CODE",
+              *(["SPAN", "TRAINED ON", "DRIFT GATE"] if by_span else [])]
     rows = [[s.run_id, _local_time(s.started), _seconds(s.seconds), s.outcome,
              *[_metric(s.metrics.get(name)) for name in metric_names],
              s.pushed_version or "-", short_digest(s.data_fingerprint) or "-",
-             s.code_version or "-"] for s in summaries]
+             s.code_version or "-",
+             *([_span(s.span), ",".join(map(str, s.trained_spans)) or "-", drift_text(s.drift)]
+               if by_span else [])] for s in summaries]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     numeric = {2, *range(4, 4 + len(metric_names))}
     lines = ["  ".join(cell.rjust(width) if i in numeric else cell.ljust(width)
@@ -48,6 +53,11 @@ def run_lineage(traced: dict) -> str:
         add("Pushed to", pushed["destination"] + ("" if pushed["by_this_run"]
                                                   else " (pushed by an earlier run; cached)"))
     data = traced["data"]
+    if data.get("span") is not None:
+        trained = ", ".join(map(str, data["trained_on_spans"])) or "-"
+        add("Span", f"{data['span']} (the model trained on span"
+                    f"{'s' if len(data['trained_on_spans']) != 1 else ''} {trained})")
+        add("Drift gate", _drift_line(data.get("drift_gate")))
     if data["files"]:
         for item in data["files"]:
             add("Data", item["path"])
@@ -124,6 +134,19 @@ def data_lineage(found: dict) -> str:
 
 
 _NOT_RECORDED = "not recorded (no provenance record: a run made before mlpipe wrote them)"
+
+
+def _drift_line(drift: Optional[dict]) -> str:
+    if drift is None:
+        return "- (not in this run's graph)"
+    text = drift_text(drift)
+    if drift["passed"] and drift["accepted"]:
+        text += " (drift accepted for this run: --accept-drift, recorded on the DriftGate)"
+    return text
+
+
+def _span(span: Optional[int]) -> str:
+    return "-" if span is None else str(span)
 
 
 def _adder(lines: List[str]):

@@ -16,7 +16,7 @@ from typing import Dict, List, Optional
 from ml_metadata.proto import metadata_store_pb2
 
 from mlpipe.core import lineage, run_record
-from mlpipe.core.artifacts import is_blessed
+from mlpipe.core.artifacts import is_blessed, span_of
 from mlpipe.core.contract import EXAMPLE_GEN_ID
 from mlpipe.core.run_home import RunHome
 
@@ -25,6 +25,7 @@ EXAMPLE_GEN = EXAMPLE_GEN_ID
 SCHEMA_GEN = "ImportSchemaGen"
 STATISTICS_GEN = "StatisticsGen"
 GATE = "AnomalyGate"
+DRIFT_GATE = "DriftGate"  # mlpipe.components.drift_gate (data by span)
 TRANSFORM = "Transform"
 TRAINER = "Trainer"
 EVALUATOR = "Evaluator"
@@ -33,6 +34,7 @@ PUSHER = "Pusher"
 BLESSED_AND_PUSHED = "blessed and pushed"
 NOT_BLESSED = "not blessed"
 STOPPED_AT_GATE = "stopped at the gate"
+STOPPED_AT_DRIFT_GATE = "stopped at the drift gate"
 INCOMPLETE = "incomplete"  # no component failed, no blessing: killed, or still running
 
 _Execution = metadata_store_pb2.Execution
@@ -41,8 +43,14 @@ _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLAR
 # (node, output or input key) of the artifacts a summary or a lineage reads.
 _OUTPUTS = [(EXAMPLE_GEN, "examples"), (SCHEMA_GEN, "schema"), (STATISTICS_GEN, "statistics"),
             (TRAINER, "model"), (EVALUATOR, "evaluation"), (EVALUATOR, "blessing"),
-            (PUSHER, "pushed_model")]
+            (PUSHER, "pushed_model"), (DRIFT_GATE, "report")]
 _INPUTS = [(EVALUATOR, "baseline_model")]
+# Inputs that hold several artifacts: the Examples Transform read (a span window).
+_INPUT_LISTS = [(TRANSFORM, "examples")]
+# The DriftGate's report (mlpipe.components.drift_gate.executor's property names) and flag.
+_REPORT_SPAN, _REPORT_PREVIOUS = "span", "previous_span"
+_REPORT_DRIFTED, _REPORT_ACCEPTED = "drifted_features", "accepted_drift"
+_ACCEPT_FLAG = "accept_drift"
 # A ModelBlessing output of any node: the Evaluator's, and a gate's after it that re-blesses.
 BLESSING = "blessing"
 
@@ -62,6 +70,11 @@ class RunSummary:
     executions: Dict[str, _Execution] = dataclasses.field(repr=False, default_factory=dict)
     artifacts: Dict[tuple, metadata_store_pb2.Artifact] = dataclasses.field(
         repr=False, default_factory=dict)
+    # Data by span (None / [] / None otherwise): the span the run ingested, the spans its model
+    # trained on (data.window), and the DriftGate's verdict (see `drift_verdict`).
+    span: Optional[int] = None
+    trained_spans: List[int] = dataclasses.field(default_factory=list)
+    drift: Optional[dict] = None
 
     @property
     def pushed_by_this_run(self) -> bool:
@@ -74,7 +87,9 @@ class RunSummary:
                 "seconds": self.seconds, "outcome": self.outcome,
                 "failed_component": self.failed_component, "metrics": self.metrics,
                 "pushed_version": self.pushed_version,
-                "data_fingerprint": self.data_fingerprint, "code_version": self.code_version}
+                "data_fingerprint": self.data_fingerprint, "code_version": self.code_version,
+                "span": self.span, "trained_on_spans": self.trained_spans,
+                "drift_gate": self.drift}
 
 
 def collect_runs(store, home: RunHome, metric_names: List[str]) -> List[RunSummary]:
@@ -87,15 +102,19 @@ def collect_runs(store, home: RunHome, metric_names: List[str]) -> List[RunSumma
     wanted = {**{key: _OUTPUT_EVENTS for key in _OUTPUTS},
               **{key: _INPUT_EVENTS for key in _INPUTS}}
     artifact_of: Dict[tuple, int] = {}   # (execution id, key) -> artifact id
+    artifacts_of: Dict[tuple, List[int]] = {}  # (execution id, key) -> ids, for _INPUT_LISTS
     for event in events:
         key = event.path.steps[0].key if event.path.steps else None
         node = node_of.get(event.execution_id)
         if (node, key) in wanted and event.type in wanted[(node, key)] \
                 or key == BLESSING and event.type in _OUTPUT_EVENTS:
             artifact_of[(event.execution_id, key)] = event.artifact_id
+        if (node, key) in _INPUT_LISTS and event.type in _INPUT_EVENTS:
+            artifacts_of.setdefault((event.execution_id, key), []).append(event.artifact_id)
+    every_id = set(artifact_of.values()) | {i for ids in artifacts_of.values() for i in ids}
     artifacts = {artifact.id: artifact
-                 for artifact in store.get_artifacts_by_id(sorted(set(artifact_of.values())))} \
-        if artifact_of else {}
+                 for artifact in store.get_artifacts_by_id(sorted(every_id))} \
+        if every_id else {}
     summaries = []
     for run in runs:
         nodes = _by_node(executions_by_run[run.id], node_of)
@@ -105,8 +124,57 @@ def collect_runs(store, home: RunHome, metric_names: List[str]) -> List[RunSumma
             artifact_id = artifact_of.get((execution.id, key)) if execution else None
             if artifact_id in artifacts:
                 found[(node, key)] = artifacts[artifact_id]
-        summaries.append(_summary(run, nodes, found, home, metric_names))
+        summary = _summary(run, nodes, found, home, metric_names)
+        transform = nodes.get(TRANSFORM)
+        read = artifacts_of.get((transform.id, "examples"), []) if transform else []
+        _add_spans(summary, [artifacts[i] for i in read if i in artifacts])
+        summaries.append(summary)
     return sorted(summaries, key=lambda s: (s.started, s.run_id), reverse=True)
+
+
+def _add_spans(summary: RunSummary, trained_on: List[metadata_store_pb2.Artifact]) -> None:
+    """Data by span (a span spec in the pattern the ExampleGen was given): the span, the spans
+    trained on, the drift gate's verdict."""
+    example_gen = summary.executions.get(EXAMPLE_GEN)
+    if example_gen is None or not lineage.reads_spans(example_gen):
+        return
+    examples = summary.artifacts.get((EXAMPLE_GEN, "examples"))
+    summary.span = span_of(examples) if examples is not None else None
+    summary.trained_spans = sorted({span_of(artifact) for artifact in trained_on})
+    summary.drift = drift_verdict(summary.executions.get(DRIFT_GATE),
+                                  summary.artifacts.get((DRIFT_GATE, "report")))
+
+
+def drift_verdict(gate: Optional[_Execution], report) -> Optional[dict]:
+    """What the DriftGate decided: the spans compared, the features that crossed, whether the
+    crossing was accepted (--accept-drift) and whether that flag was given; None without a gate
+    (a run stopped by the gate has no report: its outcome says so)."""
+    if gate is None:
+        return None
+    flag = bool(gate.custom_properties[_ACCEPT_FLAG].int_value) \
+        if _ACCEPT_FLAG in gate.custom_properties else False
+    if report is None:
+        return {"passed": False, "accept_drift_flag": flag}
+    previous = report.custom_properties[_REPORT_PREVIOUS].int_value
+    drifted = report.custom_properties[_REPORT_DRIFTED].string_value
+    return {"passed": True, "span": report.custom_properties[_REPORT_SPAN].int_value,
+            "previous_span": None if previous < 0 else previous,
+            "drifted_features": [name for name in drifted.split(", ") if name],
+            "accepted": bool(report.custom_properties[_REPORT_ACCEPTED].int_value),
+            "accept_drift_flag": flag}
+
+
+def drift_text(drift: Optional[dict]) -> str:
+    """A run's drift gate verdict in a few words."""
+    if drift is None:
+        return "-"
+    if not drift["passed"]:
+        return "stopped" + (" (--accept-drift given)" if drift["accept_drift_flag"] else "")
+    if drift["previous_span"] is None:
+        return "first span"
+    if drift["accepted"]:
+        return f"ACCEPTED vs {drift['previous_span']}: {', '.join(drift['drifted_features'])}"
+    return f"passed vs {drift['previous_span']}"
 
 
 def _node_names(store) -> Dict[int, str]:
@@ -153,7 +221,8 @@ def _summary(run, nodes, artifacts, home: RunHome, metric_names: List[str]) -> R
 def outcome(failed: Optional[str], blessings: Dict[str, bool],
             pushed_version: Optional[str]) -> str:
     if failed:
-        return STOPPED_AT_GATE if failed == GATE else f"failed at {failed}"
+        return {GATE: STOPPED_AT_GATE, DRIFT_GATE: STOPPED_AT_DRIFT_GATE}.get(
+            failed, f"failed at {failed}")
     if pushed_version:
         return BLESSED_AND_PUSHED
     if not all(blessings.values()):

@@ -6,6 +6,10 @@ TFX's built-in `latest_blessed` baseline strategy, and where the Trainer and Pus
 with GPUs, a Vertex AI CustomJob, a Vertex AI endpoint). This module turns the `cloud:` section
 into those settings; `create_pipeline()` builds the graph from them.
 
+With data by span each run ingests the newest span its ExampleGen finds; the DriftGate's
+baseline comes from TFX's LatestArtifactStrategy, and a span window (`data.window` > 1) is
+refused (only mlpipe's own resolver, run locally, selects several spans).
+
 Module code is referenced by dotted path and the image holds the package, so compiling writes
 nothing to GCS and needs no credentials or network (`module_file=` would upload a wheel).
 
@@ -26,7 +30,7 @@ from typing import Any, Dict, List, Optional
 import yaml
 
 from mlpipe.config import ConfigError, ProblemConfig
-from mlpipe.config.cloud import CloudConfig, TrainingConfig, image_schema_file
+from mlpipe.config.cloud import CloudConfig, TrainingConfig, check_window, image_schema_file
 from mlpipe.core.code_version import trainer_code_version
 from mlpipe.pipeline.pipeline import create_pipeline
 from mlpipe.pipeline.runner_settings import (RunnerSettings, StepResources, VertexPush,
@@ -58,6 +62,7 @@ def cloud_runner_settings(config: ProblemConfig, cloud: CloudConfig) -> RunnerSe
         raise ConfigError(f"{config.source}: data.missing_values {config.data.missing_values}: "
                           "only a local run reads these as blank; for Kubeflow or Vertex AI, "
                           "write the data with blank cells and remove data.missing_values")
+    check_window(config)  # resolve_cloud checks it too; a caller may build the cloud section
     training = cloud.training
     on_vertex = bool(training and training.vertex_job)
     return RunnerSettings(
@@ -71,6 +76,8 @@ def cloud_runner_settings(config: ProblemConfig, cloud: CloudConfig) -> RunnerSe
         enable_cache=cloud.enable_caching,
         # KFP v2 / Vertex compile only TFX's built-in resolver strategies.
         baseline="latest_blessed",
+        drift_baseline="latest",
+        span=None,  # data by span: each run ingests the newest span it finds
         trainer_resources=_step_resources(training) if training and not on_vertex else None,
         vertex_training=(VertexTraining(region=cloud.region, job=vertex_training_job(cloud))
                          if on_vertex else None),

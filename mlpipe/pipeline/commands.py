@@ -8,14 +8,20 @@ from mlpipe.errors import EXIT_NOT_BLESSED, EXIT_OK
 
 
 def register(command) -> None:
-    command("run", _run, "run the whole pipeline locally on Beam's DirectRunner")
+    run = command("run", _run, "run the whole pipeline locally on Beam's DirectRunner")
+    run.add_argument("--span", metavar="N",
+                     help="data by span: ingest span N (a backfill) instead of the newest; for a "
+                          "{YYYY}{MM}{DD} pattern also a date YYYY-MM-DD")
+    run.add_argument("--accept-drift", action="store_true",
+                     help="let the DriftGate pass a span that drifted from the previous one, for "
+                          "this run only (recorded in the run's metadata)")
 
 
 def _run(invocation) -> int:
     from mlpipe.pipeline.local_runner import run_local
-    config = invocation.config
+    config, args = invocation.config, invocation.args
     print(f"mlpipe run: {config.name}\n  config: {config.source}\n  data:   {config.data.path}")
-    result = run_local(config, invocation.home)
+    result = run_local(config, invocation.home, span=args.span, accept_drift=args.accept_drift)
     _print_result(result, config)
     return EXIT_OK if result.blessed else EXIT_NOT_BLESSED
 
@@ -25,6 +31,7 @@ def _print_result(result, config) -> None:
     print(f"\n{len(result.components)} components, {cached} cached; "
           f"{result.data.rows:,} rows checked ({result.data.underivable_labels} without a "
           f"derivable label)")
+    _print_spans(result, config)
     for name in sorted(config.evaluation.kpi):
         if name in result.metrics:
             print(f"  {name:<16} {result.metrics[name]:.4f}")
@@ -41,3 +48,16 @@ def _print_result(result, config) -> None:
         print(f"Scored data:  {result.inference_uri} (PredictionLog TFRecords)")
     print(f"Metadata:     {result.metadata_path}")
     print(f"Log:          {result.log_file}")
+
+
+def _print_spans(result, config) -> None:
+    """Data by span: the span ingested, the spans trained on, the drift gate's verdict."""
+    if result.span is None:
+        return
+    trained = ", ".join(str(span) for span in result.trained_spans) or "-"
+    print(f"Span:         {result.span.describe()}; trained on span"
+          f"{'s' if len(result.trained_spans) != 1 else ''} {trained} "
+          f"(data.window {config.data.window})")
+    if result.drift is not None:
+        from mlpipe.components.drift_gate import summary  # TFX is loaded by now
+        print(f"Drift gate:   {summary(result.drift)}")

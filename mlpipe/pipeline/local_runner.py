@@ -21,15 +21,18 @@ from absl import logging as absl_logging
 
 from mlpipe.config import ProblemConfig
 from mlpipe.core import lineage, run_record
-from mlpipe.core.artifacts import is_blessed
+from mlpipe.core.artifacts import is_blessed, span_of
 from mlpipe.core.code_version import package_fingerprint, trainer_code_version
 from mlpipe.core.run_home import RunHome
 from mlpipe.core.schema_io import load_schema, numeric_columns
 from mlpipe.errors import CallFailedError
 from mlpipe.pipeline.preflight import DataSummary, check_input_data
 from mlpipe.pipeline.progress import ComponentRun, ProgressReporter
+from mlpipe.pipeline.span_files import SpanChoice, choose_span
 from mlpipe.pipeline.staging import staged_config
 from mlpipe.pipeline.runner_settings import RunnerSettings, direct_runner_args
+
+TRANSFORM_EXAMPLES_KEY = "examples"  # Transform's input: the spans the model trained on
 
 
 class PipelineFailed(CallFailedError):
@@ -65,19 +68,32 @@ class RunResult:
     # judged slices broke ("group=b: fpr 0.4100 > max 0.3"); the run's blessing is the gate's.
     fairness_uri: Optional[str] = None
     fairness_failures: List[str] = dataclasses.field(default_factory=list)
+    # Data by span: the span ingested (and those found), the spans the model trained on (the
+    # data.window), and the DriftGate's drift.json.
+    span: Optional[SpanChoice] = None
+    trained_spans: List[int] = dataclasses.field(default_factory=list)
+    drift: Optional[dict] = None
 
 
-def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout) -> RunResult:
+def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout,
+              span=None, accept_drift: bool = False) -> RunResult:
+    """`span`: with data by span, the span to ingest (a number, or a date YYYY-MM-DD for a
+    date pattern; default: the newest); `accept_drift`: the DriftGate lets a crossing through
+    in this run."""
     start = run_record.RunStart.capture(config)  # config file, schema and code as the run starts
-    data = check_input_data(config, numeric_columns(load_schema(config.schema_path)))
+    chosen = choose_span(config.data.path, span)
+    data = check_input_data(config, numeric_columns(load_schema(config.schema_path)), chosen)
     home.create()
     log_file = home.new_log_file()
     reporter = ProgressReporter(out)
     with _logs_to(log_file, reporter):
         try:
             # Declared missing-value tokens: TFX ingests a staged copy with those cells blank.
-            ingested = staged_config(config, home, {f.path: f.sha256 for f in data.contents})
-            _run_pipeline(ingested, _local_settings(ingested, home), home)
+            ingested = staged_config(config, home, {f.path: f.sha256 for f in data.contents},
+                                     chosen)
+            settings = _local_settings(ingested, home, span=chosen.span if chosen else None,
+                                       accept_drift=accept_drift)
+            _run_pipeline(ingested, settings, home)
         except Exception as error:  # noqa: BLE001 - any component error is reported, then raised
             logging.exception("pipeline run failed")
             failed = reporter.mark_failed()
@@ -86,7 +102,7 @@ def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout) ->
             raise PipelineFailed(component, error, log_file) from error
         _record_provenance(home, start, data, log_file, reporter)
         result = RunResult(components=reporter.components, data=data, log_file=log_file,
-                           metadata_path=home.metadata_path)
+                           metadata_path=home.metadata_path, span=chosen)
         _read_outcome(result, home, reporter)
     return result
 
@@ -108,12 +124,16 @@ def _record_provenance(home: RunHome, start: run_record.RunStart, data: DataSumm
         logging.exception("could not write the run's provenance record")
 
 
-def _local_settings(config: ProblemConfig, home: RunHome) -> RunnerSettings:
+def _local_settings(config: ProblemConfig, home: RunHome, span: Optional[int] = None,
+                    accept_drift: bool = False) -> RunnerSettings:
     beam_args = [*direct_runner_args(config.beam), *config.beam.extra_args]
     return RunnerSettings(
         pipeline_root=str(home.pipeline_root), serving_dir=str(home.serving_dir),
         schema_file=str(home.stage(config.schema_path)), code_version=trainer_code_version(),
-        metadata_path=str(home.metadata_path), beam_args=beam_args)
+        metadata_path=str(home.metadata_path), beam_args=beam_args,
+        # The span the preflight check read is the one the ExampleGen ingests (pinned), even if
+        # a newer one lands meanwhile.
+        span=span, accept_drift=accept_drift)
 
 
 def _run_pipeline(config: ProblemConfig, settings: RunnerSettings, home: RunHome) -> None:
@@ -190,6 +210,7 @@ def _read_outcome(result: RunResult, home: RunHome, reporter: ProgressReporter) 
             if "evaluation" in outputs:
                 result.evaluation_uri = outputs["evaluation"].uri
         _read_fairness_gate(result, store, components.get("FairnessGate"))
+        _read_spans(result, store, components)
         pusher = components.get("Pusher")
         if pusher and pusher.execution_id:
             result.pushed_version = lineage.pushed_destination(store, pusher.execution_id)
@@ -215,3 +236,17 @@ def _read_fairness_gate(result: RunResult, store, gate: Optional[ComponentRun]) 
         result.fairness_uri = outputs[fairness_gate.FAIRNESS_KEY].uri
         result.fairness_failures = list(
             fairness_gate.read_fairness(result.fairness_uri).get("failures", []))
+
+
+def _read_spans(result: RunResult, store, components) -> None:
+    """The spans Transform read (the model's training data) and the DriftGate's verdict."""
+    transform = components.get("Transform")
+    if result.span is not None and transform and transform.execution_id:
+        result.trained_spans = sorted({span_of(artifact) for artifact in lineage.input_artifacts(
+            store, transform.execution_id, TRANSFORM_EXAMPLES_KEY)})
+    gate = components.get("DriftGate")
+    if gate and gate.execution_id:
+        # TFX is loaded by now; a top-level import would load it before the input check.
+        from mlpipe.components import drift_gate
+        report = lineage.outputs_of(store, gate.execution_id).get(drift_gate.REPORT_KEY)
+        result.drift = drift_gate.read_report(report.uri) if report else None

@@ -6,8 +6,7 @@ where the Trainer and Pusher execute (their own step, a step with GPUs, a Vertex
 Vertex AI endpoint). Nothing edits the graph after it is built.
 """
 
-import os
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from tfx import v1 as tfx
 from tfx.components.example_gen.component import FileBasedExampleGen
@@ -15,14 +14,16 @@ from tfx.dsl.components.base import executor_spec
 
 from mlpipe.components.anomaly_gate import AnomalyGate
 from mlpipe.components import attributions as feature_attributions
+from mlpipe.components import drift_gate
 from mlpipe.components import fairness_gate
 from mlpipe.components import model_card
 from mlpipe.components import parquet_executor
 from mlpipe.config import ProblemConfig
+from mlpipe.config.span_pattern import span_kind
 from mlpipe.config.tune import TUNE_CONFIG_KEY
 from mlpipe.core.contract import EXAMPLE_GEN_ID, SERVING_SIGNATURE
-from mlpipe.core.data_files import is_glob
-from mlpipe.pipeline import baseline
+from mlpipe.pipeline import baseline, span_resolvers
+from mlpipe.pipeline.span_files import input_base_and_pattern
 from mlpipe.pipeline.evaluation import build_eval_config
 from mlpipe.pipeline.runner_settings import RunnerSettings, StepResources
 from mlpipe.trainer.features import ProblemSpec
@@ -33,6 +34,8 @@ TUNER_FN = "mlpipe.trainer.tuning.tuner_fn"
 CODE_VERSION_KEY = "code_version"
 UNLABELLED_SPLIT = "unlabelled"
 UNLABELLED_EXAMPLE_GEN_ID = "UnlabelledExampleGen"
+SPAN_WINDOW_ID = "span_resolver"
+DRIFT_BASELINE_ID = "drift_resolver"
 
 
 def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.Pipeline:
@@ -44,20 +47,30 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
         config.data.format, data_path,
         tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
             tfx.proto.SplitConfig.Split(name=name, hash_buckets=weight)
-            for name, weight in sorted(config.data.split.items(), reverse=True)])))
+            for name, weight in sorted(config.data.split.items(), reverse=True)])),
+        span=settings.span)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=settings.schema_file)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"],
                                schema=schema_gen.outputs["schema"])
+    by_span = span_kind(data_path) is not None
+    drift = _drift_gate(config, settings, example_gen, statistics_gen, schema_gen) \
+        if by_span and config.drift_gate.enabled else []
+    window = _span_window(config.data.window, settings, example_gen)
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        # With a window, the spans' Examples; the Evaluator still reads only the run's span.
+        examples=(window[0].outputs[span_resolvers.EXAMPLES_KEY] if window
+                  else example_gen.outputs["examples"]),
+        schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN, custom_config=custom_config,
         # TF1-style graph building traces preprocessing_fn once instead of per phase/export:
         # Transform 23 s -> 16 s on the taxi data, and the same transform graph for serving.
         disable_statistics=True, force_tf_compat_v1=True)
     transform.add_upstream_node(anomaly_gate)
+    if drift:  # nothing trains on a span the drift gate stopped
+        transform.add_upstream_node(drift[-1])
     training_inputs = dict(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -111,6 +124,52 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
             tfx.orchestration.metadata.sqlite_metadata_connection_config(settings.metadata_path)
             if settings.metadata_path else None),
         beam_pipeline_args=settings.beam_args)
+
+
+def _drift_gate(config: ProblemConfig, settings: RunnerSettings, example_gen, statistics_gen,
+                schema_gen) -> list:
+    """[the resolver of the report to compare with, DriftGate]: data by span only."""
+    reports = tfx.dsl.Channel(type=drift_gate.DriftReportArtifact,
+                              producer_component_id=drift_gate.NODE_ID,
+                              output_key=drift_gate.REPORT_KEY)
+    if settings.drift_baseline == "latest":
+        resolver = tfx.dsl.Resolver(strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+                                    **{span_resolvers.REPORTS_KEY: reports})
+    else:
+        resolver = tfx.dsl.Resolver(
+            strategy_class=span_resolvers.PreviousSpanReportStrategy,
+            **{span_resolvers.CURRENT_KEY: example_gen.outputs["examples"],
+               span_resolvers.REPORTS_KEY: reports})
+    resolver = resolver.with_id(DRIFT_BASELINE_ID)
+    gate = drift_gate.DriftGate(
+        statistics=statistics_gen.outputs["statistics"],
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        baseline=resolver.outputs[span_resolvers.REPORTS_KEY],
+        drift_spec=drift_gate.spec_json(config.drift_gate, config.features.raw_columns,
+                                        config.name),
+        accept_drift=settings.accept_drift).with_id(drift_gate.NODE_ID)
+    return [resolver, gate]
+
+
+def _span_window(num_spans: int, settings: RunnerSettings, example_gen) -> list:
+    """[the resolver of the Examples of spans S-N+1 .. S] when `data.window` N > 1, else []."""
+    if num_spans == 1:
+        return []
+    if settings.drift_baseline == "latest":
+        # The same runners that compile only TFX's built-in resolvers (mlpipe compile refuses
+        # the window before this, naming data.window).
+        raise ValueError(f"data.window {num_spans}: the span window needs mlpipe's resolver, "
+                         "which only the local runner runs")
+    return [tfx.dsl.Resolver(
+        strategy_class=span_resolvers.SpanWindowStrategy, config={"num_spans": num_spans},
+        **{span_resolvers.CURRENT_KEY: example_gen.outputs["examples"],
+           # Every Examples the ExampleGen ever wrote. No output_key (its only output): with
+           # one, TFX's compiler gives this channel the same input key as the run's own
+           # Examples above (_CsvExampleGen.examples) and drops one of them.
+           span_resolvers.EXAMPLES_KEY: tfx.dsl.Channel(
+               type=tfx.types.standard_artifacts.Examples,
+               producer_component_id=EXAMPLE_GEN_ID)},
+    ).with_id(SPAN_WINDOW_ID)]
 
 
 def _attributions(config: ProblemConfig, example_gen, trainer):
@@ -247,14 +306,19 @@ def _bulk_inference(data_format: str, score_path: str, trainer, model_blessing) 
 
 
 def _example_gen(data_format: str, data_path: str, output_config,
-                 node_id: str = EXAMPLE_GEN_ID):
-    """The ExampleGen reading `data_path` (a file, a folder or a glob) in `data_format`, with the
-    node id the readers of its output look for (the same for every format):
-    csv -> CsvExampleGen; parquet -> FileBasedExampleGen with mlpipe's parquet executor (TFX's
-    own reads a 0 as a missing value; see mlpipe.components.parquet_executor); tfrecord ->
-    ImportExampleGen (tf.Examples as they are; gzip when the file name ends in .gz)."""
-    inputs = dict(input_base=_input_base(data_path), input_config=_single_input(data_path),
-                  output_config=output_config)
+                 node_id: str = EXAMPLE_GEN_ID, span: Optional[int] = None):
+    """The ExampleGen reading `data_path` (a file, a folder, a glob, or a span pattern) in
+    `data_format`, with the node id the readers of its output look for (the same for every
+    format): csv -> CsvExampleGen; parquet -> FileBasedExampleGen with mlpipe's parquet executor
+    (TFX's own reads a 0 as a missing value; see mlpipe.components.parquet_executor); tfrecord
+    -> ImportExampleGen (tf.Examples as they are; gzip when the file name ends in .gz).
+    A span pattern ingests one span: `span` (a static range), else the newest TFX finds."""
+    base, pattern = input_base_and_pattern(data_path)
+    inputs = dict(input_base=base, input_config=tfx.proto.Input(splits=[
+        tfx.proto.Input.Split(name="all", pattern=pattern)]), output_config=output_config)
+    if span is not None and span_kind(data_path) is not None:
+        inputs["range_config"] = tfx.proto.RangeConfig(static_range=tfx.proto.StaticRange(
+            start_span_number=span, end_span_number=span))
     if data_format == "csv":
         example_gen = tfx.components.CsvExampleGen(**inputs)
     elif data_format == "parquet":
@@ -268,36 +332,10 @@ def _example_gen(data_format: str, data_path: str, output_config,
     return example_gen.with_id(node_id)
 
 
-def _single_input(data_path: str):
-    return tfx.proto.Input(splits=[
-        tfx.proto.Input.Split(name="all", pattern=_input_pattern(data_path))])
-
-
 def _input_base(data_path: str) -> str:
-    """The folder TFX's file pattern is relative to: a folder itself; for a glob, the folder
-    above its first part with a wildcard; else the file's folder."""
-    if _is_folder(data_path):
-        return data_path
-    if is_glob(data_path):
-        return _glob_parts(data_path)[0]
-    return os.path.dirname(data_path)
+    """The folder TFX's file pattern is relative to (see span_files.input_base_and_pattern)."""
+    return input_base_and_pattern(data_path)[0]
 
 
 def _input_pattern(data_path: str) -> str:
-    if _is_folder(data_path):
-        return "*"
-    if is_glob(data_path):
-        return _glob_parts(data_path)[1]
-    return os.path.basename(data_path)
-
-
-def _glob_parts(data_path: str):
-    """'data/2024-*/part-*.parquet' -> ('data', '2024-*/part-*.parquet')."""
-    parts = data_path.split("/")
-    first = next(index for index, part in enumerate(parts) if is_glob(part))
-    return "/".join(parts[:first]) or ("/" if data_path.startswith("/") else "."), \
-        "/".join(parts[first:])
-
-
-def _is_folder(data_path: str) -> bool:
-    return data_path.endswith("/") or os.path.isdir(data_path)
+    return input_base_and_pattern(data_path)[1]

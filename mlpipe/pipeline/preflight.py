@@ -28,6 +28,10 @@ column as a category like any other, and the staged blanked copy exists for CSV 
 `data.format` parquet or tfrecord a config that declares `data.missing_values` is refused here:
 write missing values as nulls (or leave the feature out) and remove the tokens.
 
+Data by span. When `data.path` carries a span spec (`{SPAN}`, `{YYYY}{MM}{DD}`), the check reads
+the files of the span the run ingests (`mlpipe.pipeline.span_files.choose_span`: the newest, or
+the one `--span` names), and names that span's path in its messages.
+
 The curated schema, checked by ExampleValidator and the AnomalyGate inside the pipeline, remains
 the full data contract; this is the fast first line for what would otherwise surface as a
 stack trace.
@@ -46,6 +50,7 @@ from mlpipe.core import data_files
 from mlpipe.core.data_files import BYTES, FLOAT, INT
 from mlpipe.core.run_record import DataFile, file_sha256
 from mlpipe.errors import InputDataError
+from mlpipe.pipeline.span_files import SpanChoice, choose_span
 from mlpipe.process import import_tensorflow_quietly
 
 _DATA_FILES = {"csv": "*.csv", "parquet": "*.parquet", "tfrecord": "*.tfrecord*"}
@@ -59,10 +64,24 @@ class DataSummary:
     rows: int
     underivable_labels: int
     contents: List[DataFile] = dataclasses.field(default_factory=list)  # per file: hash, rows
+    span: Optional[SpanChoice] = None  # with data by span: the span checked
 
 
-def check_input_data(config: ProblemConfig, numeric_columns: Dict[str, str]) -> DataSummary:
-    """`numeric_columns`: column -> 'INT' or 'FLOAT', as the curated schema declares them."""
+def check_input_data(config: ProblemConfig, numeric_columns: Dict[str, str],
+                     span: Optional[SpanChoice] = None) -> DataSummary:
+    """`numeric_columns`: column -> 'INT' or 'FLOAT', as the curated schema declares them.
+    `span`: with data by span, the span the run ingests (default: the newest)."""
+    if config.data.has_spans:
+        span = span or choose_span(config.data.path)
+        # Every check below reads, and names, the chosen span's files.
+        config = config.model_copy(update={
+            "data": config.data.model_copy(update={"path": span.path})})
+    summary = _check(config, numeric_columns)
+    summary.span = span
+    return summary
+
+
+def _check(config: ProblemConfig, numeric_columns: Dict[str, str]) -> DataSummary:
     data_format = config.data.format
     files = data_files.data_files(config.data.path)
     if data_format != "csv" and config.data.missing_values:

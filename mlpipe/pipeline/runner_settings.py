@@ -12,6 +12,11 @@ from mlpipe.config import BeamConfig
 # Metadata; KFP v2 / Vertex compile only TFX's built-in strategies, so cloud runners use
 # "latest_blessed" (TFX's LatestBlessedModelStrategy). The rest of the graph is identical.
 Baseline = Literal["latest_other_blessed", "latest_blessed"]
+# How the DriftGate finds the report of the span it compares with. "previous_span"
+# (mlpipe.pipeline.span_resolvers): the newest report of an earlier span than the run's, a Python
+# resolver like the local baseline's; "latest": TFX's LatestArtifactStrategy, the newest report
+# when the run starts (what KFP v2 / Vertex compile); the gate ignores a report of a later span.
+DriftBaseline = Literal["previous_span", "latest"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +59,12 @@ class RunnerSettings:
     beam_args: List[str] = dataclasses.field(default_factory=list)
     enable_cache: bool = True
     baseline: Baseline = "latest_other_blessed"
+    # Data by span: the span the ExampleGen ingests (pinned with a static RangeConfig, which is
+    # how TFX re-runs an older span); None: the newest span it finds when it runs.
+    span: Optional[int] = None
+    # The DriftGate lets a crossing through in this run (recorded on its execution and output).
+    accept_drift: bool = False
+    drift_baseline: DriftBaseline = "previous_span"
     trainer_resources: Optional[StepResources] = None
     vertex_training: Optional[VertexTraining] = None
     vertex_push: Optional[VertexPush] = None

@@ -36,7 +36,8 @@ def render_html(report: Report) -> str:
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>Evaluation: {_e(report.pipeline)} {_e(report.run_id)}</title>",
         f"<style>{STYLE}</style></head><body>",
-        f"<h1>Evaluation of {_e(report.pipeline)}, run {_e(report.run_id)}</h1>",
+        f"<h1>Evaluation of {_e(report.pipeline)}, run {_e(report.run_id)}"
+        + (f", span {_e(report.span)}" if report.span is not None else "") + "</h1>",
         f"<p id='decision'><span class='badge {decision[1]}'>{decision[0]}</span></p>",
         "<h2>Thresholds</h2>", _thresholds_table(report),
         f"<h2>Overall metrics ({_e(report.task)})</h2>", _overall_table(report),

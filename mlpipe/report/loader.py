@@ -26,7 +26,8 @@ from mlpipe.config.metrics import LOWER_IS_BETTER, PER_CLASS_METRICS
 from mlpipe.core.contract import EXAMPLE_GEN_ID, PREDICTION_KEY
 from mlpipe.core.thresholds import ThresholdCheck, threshold_checks
 from mlpipe.core import lineage, tfma_results
-from mlpipe.core.artifacts import ANOMALIES_FILE, STATISTICS_FILE, is_blessed, split_dirs, split_uri
+from mlpipe.core.artifacts import (ANOMALIES_FILE, STATISTICS_FILE, is_blessed, span_of,
+                                   split_dirs, split_uri)
 from mlpipe.core.run_home import RunHome
 from mlpipe.errors import BadInputError
 from mlpipe.monitoring import history
@@ -96,6 +97,11 @@ class Report:
     # label, examples, lower edge, upper edge), in order of predicted value.
     predicted_vs_actual: List[Tuple[float, float, float, float, float]] = dataclasses.field(
         default_factory=list)
+    # Data by span (None / [] / {} otherwise): the span the run ingested (the one evaluated),
+    # the spans its model trained on (data.window), the DriftGate's drift.json.
+    span: Optional[int] = None
+    trained_spans: List[int] = dataclasses.field(default_factory=list)
+    drift_gate: dict = dataclasses.field(default_factory=dict)
 
 
 def load_report(home: RunHome, selector: Optional[str], main_metric: str,
@@ -126,6 +132,8 @@ def load_report(home: RunHome, selector: Optional[str], main_metric: str,
         statistics_uri, anomalies_uri = _artifact_uri(store, nodes, "StatisticsGen", "statistics"), \
             _artifact_uri(store, nodes, "ExampleValidator", "anomalies")
         attributions_uri = _attributions_uri(store, nodes)
+        spans = _spans(store, nodes)
+    run_lineage.update(_span_lines(spans))
     evaluation = load_evaluation(evaluation_uri, classes)
     candidate = evaluation["candidate"]
     thresholds = threshold_checks(evaluation["config"], candidate, evaluation["baseline"])
@@ -144,7 +152,35 @@ def load_report(home: RunHome, selector: Optional[str], main_metric: str,
         lineage=run_lineage, evaluation_uri=evaluation_uri,
         attributions=_attributions(attributions_uri),
         fairness=fairness_checks.load_fairness(fairness_uri),
-        **_monitoring(home, run_lineage["pushed_to"]))
+        **spans, **_monitoring(home, run_lineage["pushed_to"]))
+
+
+def _spans(store, nodes) -> dict:
+    """Data by span: {span, trained_spans, drift_gate} of a run ({} otherwise)."""
+    example_gen = nodes.get(EXAMPLE_GEN_ID)
+    if example_gen is None or not lineage.reads_spans(example_gen):
+        return {}
+    examples = lineage.outputs_of(store, example_gen.id).get("examples")
+    transform = nodes.get("Transform")
+    trained = lineage.input_artifacts(store, transform.id, "examples") if transform else []
+    from mlpipe.components import drift_gate  # TFX: only for a run with data by span
+    report_uri = _artifact_uri(store, nodes, drift_gate.NODE_ID, drift_gate.REPORT_KEY)
+    return {"span": span_of(examples) if examples is not None else None,
+            "trained_spans": sorted({span_of(artifact) for artifact in trained}),
+            "drift_gate": drift_gate.read_report(report_uri) if report_uri else {}}
+
+
+def _span_lines(spans: dict) -> Dict[str, str]:
+    """The span and the drift gate's verdict, as lines of the report's lineage."""
+    if not spans:
+        return {}
+    from mlpipe.components import drift_gate
+    trained = ", ".join(map(str, spans["trained_spans"])) or "-"
+    return {"span": f"span {spans['span']} (trained on span"
+                    f"{'s' if len(spans['trained_spans']) != 1 else ''} {trained}; evaluated on "
+                    f"span {spans['span']}'s eval split)",
+            "drift_gate": drift_gate.summary(spans["drift_gate"]) if spans["drift_gate"]
+            else "no report (the gate is not in this run's graph)"}
 
 
 def _attributions_uri(store, nodes) -> Optional[str]:

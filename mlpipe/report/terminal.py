@@ -28,7 +28,8 @@ PREDICTED_ROWS_SHOWN = 12
 
 
 def render_text(report: Report) -> str:
-    lines = [f"Evaluation of run {report.run_id} ({report.pipeline})",
+    lines = [f"Evaluation of run {report.run_id} ({report.pipeline})"
+             + (f", span {report.span}" if report.span is not None else ""),
              f"Decision: {_decision(report)}", "", "Thresholds:"]
     for check in report.thresholds:
         what = "change vs baseline" if check.kind == "regression" else "value"

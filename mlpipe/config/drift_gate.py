@@ -1,0 +1,64 @@
+"""The optional `drift_gate:` section: how far a new span may move from the previous one.
+
+It applies when `data.path` carries a span spec (`{SPAN}`, `{YYYY}{MM}{DD}`): the DriftGate then
+compares each new span's statistics (train split) with those of the newest earlier span that
+passed the gate, and stops the run before Transform when a feature's distance crosses its
+threshold. The measures are TFDV's drift comparators: L-infinity distance between value
+frequencies for string features, Jensen-Shannon divergence between histograms for numeric ones
+(both between 0 and 1). That the named features are features of the problem is checked by
+`ProblemConfig`.
+"""
+
+from typing import Dict, List, Optional
+
+from pydantic import Field, field_validator
+
+from mlpipe.config.base import Strict
+
+
+class DriftGateConfig(Strict):
+    enabled: bool = Field(True, description="false: no DriftGate in the graph, even with spans.")
+    categorical_threshold: float = Field(
+        0.1, gt=0, le=1,
+        description="L-infinity distance between the value frequencies of a string feature "
+                    "above which it has drifted.")
+    numeric_threshold: float = Field(
+        0.15, gt=0, le=1,
+        description="Jensen-Shannon divergence between the histograms of a numeric feature "
+                    "above which it has drifted.")
+    thresholds: Dict[str, float] = Field(
+        default_factory=dict,
+        description="Feature -> its own threshold (in (0, 1]), overriding the above.")
+    features: Optional[List[str]] = Field(
+        None, description="Features compared (default: every feature of the problem). Leave "
+                          "out calendar features (month, ...): they move by construction "
+                          "between spans cut by time.")
+
+    @field_validator("thresholds")
+    @classmethod
+    def _in_unit_interval(cls, thresholds: Dict[str, float]) -> Dict[str, float]:
+        wrong = {name: value for name, value in thresholds.items() if not 0 < value <= 1}
+        if wrong:
+            raise ValueError(f"thresholds must be in (0, 1] (a distance between 0 and 1 above "
+                             f"which a feature has drifted), got {wrong}")
+        return thresholds
+
+    @field_validator("features")
+    @classmethod
+    def _distinct(cls, features: Optional[List[str]]) -> Optional[List[str]]:
+        if features is None:
+            return None
+        if not features:
+            raise ValueError("an empty list compares nothing: list features, or set "
+                             "enabled: false")
+        repeated = sorted({name for name in features if features.count(name) > 1})
+        if repeated:
+            raise ValueError(f"feature(s) {repeated} listed more than once")
+        return features
+
+    def named_features(self) -> List[str]:
+        """Every feature this section names (in `features` and in `thresholds`)."""
+        return sorted(set(self.features or []) | set(self.thresholds))
+
+    def compared(self, model_features: List[str]) -> List[str]:
+        return list(self.features) if self.features is not None else list(model_features)
