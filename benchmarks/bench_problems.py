@@ -37,9 +37,10 @@ TIPPED_DROPPED = ("tips",)
 TARGETS = {"binary": 0.02, "multiclass": 0.02, "regression": 0.05}
 TUNE_SECTION = """
 tune:
-  hidden_units: [[64, 32], [128, 64], [256, 128, 64]]
-  learning_rate: [0.003, 0.01, 0.03]
-  epochs: [0.5x, 1x, 2x]
+  hidden_units: [[64, 32], [128, 64]]
+  learning_rate: [0.001, 0.003]
+  epochs: [1x, 2x]
+  ensemble: [3, 5]
   max_trials: 6
 """
 
@@ -89,8 +90,7 @@ def _tuned(untuned: dict, folder: pathlib.Path) -> dict:
     """The same problem with TUNE_SECTION (epochs relative to init's budget), in its own home."""
     config_path = untuned["config"]
     epochs = load_config(str(config_path)).train.epochs
-    section = TUNE_SECTION.replace("[0.5x, 1x, 2x]", str(sorted({max(1, epochs // 2), epochs,
-                                                                 epochs * 2})))
+    section = TUNE_SECTION.replace("[1x, 2x]", str([epochs, epochs * 2]))
     tuned_path = config_path.with_name("tuned.yaml")
     tuned_path.write_text(config_path.read_text() + section)
     seconds = _run([sys.executable, "-m", "mlpipe", "run", "--config", str(tuned_path),

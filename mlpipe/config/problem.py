@@ -196,13 +196,27 @@ class LabelConfig(Strict):
 
 
 class FeaturesConfig(Strict):
-    numeric: List[str] = Field(default_factory=list, description="Imputed, then z-scored.")
+    numeric: List[str] = Field(
+        default_factory=list,
+        description="Clipped to their 0.5%-99.5% range, z-scored; a missing value is the mean.")
+    numeric_bins: int = Field(
+        0, ge=0, le=100,
+        description="0, or 2..100: each numeric feature also enters the model as a piecewise-"
+                    "linear encoding over this many quantile bins (a tree-like, saturating view "
+                    "of the value; helps from a few thousand rows, overfits tiny tables).")
     categorical: List[str] = Field(default_factory=list,
                                    description="Vocabulary with OOV buckets (strings or ints).")
     bucketized: Dict[str, int] = Field(default_factory=dict,
                                        description="Feature -> number of quantile buckets.")
     vocab_top_k: int = Field(1000, ge=1)
     oov_buckets: int = Field(10, ge=1)
+
+    @field_validator("numeric_bins")
+    @classmethod
+    def _several_bins(cls, bins: int) -> int:
+        if bins == 1:
+            raise ValueError("one bin is the scaled value itself: use 0 (off) or 2..100")
+        return bins
 
     @model_validator(mode="after")
     def _not_empty(self) -> "FeaturesConfig":
@@ -223,6 +237,29 @@ class TrainConfig(Strict):
     learning_rate: float = Field(0.01, gt=0)
     strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
     seed: int = Field(0, description="Seeds weight initialisation and shuffling: reruns agree.")
+    ensemble: int = Field(
+        1, ge=1, le=10,
+        description="Networks trained side by side from their own initial weights, their "
+                    "outputs averaged: steadier than one network (whose quality varies from "
+                    "seed to seed), at this many times the training and scoring compute.")
+    warm_start: bool = Field(
+        False, description="Start from the weights of the latest blessed model when its inputs "
+                           "match (same features, same one-hot widths: each categorical feature "
+                           "is then vocab_top_k + oov_buckets wide, fixed by the config), else "
+                           "a cold start with a log line saying why.")
+    warm_start_epochs: Optional[int] = Field(
+        None, ge=1, description="Epochs of a warm-started training (default: half of epochs, "
+                                "at least 1); a cold start trains `epochs`.")
+
+    @model_validator(mode="after")
+    def _warm_epochs_need_warm_start(self) -> "TrainConfig":
+        if self.warm_start_epochs is not None and not self.warm_start:
+            raise ValueError("warm_start_epochs applies only with warm_start: true")
+        return self
+
+    @property
+    def epochs_when_warm(self) -> int:
+        return self.warm_start_epochs or max(1, self.epochs // 2)
 
 
 class Bound(Strict):

@@ -2,7 +2,7 @@
 
 The search space is over `train:`'s own fields (the hyperparameters carry their names):
 the MLP's shape (`hidden_units`: candidate lists of layer widths, so depth and width together),
-`learning_rate` (choices, or a log-scale range) and `epochs`. A field left out keeps `train:`'s
+`learning_rate` (choices, or a log-scale range), `epochs` and `ensemble` (networks averaged). A field left out keeps `train:`'s
 value. The first trial always trains `train:`'s own values, so the model the search picks scores
 at least as well on the eval split as the untuned one. `objective` is a metric the Keras model
 reports on the eval split; which ones exist depends on the label's task (checked at load time by
@@ -31,7 +31,7 @@ DEFAULT_OBJECTIVE = {"binary": "auc", "multiclass": "accuracy", "regression": "r
 # The key of this section in the Tuner's custom_config (beside the problem's sections).
 TUNE_CONFIG_KEY = "tune"
 # The names of the tuned hyperparameters: the `train:` fields they replace.
-TUNED_FIELDS = ("hidden_units", "learning_rate", "epochs")
+TUNED_FIELDS = ("hidden_units", "learning_rate", "epochs", "ensemble")
 
 
 class LogRange(Strict):
@@ -56,6 +56,8 @@ class TuneConfig(Strict):
         None, description="Choices (e.g. [0.001, 0.01, 0.1]) or {min, max}, sampled on a log "
                           "scale.")
     epochs: Optional[List[int]] = Field(None, min_length=1, description="Choices.")
+    ensemble: Optional[List[int]] = Field(
+        None, min_length=1, description="Choices of the number of networks averaged (1..10).")
     max_trials: int = Field(
         10, ge=2, description="Models the Tuner trains, the first with train:'s own values.")
     objective: Optional[str] = Field(
@@ -107,11 +109,18 @@ class TuneConfig(Strict):
             raise ValueError("epochs must be positive")
         return None if epochs is None else _distinct(epochs)
 
+    @field_validator("ensemble")
+    @classmethod
+    def _ensembles(cls, sizes: Optional[List[int]]) -> Optional[List[int]]:
+        if sizes is not None and any(not 1 <= size <= 10 for size in sizes):
+            raise ValueError("an ensemble has 1 to 10 networks")
+        return None if sizes is None else _distinct(sizes)
+
     @model_validator(mode="after")
     def _searches_something(self) -> "TuneConfig":
-        if self.hidden_units is None and self.learning_rate is None and self.epochs is None:
-            raise ValueError("nothing to search: give 'hidden_units', 'learning_rate' or "
-                             "'epochs' (or several)")
+        if all(getattr(self, name) is None for name in TUNED_FIELDS):
+            raise ValueError("nothing to search: give 'hidden_units', 'learning_rate', "
+                             "'epochs' or 'ensemble' (or several)")
         return self
 
     def check_task(self, task: str) -> None:
@@ -150,6 +159,8 @@ def tuned_train(train, hyperparameters: Optional[Dict[str, Any]]):
         update["learning_rate"] = float(values["learning_rate"])
     if "epochs" in values:
         update["epochs"] = int(values["epochs"])
+    if "ensemble" in values:
+        update["ensemble"] = int(values["ensemble"])
     return train.model_validate({**train.model_dump(), **update})
 
 

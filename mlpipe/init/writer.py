@@ -76,7 +76,9 @@ def config_text(analysis: Analysis, features: Features, name: str, data_ref: str
         width = max(len(_scalar(column)) for column in names)
         lines += [f"    - {_scalar(column):<{width}}  # {features.why[column]}" for column in names]
     lines += ["  # No bucketized features: numeric ones are z-scored with missing values imputed;",
-              "  # add `bucketized: {column: 10}` for a column whose effect is not monotonic."]
+              "  # add `bucketized: {column: 10}` for a column whose effect is not monotonic.",
+              f"  # numeric_bins: {budget.bins_why}",
+              f"  numeric_bins: {budget.numeric_bins}"]
     if analysis.excluded:
         lines.append("  # Columns left out (move one into a list above to use it):")
         lines += [f"  # left out: {item.column}: {item.reason}" for item in analysis.excluded]
@@ -94,7 +96,10 @@ def config_text(analysis: Analysis, features: Features, name: str, data_ref: str
         f"  epochs: {budget.epochs}",
         f"  batch_size: {budget.batch_size}",
         "  hidden_units: [64, 32]",
-        "  learning_rate: 0.01",
+        f"  learning_rate: {budget.learning_rate}",
+        "  # ensemble: networks trained from their own initial weights, their answers averaged",
+        "  # (steadier than one; 1 trains and scores a single network, N times cheaper)",
+        f"  ensemble: {budget.ensemble}",
         "  strategy: auto",
         "  seed: 0",
         "",

@@ -48,19 +48,35 @@ class ProblemSpec:
     def numeric_keys(self) -> List[str]:
         return [numeric_key(name) for name in self.features.numeric]
 
+    def piecewise_keys_and_sizes(self) -> List[Tuple[str, int]]:
+        """(transformed key, number of bins) of the numerics' piecewise-linear encodings."""
+        bins = self.features.numeric_bins
+        return [(piecewise_key(name), bins) for name in self.features.numeric] if bins else []
+
     def categorical_keys_and_sizes(self, vocabulary_size) -> List[Tuple[str, int]]:
-        """(transformed key, one-hot width); `vocabulary_size(name)` reads a Transform vocabulary."""
-        keys = [(categorical_key(name),
-                 vocabulary_size(vocabulary_name(name)) + self.features.oov_buckets)
+        """(transformed key, one-hot width); `vocabulary_size(name)` reads a Transform vocabulary.
+        With warm start the width is fixed by the config (vocab_top_k + oov_buckets), so that a
+        model trained on another span has the same shapes."""
+        keys = [(categorical_key(name), self._vocabulary_width(vocabulary_size, name)
+                 + self.features.oov_buckets)
                 for name in self.features.categorical]
         # One extra bucket holds missing values.
         keys += [(bucket_key(name), buckets + 1)
                  for name, buckets in sorted(self.features.bucketized.items())]
         return keys
 
+    def _vocabulary_width(self, vocabulary_size, name: str) -> int:
+        if self.train.warm_start:
+            return self.features.vocab_top_k
+        return vocabulary_size(vocabulary_name(name))
+
 
 def numeric_key(name: str) -> str:
     return f"{name}_z"
+
+
+def piecewise_key(name: str) -> str:
+    return f"{name}_bins"
 
 
 def categorical_key(name: str) -> str:

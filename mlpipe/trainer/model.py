@@ -1,7 +1,7 @@
 """The Keras model and the TFX Trainer's `run_fn`.
 
 A wide-and-deep model over the transformed features: one-hot categorical and bucket ids plus
-z-scored numerics feed both a small MLP and, directly, the output layer (the "wide" part, which
+z-scored numerics (and their piecewise-linear encodings) feed both a small MLP and, directly, the output layer (the "wide" part, which
 alone is a linear model on one-hot features). The head follows `label.task`:
 - binary: one logit -> sigmoid -> "probability" (P(label = 1)), binary cross-entropy;
 - multiclass: one logit per class -> softmax -> "scores", sparse categorical cross-entropy;
@@ -43,49 +43,100 @@ HUBER_DELTA = 0.3
 
 def build_model(spec: ProblemSpec, vocabulary_size, label_scale=(0.0, 1.0)) -> tf.keras.Model:
     """`vocabulary_size(name)` gives the size of a Transform vocabulary (e.g. from
-    TFTransformOutput); `label_scale` is the regression label's (mean, standard deviation)."""
+    TFTransformOutput); `label_scale` is the regression label's (mean, standard deviation).
+    With `train.ensemble` N > 1 the model holds N members, each its own MLP and head on the
+    same encoded inputs (layers prefixed `member<i>_`), and answers the mean of their outputs;
+    `trainable_members` gives the model that trains them."""
+    inputs, wide = _encoded_inputs(spec, vocabulary_size)
+    loss, metrics = _loss_and_metrics(spec, label_scale)
+    count = spec.train.ensemble
+    if count == 1:
+        output = _member(spec, wide, label_scale, prefix="", output_name=_output_name(spec))
+    else:
+        members = [_member(spec, wide, label_scale, prefix=f"member{i}_",
+                           output_name=f"member{i}_{_output_name(spec)}") for i in range(count)]
+        output = tf.keras.layers.Average(name=_output_name(spec))(members)
+    model = tf.keras.Model(inputs=inputs, outputs=output)
+    model.compile(optimizer=_optimizer(spec), loss=loss, metrics=metrics)
+    return model
+
+
+def trainable_members(model: tf.keras.Model, spec: ProblemSpec, label_scale=(0.0, 1.0)):
+    """The model to `fit`: `model` itself, or for an ensemble a model of the same layers whose
+    outputs are the members', each with its own loss. The members' weights are disjoint, so the
+    sum of their losses trains each as if alone (from its own initial weights): averaging
+    independently trained networks cuts the variance one network has between seeds."""
+    if spec.train.ensemble == 1:
+        return model
+    members = model.get_layer(_output_name(spec)).input
+    trainable = tf.keras.Model(inputs=model.inputs, outputs=members)
+    loss, _ = _loss_and_metrics(spec, label_scale)
+    trainable.compile(optimizer=_optimizer(spec), loss=[loss] * len(members))
+    return trainable
+
+
+def _encoded_inputs(spec: ProblemSpec, vocabulary_size):
+    """(Keras inputs by transformed key, their concatenated encoding: the "wide" part)."""
     inputs: Dict[str, tf.keras.Input] = {}
     encoded: List[tf.Tensor] = []
     for key in spec.numeric_keys():
         inputs[key] = tf.keras.Input(shape=(1,), name=key, dtype=tf.float32)
         encoded.append(inputs[key])
+    for key, bins in spec.piecewise_keys_and_sizes():
+        inputs[key] = tf.keras.Input(shape=(bins,), name=key, dtype=tf.float32)
+        encoded.append(inputs[key])
     for key, width in spec.categorical_keys_and_sizes(vocabulary_size):
         inputs[key] = tf.keras.Input(shape=(1,), name=key, dtype=tf.int64)
         encoded.append(tf.keras.layers.CategoryEncoding(num_tokens=width, output_mode="one_hot",
                                                         name=f"{key}_onehot")(inputs[key]))
-    wide = tf.keras.layers.Concatenate(name="wide")(encoded)
+    return inputs, tf.keras.layers.Concatenate(name="wide")(encoded)
+
+
+def _member(spec: ProblemSpec, wide, label_scale, prefix: str, output_name: str):
+    """One network: an MLP on `wide`, then the task's head on [wide, MLP]."""
     deep = wide
     for i, units in enumerate(spec.train.hidden_units):
-        deep = tf.keras.layers.Dense(units, activation="relu", name=f"deep_{i}")(deep)
-    both = tf.keras.layers.Concatenate(name="wide_and_deep")([wide, deep])
-    output, loss, metrics = _head(spec, both, label_scale)
-    model = tf.keras.Model(inputs=inputs, outputs=output)
-    model.compile(optimizer=tf.keras.optimizers.Adam(spec.train.learning_rate, jit_compile=False),
-                  loss=loss, metrics=metrics)
-    return model
+        deep = tf.keras.layers.Dense(units, activation="relu", name=f"{prefix}deep_{i}")(deep)
+    both = tf.keras.layers.Concatenate(name=f"{prefix}wide_and_deep")([wide, deep])
+    return _head(spec, both, label_scale, prefix, output_name)
 
 
-def _head(spec: ProblemSpec, both, label_scale):
-    """(output tensor, loss, training metrics) of the label's task."""
+def _optimizer(spec: ProblemSpec):
+    return tf.keras.optimizers.Adam(spec.train.learning_rate, jit_compile=False)
+
+
+def _output_name(spec: ProblemSpec) -> str:
+    return PREDICTION_KEY[spec.label.task]
+
+
+def _head(spec: ProblemSpec, both, label_scale, prefix: str, output_name: str):
+    """The output tensor of the label's task."""
     task = spec.label.task
     if task == "multiclass":
-        logits = tf.keras.layers.Dense(len(spec.label.classes), name="logits")(both)
-        return (tf.keras.layers.Activation("softmax", name=SCORES_KEY)(logits),
-                tf.keras.losses.SparseCategoricalCrossentropy(),
-                [tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        logits = tf.keras.layers.Dense(len(spec.label.classes), name=f"{prefix}logits")(both)
+        return tf.keras.layers.Activation("softmax", name=output_name)(logits)
     if task == "regression":
         mean, std = label_scale
-        standard = tf.keras.layers.Dense(1, name="standard_value")(both)
-        return (tf.keras.layers.Rescaling(std, offset=mean, name=VALUE_KEY)(standard),
-                # Huber, quadratic within HUBER_DELTA standard deviations of the label and
-                # linear beyond: real tables hold data-entry errors (a 170-mile, $9 taxi trip)
-                # that a squared loss lets drag the whole fit. Taxi fare, 10,000 rows, eval
-                # RMSE: 3.20-3.35 with MSE (two runs), 3.13 with this (bench_problems.py).
-                tf.keras.losses.Huber(delta=HUBER_DELTA * std),
+        standard = tf.keras.layers.Dense(1, name=f"{prefix}standard_value")(both)
+        return tf.keras.layers.Rescaling(std, offset=mean, name=output_name)(standard)
+    logit = tf.keras.layers.Dense(1, name=f"{prefix}logit")(both)
+    return tf.keras.layers.Activation("sigmoid", name=output_name)(logit)
+
+
+def _loss_and_metrics(spec: ProblemSpec, label_scale):
+    """(loss, training metrics) of the label's task."""
+    task = spec.label.task
+    if task == "multiclass":
+        return (tf.keras.losses.SparseCategoricalCrossentropy(),
+                [tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    if task == "regression":
+        # Huber, quadratic within HUBER_DELTA standard deviations of the label and linear
+        # beyond: real tables hold data-entry errors (a 170-mile, $9 taxi trip) that a squared
+        # loss lets drag the whole fit. Taxi fare, 10,000 rows, eval RMSE: 3.20-3.35 with MSE
+        # (two runs), 3.13 with this (bench_problems.py).
+        return (tf.keras.losses.Huber(delta=HUBER_DELTA * label_scale[1]),
                 [tf.keras.metrics.RootMeanSquaredError(name="rmse")])
-    logit = tf.keras.layers.Dense(1, name="logit")(both)
-    return (tf.keras.layers.Activation("sigmoid", name=OUTPUT_KEY)(logit),
-            tf.keras.losses.BinaryCrossentropy(),
+    return (tf.keras.losses.BinaryCrossentropy(),
             [tf.keras.metrics.AUC(name="auc"),
              tf.keras.metrics.BinaryAccuracy(name="binary_accuracy")])
 
@@ -143,7 +194,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     logging.info("Training with %s over %d replica(s), %s", type(strategy).__name__,
                  strategy.num_replicas_in_sync, spec.train)
     model = fit_model(spec, fn_args, transform_output, strategy,
-                      callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
+                      callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
+                      base_model=fn_args.base_model if spec.train.warm_start else None)
     signatures = {
         SERVING_SIGNATURE: _serving_signature(model, transform_output, spec),
         TRANSFORM_SIGNATURE: _transform_signature(model, transform_output),
@@ -156,9 +208,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         tf.io.gfile.rmtree(export_dir)
 
 
-def fit_model(spec: ProblemSpec, fn_args, transform_output, strategy, callbacks=()):
+def fit_model(spec: ProblemSpec, fn_args, transform_output, strategy, callbacks=(),
+              base_model=None):
     """The model of `spec` trained on `fn_args.train_files`: what the Trainer exports, and what
-    a Tuner trial scores (the same seed and data order, so equal values give the same model)."""
+    a Tuner trial scores (the same seed and data order, so equal values give the same model).
+    With `train.warm_start`, `base_model` (the latest blessed model's SavedModel, or None) gives
+    the starting weights when it fits, and training runs `train.epochs_when_warm` epochs."""
     tf.keras.utils.set_random_seed(spec.train.seed)
     global_batch = spec.train.batch_size * strategy.num_replicas_in_sync
     train_dataset = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output,
@@ -166,8 +221,64 @@ def fit_model(spec: ProblemSpec, fn_args, transform_output, strategy, callbacks=
     scale = (label_scale(train_dataset) if spec.label.task == "regression" else (0.0, 1.0))
     with strategy.scope():
         model = build_model(spec, transform_output.vocabulary_size_by_name, scale)
-    model.fit(train_dataset, epochs=spec.train.epochs, verbose=0, callbacks=list(callbacks))
+        warm = spec.train.warm_start and warm_start(model, base_model)
+    epochs = spec.train.epochs_when_warm if warm else spec.train.epochs
+    count = spec.train.ensemble
+    if count > 1:   # every member learns the same label
+        train_dataset = train_dataset.map(lambda features, label: (features, (label,) * count))
+    with strategy.scope():
+        trainable = trainable_members(model, spec, scale)
+    trainable.fit(train_dataset, epochs=epochs, verbose=0, callbacks=list(callbacks))
     return model
+
+
+def warm_start(model: tf.keras.Model, base_model) -> bool:
+    """Copies the weights of the SavedModel at `base_model` into `model` when every layer with
+    weights has its counterpart of the same shape; logs what was done and why."""
+    if base_model is None:
+        logging.info("Cold start: no blessed model to warm-start from yet")
+        return False
+    base = tf.keras.models.load_model(base_model, compile=False)
+    mismatch = incompatibility(model, base)
+    if mismatch:
+        logging.warning("Cold start: the latest blessed model (%s) does not fit: %s",
+                        base_model, mismatch)
+        return False
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights(base.get_layer(layer.name).get_weights())
+    logging.info("Warm start from the latest blessed model %s", base_model)
+    return True
+
+
+def incompatibility(model: tf.keras.Model, base: tf.keras.Model) -> str:
+    """Why `base`'s weights cannot initialise `model` ('' when they can): a different set of
+    inputs (features added or removed), or a layer whose weights differ in shape (a vocabulary,
+    a bin count or the hidden units changed)."""
+    inputs, base_inputs = _input_shapes(model), _input_shapes(base)
+    if set(inputs) != set(base_inputs):
+        return (f"inputs added {sorted(set(inputs) - set(base_inputs))}, removed "
+                f"{sorted(set(base_inputs) - set(inputs))}")
+    changed = sorted(name for name in inputs if inputs[name] != base_inputs[name])
+    if changed:
+        return "inputs of another width: " + ", ".join(
+            f"{name} {base_inputs[name]} -> {inputs[name]}" for name in changed)
+    base_layers = {layer.name: layer for layer in base.layers}
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        shapes = [tuple(weight.shape) for weight in layer.weights]
+        if layer.name not in base_layers:
+            return f"layer {layer.name!r} is new"
+        base_shapes = [tuple(weight.shape) for weight in base_layers[layer.name].weights]
+        if shapes != base_shapes:
+            return f"layer {layer.name!r} has weights {shapes}, the base model {base_shapes}"
+    return ""
+
+
+def _input_shapes(model: tf.keras.Model) -> Dict[str, tuple]:
+    return {name: tuple(tensor.shape[1:]) for name, tensor in zip(model.input_names,
+                                                                   model.inputs)}
 
 
 def _is_chief(strategy: tf.distribute.Strategy) -> bool:

@@ -43,13 +43,16 @@ def search_space(tune: TuneConfig) -> keras_tuner.HyperParameters:
         space.Choice("learning_rate", list(tune.learning_rate))
     if tune.epochs is not None:
         space.Choice("epochs", list(tune.epochs))
+    if tune.ensemble is not None:
+        space.Choice("ensemble", list(tune.ensemble))
     return space
 
 
 def untuned_values(tune: TuneConfig, train) -> Dict[str, Any]:
     """The values of `train:` for each searched hyperparameter: the first trial's."""
     values = {"hidden_units": spell_units(train.hidden_units),
-              "learning_rate": float(train.learning_rate), "epochs": int(train.epochs)}
+              "learning_rate": float(train.learning_rate), "epochs": int(train.epochs),
+              "ensemble": int(train.ensemble)}
     return {name: values[name] for name in TUNED_FIELDS if getattr(tune, name) is not None}
 
 

@@ -83,6 +83,8 @@ def test_regression_accepts_rmse(tmp_path):
     ({**TUNE, "learning_rate": {"min": 0.0, "max": 0.01}}, "greater than 0"),
     ({**TUNE, "epochs": [0, 4]}, "epochs must be positive"),
     ({**TUNE, "epochs": [4, 4]}, "listed more than once"),
+    ({**TUNE, "ensemble": [0, 3]}, "1 to 10 networks"),
+    ({**TUNE, "ensemble": [3, 11]}, "1 to 10 networks"),
     ({**TUNE, "batch_size": [32]}, "batch_size"),
 ])
 def test_bad_sections_are_config_errors(tmp_path, tune, expected):
@@ -100,9 +102,10 @@ def test_tuned_train_takes_the_tuners_values(taxi_config):
     assert tuned_train(train, None) is train
     assert tuned_train(train, {}) is train
     best = {"space": [], "values": {"hidden_units": "16-8", "learning_rate": 0.003,
-                                    "epochs": 7}}
+                                    "epochs": 7, "ensemble": 5}}
     tuned = tuned_train(train, best)
-    assert (tuned.hidden_units, tuned.learning_rate, tuned.epochs) == ([16, 8], 0.003, 7)
+    assert (tuned.hidden_units, tuned.learning_rate, tuned.epochs, tuned.ensemble) == (
+        [16, 8], 0.003, 7, 5)
     assert (tuned.batch_size, tuned.seed, tuned.strategy) == (
         train.batch_size, train.seed, train.strategy)
     # A field the search left out keeps train:'s value.

@@ -222,11 +222,14 @@ def test_split_is_fixed_and_a_third():
     assert sorted(train + held_out) == list(range(300))
 
 
-@pytest.mark.parametrize("rows, batch, epochs", [(267, 16, 18), (10_000, 512, 15),
-                                                 (200_000, 512, 4), (30, 16, 100)])
-def test_training_budget(rows, batch, epochs):
+@pytest.mark.parametrize("rows, batch, epochs, bins", [
+    (267, 16, 36, 0), (999, 64, 38, 0), (1000, 64, 38, 16), (10_000, 512, 30, 16),
+    (200_000, 512, 4, 16), (30, 16, 100, 0)])
+def test_training_budget(rows, batch, epochs, bins):
     budget = inference.training_budget(rows)
-    assert (budget.batch_size, budget.epochs) == (batch, epochs)
+    assert (budget.batch_size, budget.epochs, budget.numeric_bins) == (batch, epochs, bins)
+    assert budget.learning_rate == inference.LEARNING_RATE
+    assert str(rows) in budget.bins_why
 
 
 def test_feature_kinds_follow_the_types_tfdv_reads(penguins):

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from mlpipe.config import FeaturesConfig, LabelConfig, TrainConfig
+from mlpipe.trainer import features as names
 from mlpipe.trainer import model as model_lib
 from mlpipe.trainer.features import ProblemSpec
 
@@ -155,3 +157,52 @@ def test_only_the_chief_writes_the_export(cluster, task_type, task_id, chief):
         tf.train.ClusterSpec(cluster), task_type=task_type, task_id=task_id)
     assert _is_chief(_Strategy(resolver)) is chief
     assert _is_chief(tf.distribute.get_strategy()) is True
+
+
+def test_the_model_takes_the_numeric_bins():
+    spec = ProblemSpec(label=LabelConfig(name="y", task="regression", column="y"),
+                       features=FeaturesConfig(numeric=["x"], numeric_bins=4),
+                       train=TrainConfig())
+    assert spec.piecewise_keys_and_sizes() == [(names.piecewise_key("x"), 4)]
+    model = model_lib.build_model(spec, vocabulary_size=lambda name: 0)
+    assert {"x_z": (None, 1), "x_bins": (None, 4)} == {
+        i.name: tuple(i.shape) for i in model.inputs}
+
+
+def _regression_rows(rows=256, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 1)).astype(np.float32)
+    return {"x_z": x}, (3.0 * x[:, 0] + 10.0 + rng.normal(scale=0.1, size=rows)).astype(np.float32)
+
+
+def test_an_ensemble_answers_the_mean_of_members_trained_each_on_its_own_loss():
+    spec = ProblemSpec(label=LabelConfig(name="y", task="regression", column="y"),
+                       features=FeaturesConfig(numeric=["x"]),
+                       train=TrainConfig(hidden_units=[8], ensemble=3, learning_rate=0.05))
+    model = model_lib.build_model(spec, vocabulary_size=lambda name: 0, label_scale=(10.0, 3.0))
+    assert model.output_names == [model_lib.VALUE_KEY]
+    trainable = model_lib.trainable_members(model, spec, (10.0, 3.0))
+    assert len(trainable.outputs) == 3
+    members = [f"member{i}_{model_lib.VALUE_KEY}" for i in range(3)]
+    assert [t.name.split("/")[0] for t in trainable.outputs] == members
+    features, label = _regression_rows()
+    # Each member starts from its own weights.
+    kernels = [model.get_layer(f"member{i}_deep_0").get_weights()[0] for i in range(3)]
+    assert not np.allclose(kernels[0], kernels[1])
+    history = trainable.fit(features, (label,) * 3, epochs=30, batch_size=32, verbose=0)
+    for i in range(3):
+        losses = history.history[f"{members[i]}_loss"]
+        assert losses[-1] < 0.2 * losses[0]
+    outputs = [np.asarray(o) for o in trainable.predict(features, verbose=0)]
+    np.testing.assert_allclose(model.predict(features, verbose=0), np.mean(outputs, axis=0),
+                               rtol=1e-5, atol=1e-5)
+    rmse = float(np.sqrt(np.mean((model.predict(features, verbose=0)[:, 0] - label) ** 2)))
+    assert rmse < 0.5
+
+
+def test_one_network_is_the_model_itself():
+    spec = ProblemSpec(label=LabelConfig(name="y", task="regression", column="y"),
+                       features=FeaturesConfig(numeric=["x"]), train=TrainConfig())
+    model = model_lib.build_model(spec, vocabulary_size=lambda name: 0)
+    assert model_lib.trainable_members(model, spec) is model
+    assert not any(layer.name.startswith("member") for layer in model.layers)

@@ -8,8 +8,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
-from tensorflow_transform.tf_metadata import dataset_metadata
+from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
+from mlpipe.config import FeaturesConfig, LabelConfig, TrainConfig
 from mlpipe.trainer import features as names
 from mlpipe.trainer import preprocessing
 from mlpipe.trainer.features import ProblemSpec
@@ -209,3 +210,50 @@ def test_serving_inputs_without_label_source_drop_the_label(spec):
 def test_custom_config_without_problem_section_is_refused():
     with pytest.raises(ValueError, match="problem"):
         preprocessing_fn({}, {})
+
+
+
+# One numeric column with a data-entry error (100,000 among 1..399) and a missing value, binned.
+BINNED_VALUES = [float(v) for v in range(1, 400)] + [100_000.0]
+
+
+@pytest.fixture(scope="module")
+def binned(tmp_path_factory):
+    """Transformed rows of `x` (BINNED_VALUES, then a missing value) with numeric_bins: 4,
+    through real tf.Transform."""
+    spec = ProblemSpec(label=LabelConfig(name="y", task="regression", column="y"),
+                       features=FeaturesConfig(numeric=["x"], numeric_bins=4),
+                       train=TrainConfig())
+    raw = [{"x": [v], "y": 1.0} for v in BINNED_VALUES] + [{"x": [], "y": 1.0}]
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
+        "x": tf.io.VarLenFeature(tf.float32), "y": tf.io.FixedLenFeature([], tf.float32)}))
+    fn = functools.partial(preprocessing_fn, custom_config=spec.to_custom_config())
+    with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft-binned")),
+                          force_tf_compat_v1=False):
+        (rows, _), _ = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
+    return rows
+
+
+def test_a_data_entry_error_is_clipped_to_the_995th_percentile(binned):
+    z = _column(binned, names.numeric_key("x"))
+    outlier, largest_real = z[len(BINNED_VALUES) - 1], z[398]
+    # Unclipped, 100,000 would be ~20 standard deviations out; clipped, it sits at the top of
+    # the real values (the 99.5% quantile of 400 values is about the 398th).
+    assert largest_real - 0.05 <= outlier <= largest_real + 1e-6
+    assert z[len(BINNED_VALUES)] == 0.0   # missing: the mean
+
+
+def test_numeric_bins_encode_the_position_piecewise_linearly(binned):
+    encoded = np.array([np.asarray(row[names.piecewise_key("x")]).reshape(-1)
+                        for row in binned])
+    assert encoded.shape == (len(BINNED_VALUES) + 1, 4)
+    assert encoded.min() >= 0.0 and encoded.max() <= 1.0
+    present = encoded[:len(BINNED_VALUES)]
+    # Every bin fills in turn: 0 below it, 1 above it; the total is monotone in the value.
+    assert np.all(np.diff(present.sum(axis=1)) >= -1e-6)
+    np.testing.assert_allclose(present[0], 0.0, atol=0.01)
+    np.testing.assert_allclose(present[-1], 1.0)       # the error saturates, like a tree
+    np.testing.assert_allclose(present[199], [1.0, 1.0, 0.0, 0.0], atol=0.03)   # the median
+    quarter = present[99]
+    assert quarter[0] > 0.95 and quarter[1] < 0.05
+
