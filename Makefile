@@ -10,7 +10,7 @@ CONFIG ?=
 HOME_DIR ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-serving bench-problems schema clean
+.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-serving bench-problems bench-warm-start schema clean
 
 # `make` alone lists the targets; every target documents itself with `## ...` after its name.
 .DEFAULT_GOAL := help
@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 help: ## list the targets (this text)
 	@echo "Usage: make TARGET [CONFIG=path/to/problem.yaml] [HOME_DIR=runs] [PYTEST_ARGS=...]"
 	@grep -E '^[a-zA-Z][a-zA-Z0-9_-]*:.*## ' $(MAKEFILE_LIST) \
-		| awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+		| awk 'BEGIN {FS = ":.*## "}; {printf "  %-17s %s\n", $$1, $$2}'
 
 venv: $(STAMP) ## set up .venv (Python 3.10, the pinned packages of requirements.lock)
 
@@ -84,6 +84,9 @@ bench-serving: venv loadtool ## the serving load test and batch scoring benchmar
 # scikit-learn (already pinned in requirements.lock as a TFX dependency) is the reference.
 bench-problems: venv ## init + run on three new problems against scikit-learn on the same split
 	$(PY) -m benchmarks.bench_problems --tune
+
+bench-warm-start: venv ## warm start against cold start on the taxi data arriving in spans
+	$(PY) -m benchmarks.bench_warm_start
 
 clean: ## remove the venv, the runs and the benchmark output
 	rm -rf $(VENV) $(VENV)-install.log .chromium-install.log .wrk-install.log runs benchmarks/out

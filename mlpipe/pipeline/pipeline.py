@@ -78,14 +78,17 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]))
     tuners = _tuner(config, settings, custom_config, **training_inputs)
+    # The baseline is a model blessed by the node whose blessing the Pusher reads.
+    blessed_by = fairness_gate.NODE_ID if config.evaluation.fairness else "Evaluator"
+    warm_start = _warm_start_resolver(config, settings, transform.outputs["transformed_examples"],
+                                      blessed_by)
     trainer = _trainer(
         settings, custom_config,
         run_fn=RUN_FN,
         # With a `tune:` section, the Trainer trains with the Tuner's best hyperparameters.
         hyperparameters=tuners[0].outputs["best_hyperparameters"] if tuners else None,
+        base_model=warm_start[0].outputs[baseline.MODEL_KEY] if warm_start else None,
         **training_inputs)
-    # The baseline is a model blessed by the node whose blessing the Pusher reads.
-    blessed_by = fairness_gate.NODE_ID if config.evaluation.fairness else "Evaluator"
     baseline_resolver = _baseline_resolver(settings, trainer.outputs["model"], blessed_by)
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
@@ -100,8 +103,9 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
     attributions = _attributions(config, example_gen, trainer)
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
-                  transform, *tuners, trainer, baseline_resolver, evaluator, *gates, pusher,
-                  attributions]
+                  *drift, *window, transform, *tuners, *warm_start, trainer, baseline_resolver,
+                  evaluator,
+                  *gates, pusher, attributions]
     if config.data.score_path:
         components += _bulk_inference(config.data.format, config.data.score_path, trainer,
                                       blessing)
@@ -286,6 +290,27 @@ def _baseline_resolver(settings: RunnerSettings, candidate, blessed_by: str) -> 
         strategy = baseline.LatestOtherBlessedModelStrategy
         channels[baseline.CANDIDATE_KEY] = candidate
     return tfx.dsl.Resolver(strategy_class=strategy, **channels).with_id("baseline_resolver")
+
+
+def _warm_start_resolver(config: ProblemConfig, settings: RunnerSettings, training_data,
+                         blessed_by: str) -> list:
+    """[a Resolver of the latest blessed model not trained on `training_data`: the Trainer's
+    `base_model`] with `train.warm_start`, else []. The Trainer falls back to a cold start (and
+    logs why) when there is none yet or it does not fit (mlpipe.trainer.model.warm_start)."""
+    if not config.train.warm_start:
+        return []
+    channels = {
+        baseline.MODEL_KEY: tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        baseline.BLESSING_KEY: tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
+                                               producer_component_id=blessed_by,
+                                               output_key="blessing"),
+    }
+    if settings.baseline == "latest_blessed":   # KFP v2 / Vertex: TFX's built-in strategy only
+        strategy = tfx.dsl.experimental.LatestBlessedModelStrategy
+    else:
+        strategy = baseline.WarmStartModelStrategy
+        channels[baseline.TRAINING_DATA_KEY] = training_data
+    return [tfx.dsl.Resolver(strategy_class=strategy, **channels).with_id("warm_start_resolver")]
 
 
 def _bulk_inference(data_format: str, score_path: str, trainer, model_blessing) -> list:

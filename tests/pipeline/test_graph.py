@@ -6,6 +6,7 @@ import pytest
 from tfx import v1 as tfx
 
 from mlpipe.core.contract import SERVING_SIGNATURE
+from mlpipe.pipeline import baseline
 from mlpipe.pipeline.pipeline import create_pipeline
 from mlpipe.pipeline.runner_settings import (RunnerSettings, StepResources, VertexPush,
                                              VertexTraining)
@@ -130,3 +131,25 @@ def test_step_resources_go_on_the_trainer_only(taxi_config):
 def test_evaluator_reads_the_shared_signature_names(local):
     eval_config = _nodes(local)["Evaluator"].exec_properties["eval_config"]
     assert SERVING_SIGNATURE in eval_config
+
+
+@pytest.mark.parametrize("settings", [LOCAL, CLOUD], ids=["local", "cloud"])
+def test_warm_start_gives_the_trainer_the_latest_blessed_model(taxi_config, settings):
+    warm = taxi_config.model_copy(update={
+        "train": taxi_config.train.model_copy(update={"warm_start": True})})
+    nodes = _nodes(create_pipeline(warm, settings))
+    resolver = nodes["warm_start_resolver"]
+    # Locally the base is never a model trained on this run's data (an unchanged re-run stays
+    # cached); KFP v2 / Vertex compile only TFX's built-in strategy.
+    assert resolver.exec_properties["resolver_class"] is (
+        baseline.WarmStartModelStrategy if settings is LOCAL
+        else tfx.dsl.experimental.LatestBlessedModelStrategy)
+    blessing = resolver.raw_inputs["model_blessing"]
+    assert (blessing.producer_component_id, blessing.output_key) == ("Evaluator", "blessing")
+    assert "warm_start_resolver" in _graph(create_pipeline(warm, settings))["Trainer"]
+    assert nodes["Trainer"].inputs["base_model"] is resolver.outputs["model"]
+
+
+def test_no_warm_start_no_base_model(local):
+    assert "warm_start_resolver" not in _nodes(local)
+    assert "base_model" not in _nodes(local)["Trainer"].inputs
