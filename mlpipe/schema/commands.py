@@ -26,7 +26,9 @@ def _schema(invocation) -> int:
     if output.resolve() == pathlib.Path(config.schema_path).resolve():
         raise ConfigError(f"--output {output}: refusing to overwrite the curated schema")
     curated = load_schema(config.schema_path)
-    check_input_data(config, numeric_columns(curated))
+    # With data by span, the checks and the proposal read the newest span's files.
+    span = check_input_data(config, numeric_columns(curated)).span
+    data_path = span.path if span else config.data.path
     import_tensorflow_quietly()
     from google.protobuf import text_format
 
@@ -35,12 +37,14 @@ def _schema(invocation) -> int:
     # model does not read, such as one `mlpipe init` left out, even when this data fills it).
     optional = [name for name, info in environment_features(curated, TRAINING).items()
                 if not info.required]
-    proposed = proposal.propose_schema(config.data.path, config.label_only_columns,
+    proposed = proposal.propose_schema(data_path, config.label_only_columns,
                                        config.data.missing_values, optional,
                                        data_format=config.data.format)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text_format.MessageToString(proposed))
     differences = proposal.schema_diff(curated, proposed)
+    if span:
+        print(f"Data: span {span.describe()}: {data_path}")
     print(f"Proposal written to {output}")
     print(f"Compared with the curated schema {config.schema_path}:")
     print("\n".join(differences) if differences else "  no differences")
