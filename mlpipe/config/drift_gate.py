@@ -9,39 +9,19 @@ frequencies for string features, Jensen-Shannon divergence between histograms fo
 `ProblemConfig`.
 """
 
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 from pydantic import Field, field_validator
 
-from mlpipe.config.base import Strict
+from mlpipe.config.monitoring import DriftThresholds
 
 
-class DriftGateConfig(Strict):
+class DriftGateConfig(DriftThresholds):
     enabled: bool = Field(True, description="false: no DriftGate in the graph, even with spans.")
-    categorical_threshold: float = Field(
-        0.1, gt=0, le=1,
-        description="L-infinity distance between the value frequencies of a string feature "
-                    "above which it has drifted.")
-    numeric_threshold: float = Field(
-        0.15, gt=0, le=1,
-        description="Jensen-Shannon divergence between the histograms of a numeric feature "
-                    "above which it has drifted.")
-    thresholds: Dict[str, float] = Field(
-        default_factory=dict,
-        description="Feature -> its own threshold (in (0, 1]), overriding the above.")
     features: Optional[List[str]] = Field(
         None, description="Features compared (default: every feature of the problem). Leave "
                           "out calendar features (month, ...): they move by construction "
                           "between spans cut by time.")
-
-    @field_validator("thresholds")
-    @classmethod
-    def _in_unit_interval(cls, thresholds: Dict[str, float]) -> Dict[str, float]:
-        wrong = {name: value for name, value in thresholds.items() if not 0 < value <= 1}
-        if wrong:
-            raise ValueError(f"thresholds must be in (0, 1] (a distance between 0 and 1 above "
-                             f"which a feature has drifted), got {wrong}")
-        return thresholds
 
     @field_validator("features")
     @classmethod
