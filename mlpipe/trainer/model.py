@@ -30,8 +30,8 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from mlpipe.config.tune import tuned_train
-from mlpipe.core.contract import (CLASSES_KEY, OUTPUT_KEY, PREDICTION_KEY, SCORES_KEY,
-                                  SERVING_SIGNATURE, TRANSFORM_SIGNATURE, VALUE_KEY)
+from mlpipe.core.contract import (CLASSES_KEY, PREDICTION_KEY, SERVING_SIGNATURE,
+                                  TRANSFORM_SIGNATURE)
 from mlpipe.trainer.features import ProblemSpec
 
 # Batches read to estimate the regression label's mean and spread (an estimate is enough to

@@ -94,7 +94,7 @@ def test_penguins_config_says_what_was_decided(written, tables):
         tables["penguins"][0].resolve()
     assert raw["features"] == {
         "numeric": ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"],
-        "categorical": ["island", "sex", "tag"]}
+        "categorical": ["island", "sex", "tag"], "numeric_bins": 0}
     left_out = _left_out(text)
     assert set(left_out) == {"rowid", "year", "comment"}
     assert left_out["rowid"].startswith("row id: unique per row")
@@ -112,7 +112,11 @@ def test_penguins_config_says_what_was_decided(written, tables):
     assert accuracy > 0.5
     config = load_config(config_file)          # the written config loads as any other
     assert config.label.positive_class == "Gentoo"
-    assert config.train.batch_size == 16 and config.train.epochs == 18
+    assert config.train.batch_size == 16 and config.train.epochs == 36
+    assert (config.train.learning_rate, config.train.ensemble) == (0.003, 3)
+    # A few hundred rows: no piecewise-linear bins, and the comment says why.
+    assert config.features.numeric_bins == 0
+    assert _comments(text, "numeric_bins")[0].startswith("only ")
 
 
 def test_a_0_1_label_and_a_leak(written):

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from mlpipe.config import FeaturesConfig, LabelConfig, TrainConfig
+from mlpipe.core.contract import OUTPUT_KEY, VALUE_KEY
 from mlpipe.trainer import features as names
 from mlpipe.trainer import model as model_lib
 from mlpipe.trainer.features import ProblemSpec
@@ -44,7 +45,7 @@ def test_model_inputs_are_the_transformed_feature_keys(spec):
         key for key, _ in spec.categorical_keys_and_sizes(lambda name: VOCABULARY_SIZE)}
     assert set(model.input_names) == expected
     assert {"fare_z", "payment_type_id", "fare_bucket"} <= expected
-    assert model.output_names == [model_lib.OUTPUT_KEY]
+    assert model.output_names == [OUTPUT_KEY]
 
 
 def test_one_hot_widths_include_oov_and_missing_buckets(spec):
@@ -180,10 +181,10 @@ def test_an_ensemble_answers_the_mean_of_members_trained_each_on_its_own_loss():
                        features=FeaturesConfig(numeric=["x"]),
                        train=TrainConfig(hidden_units=[8], ensemble=3, learning_rate=0.05))
     model = model_lib.build_model(spec, vocabulary_size=lambda name: 0, label_scale=(10.0, 3.0))
-    assert model.output_names == [model_lib.VALUE_KEY]
+    assert model.output_names == [VALUE_KEY]
     trainable = model_lib.trainable_members(model, spec, (10.0, 3.0))
     assert len(trainable.outputs) == 3
-    members = [f"member{i}_{model_lib.VALUE_KEY}" for i in range(3)]
+    members = [f"member{i}_{VALUE_KEY}" for i in range(3)]
     assert [t.name.split("/")[0] for t in trainable.outputs] == members
     features, label = _regression_rows()
     # Each member starts from its own weights.
