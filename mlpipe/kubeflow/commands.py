@@ -13,7 +13,7 @@ import tempfile
 
 from mlpipe.config import ConfigError
 from mlpipe.config.cloud import resolve_cloud, resolve_deploy_cloud
-from mlpipe.errors import EXIT_FAILED, EXIT_OK
+from mlpipe.errors import EXIT_FAILED, EXIT_OK, BadInputError
 
 # flag -> CloudConfig field
 _CLOUD_FLAGS = {
@@ -47,6 +47,9 @@ def register(command) -> None:
     submit.add_argument("--experiment", help="KFP experiment (default: cloud.experiment or the "
                                              "pipeline name)")
     submit.add_argument("--run-name", help="run / job id (default: <pipeline>-<timestamp>)")
+    submit.add_argument("--accept-drift", action="store_true",
+                        help="data by span: this run's DriftGate lets a known shift through "
+                             "(compiled into this submission only, recorded on the gate)")
     submit.add_argument("--wait", action="store_true",
                         help="vertex: follow the run until it ends; exit 1 unless it succeeded")
     submit.add_argument("--wait-timeout", type=float, default=6 * 3600,
@@ -211,6 +214,9 @@ def _schedule(invocation) -> int:
 
 def _package(config, cloud, args, scratch: pathlib.Path) -> pathlib.Path:
     if args.package:
+        if getattr(args, "accept_drift", False):
+            raise BadInputError("--accept-drift compiles the acceptance into this submission: "
+                                "it cannot change an already compiled --package")
         package = pathlib.Path(args.package)
         if not package.is_file():
             raise ConfigError(f"--package: file not found: {package}")
@@ -218,7 +224,8 @@ def _package(config, cloud, args, scratch: pathlib.Path) -> pathlib.Path:
     from mlpipe.kubeflow.compile import compile_pipeline, default_output
     output = pathlib.Path(args.output) if args.output else scratch / default_output(
         config, args.target).name
-    return compile_pipeline(config, cloud, args.target, output).path
+    return compile_pipeline(config, cloud, args.target, output,
+                            accept_drift=getattr(args, "accept_drift", False)).path
 
 
 def _deploy(invocation) -> int:

@@ -55,7 +55,10 @@ def default_output(config: ProblemConfig, target: str) -> pathlib.Path:
     return pathlib.Path(f"{config.name}-{target}.{suffix}")
 
 
-def cloud_runner_settings(config: ProblemConfig, cloud: CloudConfig) -> RunnerSettings:
+def cloud_runner_settings(config: ProblemConfig, cloud: CloudConfig,
+                          accept_drift: bool = False) -> RunnerSettings:
+    """`accept_drift`: the compiled DriftGate lets a crossing through (for the one run that
+    `mlpipe submit --accept-drift` starts from it)."""
     if config.data.missing_values:
         # A local run blanks them in a staged copy (mlpipe.pipeline.staging); a cloud step reads
         # the data where it is, and CsvExampleGen would read the tokens as text.
@@ -78,6 +81,7 @@ def cloud_runner_settings(config: ProblemConfig, cloud: CloudConfig) -> RunnerSe
         baseline="latest_blessed",
         drift_baseline="latest",
         span=None,  # data by span: each run ingests the newest span it finds
+        accept_drift=accept_drift,
         trainer_resources=_step_resources(training) if training and not on_vertex else None,
         vertex_training=(VertexTraining(region=cloud.region, job=vertex_training_job(cloud))
                          if on_vertex else None),
@@ -116,10 +120,11 @@ def beam_args(config: ProblemConfig, cloud: CloudConfig) -> List[str]:
 
 
 def compile_pipeline(config: ProblemConfig, cloud: CloudConfig, target: str,
-                     output: Optional[pathlib.Path] = None) -> CompiledPipeline:
+                     output: Optional[pathlib.Path] = None,
+                     accept_drift: bool = False) -> CompiledPipeline:
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as v2
     output = pathlib.Path(output) if output else default_output(config, target)
-    pipeline = create_pipeline(config, cloud_runner_settings(config, cloud))
+    pipeline = create_pipeline(config, cloud_runner_settings(config, cloud, accept_drift))
     runner = v2.KubeflowV2DagRunner(
         config=v2.KubeflowV2DagRunnerConfig(display_name=config.name, default_image=cloud.image),
         output_dir=str(output.parent.resolve()), output_filename=output.name)

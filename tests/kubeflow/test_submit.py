@@ -13,6 +13,7 @@ import yaml
 from mlpipe.kubeflow import submit
 from mlpipe.config.cloud import resolve_cloud
 from mlpipe import cli
+from tests.support.configs import write_config
 from tests.support.cloud import (BUCKET, CLOUD, IMAGE, NO_BUCKET_YET, PROJECT, REGION,
                                  failing_as_told, write_cloud_config)
 
@@ -258,3 +259,30 @@ def test_vertex_unreachable_endpoint(packages, cloud_config, closed_port_url, mo
         submit.submit_vertex(packages["vertex"].path, cloud, NAME, api_endpoint=closed_port_url,
                              timeout=5)
     assert time.monotonic() - start < 30
+
+
+def test_cli_vertex_submit_accept_drift_is_compiled_into_that_run_only(vertex_stand_in, capsys,
+                                                                        tmp_path, packages):
+    """Data by span: `submit --accept-drift` compiles a DriftGate that lets a known shift
+    through, for the one job it creates; a precompiled --package cannot carry it."""
+    server = vertex_stand_in()
+
+    def spans(raw):
+        raw["data"]["path"] = "data/span-{SPAN}/"
+        raw["cloud"]["data_path"] = f"gs://{BUCKET}/data/taxi/span-{{SPAN}}/"
+    config_file = write_config(tmp_path / "spans.yaml", cloud=CLOUD, edit=spans)
+    code = cli.main(["submit", "--target", "vertex", "--config", str(config_file),
+                     "--accept-drift", "--api-endpoint", server.url, "--run-name", "taxi-span-3",
+                     "--output", str(tmp_path / "accepted.json")])
+    assert code == 0, capsys.readouterr().err
+    create, = server.find("POST", V1 + "/pipelineJobs")
+    gate = create.json()["pipelineSpec"]["root"]["dag"]["tasks"]["DriftGate"]
+    accept = gate["inputs"]["parameters"]["accept_drift"]["runtimeValue"]["constantValue"]
+    assert next(iter(accept.values())) in (1, "1")
+
+    code = cli.main(["submit", "--target", "vertex", "--config", str(config_file),
+                     "--accept-drift", "--package", str(packages["vertex"].path),
+                     "--api-endpoint", server.url])
+    assert code == 2
+    assert "cannot change an already compiled --package" in capsys.readouterr().err
+    assert len(server.find("POST", V1 + "/pipelineJobs")) == 1
