@@ -109,7 +109,10 @@ def _print_decisions(analysis, features) -> None:
     for item in analysis.excluded:
         print(f"  left out:    {item.column}: {item.reason}")
     print(f"  KPI:         {_kpi_summary(analysis.baseline, label.task)}")
-    print(f"  training:    {analysis.budget.why}")
+    budget = analysis.budget
+    print(f"  training:    {budget.why}, learning rate {budget.learning_rate}, "
+          f"{budget.ensemble} networks averaged")
+    print(f"  bins:        {budget.bins_why}")
 
 
 def _label_summary(analysis) -> str:

@@ -174,6 +174,8 @@ def test_a_multiclass_text_label_and_its_domain(written):
     assert "label:       species -> species_class: multiclass, 3 classes: 'Adelie', " \
         "'Chinstrap', 'Gentoo' (3 to 45 text values are classes, for 450 rows)" in stdout
     assert "KPI:         accuracy >= " in stdout
+    assert "learning rate 0.003, 3 networks averaged" in stdout
+    assert "bins:        only 300 training rows (fewer than 1000): no bins" in stdout
     raw = yaml.safe_load(text)
     assert raw["label"] == {"name": "species_class", "task": "multiclass", "column": "species",
                             "classes": ["Adelie", "Chinstrap", "Gentoo"]}
