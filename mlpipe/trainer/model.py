@@ -187,7 +187,7 @@ def skip_autograph_for_tf_keras() -> None:
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     skip_autograph_for_tf_keras()
     spec = ProblemSpec.from_custom_config(fn_args.custom_config)
-    # When the Tuner ran, its best values replace train:'s (hidden_units, learning_rate, epochs).
+    # When the Tuner ran, its best values replace train:'s (the fields tune: searches).
     spec = dataclasses.replace(spec, train=tuned_train(spec.train, fn_args.hyperparameters))
     transform_output = tft.TFTransformOutput(fn_args.transform_output)
     strategy = choose_strategy(spec.train.strategy)
@@ -195,7 +195,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                  strategy.num_replicas_in_sync, spec.train)
     model = fit_model(spec, fn_args, transform_output, strategy,
                       callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
-                      base_model=fn_args.base_model if spec.train.warm_start else None)
+                      base_model=fn_args.base_model)
     signatures = {
         SERVING_SIGNATURE: _serving_signature(model, transform_output, spec),
         TRANSFORM_SIGNATURE: _transform_signature(model, transform_output),
@@ -219,15 +219,14 @@ def fit_model(spec: ProblemSpec, fn_args, transform_output, strategy, callbacks=
     train_dataset = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output,
                              spec.label_key, global_batch, spec.train.seed)
     scale = (label_scale(train_dataset) if spec.label.task == "regression" else (0.0, 1.0))
-    with strategy.scope():
-        model = build_model(spec, transform_output.vocabulary_size_by_name, scale)
-        warm = spec.train.warm_start and warm_start(model, base_model)
-    epochs = spec.train.epochs_when_warm if warm else spec.train.epochs
     count = spec.train.ensemble
     if count > 1:   # every member learns the same label
         train_dataset = train_dataset.map(lambda features, label: (features, (label,) * count))
     with strategy.scope():
+        model = build_model(spec, transform_output.vocabulary_size_by_name, scale)
+        warm = spec.train.warm_start and warm_start(model, base_model)
         trainable = trainable_members(model, spec, scale)
+    epochs = spec.train.epochs_when_warm if warm else spec.train.epochs
     trainable.fit(train_dataset, epochs=epochs, verbose=0, callbacks=list(callbacks))
     return model
 
