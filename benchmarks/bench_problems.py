@@ -38,10 +38,10 @@ TARGETS = {"binary": 0.02, "multiclass": 0.02, "regression": 0.05}
 TUNE_SECTION = """
 tune:
   hidden_units: [[64, 32], [128, 64]]
-  learning_rate: [0.001, 0.003]
+  learning_rate: [0.001, 0.003, 0.01]
   epochs: [1x, 2x]
   ensemble: [3, 5]
-  max_trials: 6
+  max_trials: 8
 """
 
 
