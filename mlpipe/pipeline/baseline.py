@@ -21,6 +21,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import types
 from tfx.dsl.components.common import resolver as resolver_lib
 
+from mlpipe.core import lineage
 from mlpipe.core.artifacts import blessed_model_ids
 
 CANDIDATE_KEY = "candidate"
@@ -68,8 +69,5 @@ def trained_on(store: mlmd.MetadataStore, model_id: int) -> Set[int]:
     """Ids of the artifacts the Trainer execution that produced `model_id` read as `examples`."""
     producers = [event.execution_id for event in store.get_events_by_artifact_ids([model_id])
                  if event.type == metadata_store_pb2.Event.OUTPUT]
-    if not producers:
-        return set()
-    return {event.artifact_id for event in store.get_events_by_execution_ids(producers)
-            if event.type == metadata_store_pb2.Event.INPUT and event.path.steps
-            and event.path.steps[0].key == "examples"}
+    return {artifact.id for producer in producers
+            for artifact in lineage.input_artifacts(store, producer, "examples")}

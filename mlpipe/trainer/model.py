@@ -1,8 +1,9 @@
 """The Keras model and the TFX Trainer's `run_fn`.
 
 A wide-and-deep model over the transformed features: one-hot categorical and bucket ids plus
-z-scored numerics (and their piecewise-linear encodings) feed both a small MLP and, directly, the output layer (the "wide" part, which
-alone is a linear model on one-hot features). The head follows `label.task`:
+z-scored numerics (and their piecewise-linear encodings) feed both a small MLP and, directly,
+the output layer (the "wide" part, which alone is a linear model on one-hot features). The head
+follows `label.task`; with `train.ensemble` N, N such networks answer their mean:
 - binary: one logit -> sigmoid -> "probability" (P(label = 1)), binary cross-entropy;
 - multiclass: one logit per class -> softmax -> "scores", sparse categorical cross-entropy;
 - regression: one output in standard units, rescaled by the training label's mean and standard
