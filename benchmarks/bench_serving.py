@@ -29,10 +29,14 @@ import sys
 import tempfile
 import time
 
-import mlpipe  # noqa: F401  (process settings before TensorFlow)
-from mlpipe.config import Bound, load_config
-from mlpipe.core.run_home import RunHome
-from mlpipe.process import import_tensorflow_quietly
+if __package__ in (None, ""):  # run as a script: the repository root, for benchmarks.floors
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+import mlpipe  # noqa: F401,E402  (process settings before TensorFlow)
+from benchmarks import floors  # noqa: E402
+from mlpipe.config import Bound, load_config  # noqa: E402
+from mlpipe.core.run_home import RunHome  # noqa: E402
+from mlpipe.process import import_tensorflow_quietly  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 CONCURRENCY = (1, 8, 32)
@@ -271,27 +275,9 @@ def _repeated_csv(source: pathlib.Path, target: pathlib.Path, copies: int) -> pa
 def _direct_scoring(model, encoder, path, batch, keep_serialized=False):
     """The hand-written path: whole CSV read by pyarrow with the schema's types, each chunk's
     columns as one-value lists (empty value: null list), tfx_bsl's encoder, one model call."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.csv as pa_csv
-    from tfx_bsl.coders import example_coder
-    arrow_type = {"INT": pa.int64(), "FLOAT": pa.float32(), "BYTES": pa.binary()}
-    types = {name: arrow_type[info.type] for name, info in encoder.features.items()}
-    table = pa_csv.read_csv(str(path), convert_options=pa_csv.ConvertOptions(
-        column_types=types, include_columns=list(types), strings_can_be_null=True))
-    coder = example_coder.RecordBatchToExamplesEncoder()
+    types = floors.arrow_types({name: info.type for name, info in encoder.features.items()})
     rows, kept = 0, []
-    for chunk in table.to_batches(batch):
-        lists = []
-        for column in chunk.columns:
-            offsets = np.arange(chunk.num_rows + 1, dtype=np.int32)
-            if not column.null_count:
-                lists.append(pa.ListArray.from_arrays(pa.array(offsets), column))
-                continue
-            np.cumsum(column.is_valid().to_numpy(zero_copy_only=False), out=offsets[1:])
-            lists.append(pa.ListArray.from_arrays(pa.array(offsets), column.drop_null(),
-                                                  mask=column.is_null()))
-        serialized = coder.encode(pa.RecordBatch.from_arrays(lists, chunk.schema.names))
+    for serialized in floors.serialized_chunks(floors.read_typed_csv(path, types), batch):
         if keep_serialized:
             kept.append(serialized)
         else:
