@@ -16,6 +16,7 @@ setup(
         # requirements.lock).
         "keras-tuner>=1.3,<1.4",
         "dill",
+        "google-crc32c",  # TFRecord checksums of the CSV ExampleGen executor
         "pydantic>=2,<3",
         "PyYAML",
         "fastapi",

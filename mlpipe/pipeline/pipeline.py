@@ -14,6 +14,7 @@ from tfx.dsl.components.base import executor_spec
 
 from mlpipe.components.anomaly_gate import AnomalyGate
 from mlpipe.components import attributions as feature_attributions
+from mlpipe.components.csv_example_gen import executor as csv_executor
 from mlpipe.components import drift_gate
 from mlpipe.components import fairness_gate
 from mlpipe.components import model_card
@@ -334,9 +335,11 @@ def _example_gen(data_format: str, data_path: str, output_config,
                  node_id: str = EXAMPLE_GEN_ID, span: Optional[int] = None):
     """The ExampleGen reading `data_path` (a file, a folder, a glob, or a span pattern) in
     `data_format`, with the node id the readers of its output look for (the same for every
-    format): csv -> CsvExampleGen; parquet -> FileBasedExampleGen with mlpipe's parquet executor
-    (TFX's own reads a 0 as a missing value; see mlpipe.components.parquet_executor); tfrecord
-    -> ImportExampleGen (tf.Examples as they are; gzip when the file name ends in .gz).
+    format): csv -> FileBasedExampleGen with mlpipe's CSV executor (CsvExampleGen's examples
+    and split, ~40x faster; see mlpipe.components.csv_example_gen); parquet -> FileBasedExampleGen
+    with mlpipe's parquet executor (TFX's own reads a 0 as a missing value; see
+    mlpipe.components.parquet_executor); tfrecord -> ImportExampleGen (tf.Examples as they are;
+    gzip when the file name ends in .gz).
     A span pattern ingests one span: `span` (a static range), else the newest TFX finds."""
     base, pattern = input_base_and_pattern(data_path)
     inputs = dict(input_base=base, input_config=tfx.proto.Input(splits=[
@@ -345,7 +348,9 @@ def _example_gen(data_format: str, data_path: str, output_config,
         inputs["range_config"] = tfx.proto.RangeConfig(static_range=tfx.proto.StaticRange(
             start_span_number=span, end_span_number=span))
     if data_format == "csv":
-        example_gen = tfx.components.CsvExampleGen(**inputs)
+        example_gen = FileBasedExampleGen(
+            custom_executor_spec=executor_spec.BeamExecutorSpec(csv_executor.Executor),
+            **inputs)
     elif data_format == "parquet":
         example_gen = FileBasedExampleGen(
             custom_executor_spec=executor_spec.BeamExecutorSpec(parquet_executor.Executor),

@@ -39,7 +39,7 @@ EXPECTED_DEPENDENCIES = {
 }
 RESOLVERS = {"baseline_resolver-model-resolver", "baseline_resolver-model-blessing-resolver"}
 EXECUTORS = {
-    "CsvExampleGen": "tfx.components.example_gen.csv_example_gen.executor.Executor",
+    "CsvExampleGen": "mlpipe.components.csv_example_gen.executor.Executor",
     "StatisticsGen": "tfx.components.statistics_gen.executor.Executor",
     "ImportSchemaGen": "tfx.components.schema_gen.import_schema_gen.executor.Executor",
     "ExampleValidator": "tfx.components.example_validator.executor.Executor",

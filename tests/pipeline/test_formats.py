@@ -25,7 +25,7 @@ SETTINGS = RunnerSettings(pipeline_root="/runs/p/pipeline_root", serving_dir="/r
                           schema_file="/runs/p/staged/schema.pbtxt", code_version="abc",
                           metadata_path="/runs/p/metadata.sqlite", beam_args=[])
 EXECUTORS = {
-    "csv": "tfx.components.example_gen.csv_example_gen.executor.Executor",
+    "csv": "mlpipe.components.csv_example_gen.executor.Executor",
     "parquet": "mlpipe.components.parquet_executor.Executor",
     "tfrecord": "tfx.components.example_gen.import_example_gen.executor.Executor",
 }
