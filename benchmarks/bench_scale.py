@@ -59,7 +59,14 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/out")
     parser.add_argument("--scales", default="1,4,16,64",
                         help="comma-separated copies of the taxi CSV (default 1,4,16,64)")
+    parser.add_argument("--print", dest="printed", metavar="RESULTS_JSON",
+                        help="print the tables of an earlier invocation's results.json; run nothing")
     args = parser.parse_args()
+    if args.printed:
+        results = json.loads(pathlib.Path(args.printed).read_text())
+        done = [int(s) for s, entry in results["scales"].items() if entry["completed"]]
+        results["time_split"] = _time_split(results, done)
+        return _print(results, sorted(int(s) for s in results["scales"]))
     scales = sorted({int(s) for s in args.scales.split(",") if s.strip()})
     if not scales or min(scales) < 1:
         sys.exit("--scales: positive integers, e.g. 1,4")
@@ -284,6 +291,28 @@ def _derive(results, done) -> None:
         entry["evaluator_over_model_floor"] = (
             rates["Evaluator"] / model if model and "Evaluator" in rates else None)
     results["targets"] = _verdicts(results)
+    results["time_split"] = _time_split(results, done)
+
+
+def _time_split(results, done) -> dict:
+    """Per component (and outside the components: start-up, imports, the input check, the
+    pipeline's compilation): seconds = fixed + per-row cost, the line through the base run and
+    the 16x run (or the largest one). Fixed is set-up (imports of the executor's modules, Beam
+    pipeline construction, model loads); the per-row part is the real work."""
+    base = results["scales"][str(results["base_scale"])]
+    top = FLOOR_SCALE if FLOOR_SCALE in done else max(done)
+    if top == results["base_scale"]:
+        return {}
+    large = results["scales"][str(top)]
+    seconds = {name: (base["components"][name]["seconds"], c["seconds"])
+               for name, c in large["components"].items() if name in base["components"]}
+    seconds["outside components"] = (base["outside_components_s"], large["outside_components_s"])
+    split = {"scales": [results["base_scale"], top]}
+    for name, (small, big) in seconds.items():
+        per_row = (big - small) / (large["rows"] - base["rows"])
+        split[name] = {"fixed_s": small - per_row * base["rows"],
+                       "per_100k_rows_s": per_row * 100_000}
+    return split
 
 
 def _verdicts(results) -> list:
@@ -379,6 +408,16 @@ def _print(results, scales) -> None:
         [entries[s].get("example_gen_over_read_floor") for s in scales], "{:.3f}")
     row("Evaluator rows/s / model floor",
         [entries[s].get("evaluator_over_model_floor") for s in scales], "{:.4f}")
+
+    split = results.get("time_split")
+    if split:
+        low, high = split["scales"]
+        print(f"\nWhere the time goes (the line through the {low}x and {high}x runs: fixed set-up "
+              "seconds + seconds per 100,000 rows)")
+        for name, part in split.items():
+            if name != "scales" and (part["fixed_s"] > 0.5 or part["per_100k_rows_s"] > 0.5):
+                print(f"  {name:<34}{part['fixed_s']:>8.1f} s + {part['per_100k_rows_s']:>6.1f} s"
+                      " / 100k rows")
 
     print("\nTargets")
     for check in results.get("targets", _verdicts(results)):

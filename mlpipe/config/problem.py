@@ -413,6 +413,9 @@ class EvaluationConfig(Strict):
 class BeamConfig(Strict):
     direct_running_mode: Literal["in_memory", "multi_threading", "multi_processing"] = "in_memory"
     direct_num_workers: int = Field(1, ge=0)
+    evaluator_workers: int = Field(
+        0, ge=0, description="Worker processes of the local Evaluator; 0: chosen from the eval "
+        "split's size and the machine's cores (mlpipe.pipeline.runner_settings).")
     extra_args: List[str] = Field(default_factory=list)
 
 

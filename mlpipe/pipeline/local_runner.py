@@ -30,7 +30,8 @@ from mlpipe.pipeline.preflight import DataSummary, check_input_data
 from mlpipe.pipeline.progress import ComponentRun, ProgressReporter
 from mlpipe.pipeline.span_files import SpanChoice, choose_span
 from mlpipe.pipeline.staging import staged_config
-from mlpipe.pipeline.runner_settings import RunnerSettings, direct_runner_args
+from mlpipe.pipeline.runner_settings import (RunnerSettings, direct_runner_args,
+                                             evaluator_runner_args)
 
 TRANSFORM_EXAMPLES_KEY = "examples"  # Transform's input: the spans the model trained on
 
@@ -91,7 +92,8 @@ def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout,
             # Declared missing-value tokens: TFX ingests a staged copy with those cells blank.
             ingested = staged_config(config, home, {f.path: f.sha256 for f in data.contents},
                                      chosen)
-            settings = _local_settings(ingested, home, span=chosen.span if chosen else None,
+            settings = _local_settings(ingested, home, data,
+                                       span=chosen.span if chosen else None,
                                        accept_drift=accept_drift)
             _run_pipeline(ingested, settings, home)
         except Exception as error:  # noqa: BLE001 - any component error is reported, then raised
@@ -124,13 +126,16 @@ def _record_provenance(home: RunHome, start: run_record.RunStart, data: DataSumm
         logging.exception("could not write the run's provenance record")
 
 
-def _local_settings(config: ProblemConfig, home: RunHome, span: Optional[int] = None,
-                    accept_drift: bool = False) -> RunnerSettings:
+def _local_settings(config: ProblemConfig, home: RunHome, data: DataSummary,
+                    span: Optional[int] = None, accept_drift: bool = False) -> RunnerSettings:
     beam_args = [*direct_runner_args(config.beam), *config.beam.extra_args]
+    eval_rows = data.rows * config.data.split.get("eval", 0) // sum(config.data.split.values())
     return RunnerSettings(
         pipeline_root=str(home.pipeline_root), serving_dir=str(home.serving_dir),
         schema_file=str(home.stage(config.schema_path)), code_version=trainer_code_version(),
         metadata_path=str(home.metadata_path), beam_args=beam_args,
+        evaluator_beam_args=evaluator_runner_args(config.beam, eval_rows,
+                                                  len(os.sched_getaffinity(0))),
         # The span the preflight check read is the one the ExampleGen ingests (pinned), even if
         # a newer one lands meanwhile.
         span=span, accept_drift=accept_drift)

@@ -32,6 +32,8 @@ from mlpipe.trainer.features import ProblemSpec
 PREPROCESSING_FN = "mlpipe.trainer.preprocessing.preprocessing_fn"
 RUN_FN = "mlpipe.trainer.model.run_fn"
 TUNER_FN = "mlpipe.trainer.tuning.tuner_fn"
+# The module whose `custom_extractors` TFX's Evaluator runs (mlpipe.pipeline.evaluation).
+EVALUATOR_MODULE = "mlpipe.pipeline.evaluation"
 CODE_VERSION_KEY = "code_version"
 UNLABELLED_SPLIT = "unlabelled"
 UNLABELLED_EXAMPLE_GEN_ID = "UnlabelledExampleGen"
@@ -96,7 +98,10 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs[baseline.MODEL_KEY],
         example_splits=["eval"],
-        eval_config=build_eval_config(config.evaluation, config.label))
+        eval_config=build_eval_config(config.evaluation, config.label),
+        module_path=EVALUATOR_MODULE)
+    if settings.evaluator_beam_args:
+        evaluator.with_beam_pipeline_args(settings.evaluator_beam_args)
     gates = _fairness_gate(config, evaluator)
     blessing = gates[0].outputs[fairness_gate.BLESSING_KEY] if gates else evaluator.outputs[
         "blessing"]

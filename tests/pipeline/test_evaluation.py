@@ -104,3 +104,28 @@ def test_upper_bound_kpi():
 def test_a_metric_tfma_does_not_compute_never_reaches_the_eval_config(section):
     with pytest.raises(ValueError, match="accuracy|f1|mean_label|aucc"):
         EvaluationConfig(**section).check_task("binary")
+
+
+def test_the_local_evaluator_gets_worker_processes_only_for_a_large_eval_split():
+    from mlpipe.config import BeamConfig
+    from mlpipe.pipeline.runner_settings import evaluator_runner_args
+    beam = BeamConfig()
+    assert evaluator_runner_args(beam, eval_rows=5_000, cores=2) == []  # the taxi table
+    assert evaluator_runner_args(beam, eval_rows=80_000, cores=1) == []  # one core
+    assert evaluator_runner_args(beam, eval_rows=80_000, cores=2) == [
+        "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    assert evaluator_runner_args(beam, eval_rows=10**7, cores=64)[-1] == "--direct_num_workers=4"
+    assert evaluator_runner_args(BeamConfig(evaluator_workers=1), 10**7, cores=8) == []
+    assert evaluator_runner_args(BeamConfig(evaluator_workers=3), 10, cores=8)[-1] == \
+        "--direct_num_workers=3"
+
+
+def test_the_evaluator_reshuffles_the_batches_before_tfma_s_default_extractors():
+    from mlpipe.pipeline.evaluation import custom_extractors
+    # Without a model (TFMA needs one only for a spec without its prediction key).
+    eval_config = tfma.EvalConfig(model_specs=[tfma.ModelSpec(label_key="y", prediction_key="p")])
+    extractors = custom_extractors(eval_shared_model=None, eval_config=eval_config,
+                                   tensor_adapter_config=None)
+    defaults = tfma.default_extractors(eval_config=eval_config)
+    assert extractors[0].stage_name == "ReshuffleBatches"
+    assert [e.stage_name for e in extractors[1:]] == [e.stage_name for e in defaults]
