@@ -10,7 +10,7 @@ CONFIG ?=
 HOME_DIR ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-scale bench-serving bench-problems bench-warm-start schema clean
+.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-scale bench-changes bench-serving bench-problems bench-warm-start schema clean
 
 # `make` alone lists the targets; every target documents itself with `## ...` after its name.
 .DEFAULT_GOAL := help
@@ -81,6 +81,10 @@ bench: venv ## the speed benchmark against the upstream TFX taxi example
 # The taxi CSV repeated 1, 4, 16 and 64 times, each run cold (SCALES=1,4: a quick look).
 bench-scale: venv ## cold runs on the taxi CSV x1,4,16,64 vs read/model floors [SCALES=1,4]
 	$(PY) -m benchmarks.bench_scale $(if $(SCALES),--scales $(SCALES))
+
+# Before/after of each change to the local runner, component by component, on one table.
+bench-changes: venv ## each local-runner speed-up before/after on the taxi CSV x8 [SCALES=8]
+	$(PY) -m benchmarks.bench_changes $(if $(SCALES),--scale $(SCALES))
 
 bench-serving: venv loadtool ## the serving load test and batch scoring benchmark
 	$(PY) benchmarks/bench_serving.py
