@@ -5,6 +5,7 @@ Keras 3 unless TF_USE_LEGACY_KERAS is set when TensorFlow is first imported. The
 written into `os.environ` so every subprocess (Beam workers) inherits them.
 """
 
+import contextlib
 import importlib
 import logging
 import os
@@ -12,6 +13,7 @@ import re
 import sys
 import tempfile
 import warnings
+from typing import Iterator
 
 ENVIRONMENT = {
     "TF_USE_LEGACY_KERAS": "1",
@@ -65,3 +67,26 @@ def import_filtering_stderr(module: str, noise: "re.Pattern") -> None:
 
 def _not_a_deprecation_notice(record: logging.LogRecord) -> bool:
     return "is deprecated and will be removed" not in str(record.msg)
+
+
+# Beam's DirectRunner talks gRPC to its worker processes on localhost; gRPC honours
+# http(s)_proxy even there, so behind a proxy (or with one pointing nowhere) the workers hang.
+LOOPBACK = ("localhost", "127.0.0.1")
+
+
+@contextlib.contextmanager
+def loopback_without_proxy() -> Iterator[None]:
+    """While the block runs, `no_proxy`/`NO_PROXY` name the loopback addresses too (processes
+    started meanwhile inherit it); traffic elsewhere still goes through the configured proxy."""
+    saved = {name: os.environ.get(name) for name in ("no_proxy", "NO_PROXY")}
+    for name, value in saved.items():
+        kept = [host for host in (value or "").split(",") if host.strip()]
+        os.environ[name] = ",".join(kept + [host for host in LOOPBACK if host not in kept])
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

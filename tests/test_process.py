@@ -56,3 +56,33 @@ def test_a_tensorflow_command_prints_no_start_up_noise():
     assert "Unable to register" not in child.stderr
     assert "is deprecated" not in child.stderr
     assert "kept: a real warning" in child.stderr
+
+
+def test_beam_worker_processes_run_behind_a_proxy_that_points_nowhere():
+    """Beam's DirectRunner reaches its worker processes over gRPC on localhost; gRPC honours
+    http(s)_proxy there too, and without the loopback exemption this pipeline hangs."""
+    code = ("import apache_beam as beam\n"
+            "from apache_beam.options.pipeline_options import PipelineOptions\n"
+            "from mlpipe.process import loopback_without_proxy\n"
+            "options = PipelineOptions(['--runner=FnApiRunner',\n"
+            "    '--direct_running_mode=multi_processing', '--direct_num_workers=2'])\n"
+            "with loopback_without_proxy(), beam.Pipeline(options=options) as pipeline:\n"
+            "    (pipeline | beam.Create(range(100)) | beam.Reshuffle()\n"
+            "     | beam.combiners.Count.Globally() | beam.Map(lambda n: print('COUNT', n)))\n")
+    dead = "http://127.0.0.1:9"
+    env = {**os.environ, "http_proxy": dead, "https_proxy": dead, "HTTP_PROXY": dead,
+           "HTTPS_PROXY": dead, "no_proxy": "example.com"}
+    env.pop("NO_PROXY", None)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, env=env)
+    assert "COUNT 100" in result.stdout, result.stderr[-2000:]
+
+
+def test_the_loopback_exemption_keeps_the_user_s_list_and_is_undone(monkeypatch):
+    from mlpipe.process import loopback_without_proxy
+    monkeypatch.setenv("no_proxy", "example.com,localhost")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    with loopback_without_proxy():
+        assert os.environ["no_proxy"] == "example.com,localhost,127.0.0.1"
+        assert os.environ["NO_PROXY"] == "localhost,127.0.0.1"
+    assert os.environ["no_proxy"] == "example.com,localhost" and "NO_PROXY" not in os.environ

@@ -26,6 +26,7 @@ from mlpipe.core.code_version import package_fingerprint, trainer_code_version
 from mlpipe.core.run_home import RunHome
 from mlpipe.core.schema_io import load_schema, numeric_columns
 from mlpipe.errors import CallFailedError
+from mlpipe.process import loopback_without_proxy
 from mlpipe.pipeline.preflight import DataSummary, check_input_data
 from mlpipe.pipeline.progress import ComponentRun, ProgressReporter
 from mlpipe.pipeline.span_files import SpanChoice, choose_span
@@ -143,7 +144,8 @@ def _local_settings(config: ProblemConfig, home: RunHome, data: DataSummary,
 
 def _run_pipeline(config: ProblemConfig, settings: RunnerSettings, home: RunHome) -> None:
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-    LocalDagRunner().run_with_ir(_compiled_pipeline(config, settings, home))
+    with loopback_without_proxy():  # the Evaluator's Beam workers are reached on localhost
+        LocalDagRunner().run_with_ir(_compiled_pipeline(config, settings, home))
 
 
 def _compiled_pipeline(config: ProblemConfig, settings: RunnerSettings, home: RunHome):
