@@ -13,7 +13,7 @@ import re
 import sys
 import tempfile
 import warnings
-from typing import Iterator
+from typing import ContextManager, Dict, Iterator
 
 ENVIRONMENT = {
     "TF_USE_LEGACY_KERAS": "1",
@@ -75,13 +75,11 @@ LOOPBACK = ("localhost", "127.0.0.1")
 
 
 @contextlib.contextmanager
-def loopback_without_proxy() -> Iterator[None]:
-    """While the block runs, `no_proxy`/`NO_PROXY` name the loopback addresses too (processes
-    started meanwhile inherit it); traffic elsewhere still goes through the configured proxy."""
-    saved = {name: os.environ.get(name) for name in ("no_proxy", "NO_PROXY")}
-    for name, value in saved.items():
-        kept = [host for host in (value or "").split(",") if host.strip()]
-        os.environ[name] = ",".join(kept + [host for host in LOOPBACK if host not in kept])
+def environment(values: Dict[str, str]) -> Iterator[None]:
+    """While the block runs, `os.environ` holds `values` (processes started meanwhile inherit
+    them); afterwards each variable is as it was, unset if it was."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
@@ -90,3 +88,13 @@ def loopback_without_proxy() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def loopback_without_proxy() -> ContextManager[None]:
+    """While the block runs, `no_proxy`/`NO_PROXY` name the loopback addresses too; traffic
+    elsewhere still goes through the configured proxy."""
+    values = {}
+    for name in ("no_proxy", "NO_PROXY"):
+        kept = [host for host in os.environ.get(name, "").split(",") if host.strip()]
+        values[name] = ",".join(kept + [host for host in LOOPBACK if host not in kept])
+    return environment(values)

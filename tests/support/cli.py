@@ -1,6 +1,5 @@
 """The real `mlpipe` command in a child process, as a user runs it."""
 
-import contextlib
 import os
 import pathlib
 import shutil
@@ -9,6 +8,8 @@ import subprocess
 import sys
 import threading
 from typing import Mapping, Optional, Sequence
+
+from mlpipe.process import environment
 
 
 def mlpipe_command() -> Sequence[str]:
@@ -36,19 +37,9 @@ DEAD_PROXY = "http://127.0.0.1:9"  # discard port: nothing listens
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")
 
 
-@contextlib.contextmanager
 def outbound_connections_refused():
     """This process's HTTP(S) traffic goes to a closed port while the block runs."""
-    saved = {name: os.environ.get(name) for name in PROXY_VARIABLES}
-    os.environ.update({name: DEAD_PROXY for name in PROXY_VARIABLES})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return environment({name: DEAD_PROXY for name in PROXY_VARIABLES})
 
 
 def offline_env(home) -> dict:
