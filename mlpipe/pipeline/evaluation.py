@@ -129,7 +129,6 @@ def _threshold(evaluation: EvaluationConfig, metric: str):
     return threshold
 
 
-
 def custom_extractors(eval_shared_model, eval_config, tensor_adapter_config):
     """TFMA's default extractors after a Reshuffle of the batches read (TFX's Evaluator calls
     this through its `module_path`).

@@ -341,7 +341,7 @@ def _example_gen(data_format: str, data_path: str, output_config,
     """The ExampleGen reading `data_path` (a file, a folder, a glob, or a span pattern) in
     `data_format`, with the node id the readers of its output look for (the same for every
     format): csv -> FileBasedExampleGen with mlpipe's CSV executor (CsvExampleGen's examples
-    and split, ~40x faster; see mlpipe.components.csv_example_gen); parquet -> FileBasedExampleGen
+    and split, ~30x faster; see mlpipe.components.csv_example_gen); parquet -> FileBasedExampleGen
     with mlpipe's parquet executor (TFX's own reads a 0 as a missing value; see
     mlpipe.components.parquet_executor); tfrecord -> ImportExampleGen (tf.Examples as they are;
     gzip when the file name ends in .gz).
