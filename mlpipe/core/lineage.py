@@ -4,7 +4,7 @@ import contextlib
 import hashlib
 import json
 import pathlib
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
@@ -29,6 +29,15 @@ def outputs_of(store: mlmd.MetadataStore, execution_id: int) -> Dict[str, metada
                  for artifact in store.get_artifacts_by_id([e.artifact_id for e in events])}
     return {event.path.steps[0].key: artifacts[event.artifact_id]
             for event in events if event.path.steps and event.artifact_id in artifacts}
+
+
+def output_uris(store: mlmd.MetadataStore, execution_ids) -> List[str]:
+    """The URIs of every artifact the executions output."""
+    events = [event for event in store.get_events_by_execution_ids(list(execution_ids))
+              if event.type in (metadata_store_pb2.Event.OUTPUT,
+                                metadata_store_pb2.Event.DECLARED_OUTPUT)]
+    ids = sorted({event.artifact_id for event in events})
+    return [artifact.uri for artifact in store.get_artifacts_by_id(ids)] if ids else []
 
 
 def overall_metrics_cached(evaluation_uri: str, cache_dir: pathlib.Path,

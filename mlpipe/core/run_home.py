@@ -13,6 +13,8 @@
         provenance/         one record per run of what ML Metadata does not hold: who ran it,
                             where and when, the config file, data file hashes, package versions
         reports/            HTML reports written by `mlpipe report --html`
+        last-run.json       what the last completed run depended on and its outcome: an
+                            unchanged re-run is answered from it (pipeline/unchanged_run.py)
         schema-proposal.pbtxt   the latest `mlpipe schema` proposal
 
 Every command that reads results finds them from the config's name and the same base folder,
@@ -78,6 +80,10 @@ class RunHome:
     @property
     def reports_dir(self) -> pathlib.Path:
         return self.root / "reports"
+
+    @property
+    def last_run_path(self) -> pathlib.Path:
+        return self.root / "last-run.json"
 
     @property
     def provenance_dir(self) -> pathlib.Path:

@@ -15,22 +15,25 @@ def register(command) -> None:
     run.add_argument("--accept-drift", action="store_true",
                      help="let the DriftGate pass a span that drifted from the previous one, for "
                           "this run only (recorded in the run's metadata)")
+    run.add_argument("--recheck", action="store_true",
+                     help="go through TFX's cache even when config, code, data and metadata are "
+                          "as the last run left them (such a re-run is otherwise answered from "
+                          "that run's record, without loading TFX)")
 
 
 def _run(invocation) -> int:
     from mlpipe.pipeline.local_runner import run_local
     config, args = invocation.config, invocation.args
     print(f"mlpipe run: {config.name}\n  config: {config.source}\n  data:   {config.data.path}")
-    result = run_local(config, invocation.home, span=args.span, accept_drift=args.accept_drift)
+    result = run_local(config, invocation.home, span=args.span, accept_drift=args.accept_drift,
+                       recheck=args.recheck)
     _print_result(result, config)
     return EXIT_OK if result.blessed else EXIT_NOT_BLESSED
 
 
 def _print_result(result, config) -> None:
-    cached = sum(1 for c in result.components if c.state == "cached")
-    print(f"\n{len(result.components)} components, {cached} cached; "
-          f"{result.data.rows:,} rows checked ({result.data.underivable_labels} without a "
-          f"derivable label)")
+    print(f"\n{_component_summary(result)}; {result.data.rows:,} rows checked "
+          f"({result.data.underivable_labels} without a derivable label)")
     _print_spans(result, config)
     for name in sorted(config.evaluation.kpi):
         if name in result.metrics:
@@ -48,6 +51,16 @@ def _print_result(result, config) -> None:
         print(f"Scored data:  {result.inference_uri} (PredictionLog TFRecords)")
     print(f"Metadata:     {result.metadata_path}")
     print(f"Log:          {result.log_file}")
+
+
+def _component_summary(result) -> str:
+    count = len(result.components)
+    if result.unchanged_since is not None:
+        since = f"run {result.unchanged_since}" if result.unchanged_since else "the last run"
+        return (f"Unchanged since {since}: config, code, data files and metadata are as it "
+                f"left them.\n{count} components, none ran (--recheck asks TFX's cache)")
+    cached = sum(1 for c in result.components if c.state == "cached")
+    return f"{count} components, {cached} cached"
 
 
 def _print_spans(result, config) -> None:

@@ -2,7 +2,9 @@
 
 The run shows each component's progress on `out`, sends TensorFlow/Beam/TFX logs to a log file
 in the run home, and returns a `RunResult` read back from ML Metadata. Input data is checked
-(preflight) before TFX is even imported, so bad input fails fast and touches nothing.
+(preflight) before TFX is even imported, so bad input fails fast and touches nothing. A re-run
+that TFX would serve entirely from its cache is recognised before TFX is imported too, and
+answered from the last run's record (`mlpipe.pipeline.unchanged_run`).
 """
 
 import contextlib
@@ -27,6 +29,7 @@ from mlpipe.core.run_home import RunHome
 from mlpipe.core.schema_io import load_schema, numeric_columns
 from mlpipe.errors import CallFailedError
 from mlpipe.process import loopback_without_proxy
+from mlpipe.pipeline import unchanged_run
 from mlpipe.pipeline.preflight import DataSummary, check_input_data
 from mlpipe.pipeline.progress import ComponentRun, ProgressReporter
 from mlpipe.pipeline.span_files import SpanChoice, choose_span
@@ -35,6 +38,9 @@ from mlpipe.pipeline.runner_settings import (RunnerSettings, direct_runner_args,
                                              evaluator_runner_args)
 
 TRANSFORM_EXAMPLES_KEY = "examples"  # Transform's input: the spans the model trained on
+# The RunResult fields an unchanged re-run takes from the run it stands for.
+OUTCOME_FIELDS = ("blessed", "evaluation_uri", "pushed_version", "inference_uri", "metrics",
+                  "fairness_uri", "fairness_failures", "trained_spans", "drift")
 
 
 class PipelineFailed(CallFailedError):
@@ -75,13 +81,16 @@ class RunResult:
     span: Optional[SpanChoice] = None
     trained_spans: List[int] = dataclasses.field(default_factory=list)
     drift: Optional[dict] = None
+    # An unchanged re-run: nothing ran; the outcome is that of this earlier run (its id, or ""
+    # when TFX gave it none).
+    unchanged_since: Optional[str] = None
 
 
 def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout,
-              span=None, accept_drift: bool = False) -> RunResult:
+              span=None, accept_drift: bool = False, recheck: bool = False) -> RunResult:
     """`span`: with data by span, the span to ingest (a number, or a date YYYY-MM-DD for a
     date pattern; default: the newest); `accept_drift`: the DriftGate lets a crossing through
-    in this run."""
+    in this run; `recheck`: go through TFX even when nothing changed since the last run."""
     start = run_record.RunStart.capture(config)  # config file, schema and code as the run starts
     chosen = choose_span(config.data.path, span)
     data = check_input_data(config, numeric_columns(load_schema(config.schema_path)), chosen)
@@ -96,26 +105,65 @@ def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout,
             settings = _local_settings(ingested, home, data,
                                        span=chosen.span if chosen else None,
                                        accept_drift=accept_drift)
-            _run_pipeline(ingested, settings, home)
+            pipeline_key = _pipeline_key(ingested, settings)
+            run_key = unchanged_run.run_key(pipeline_key, data.contents)
+            previous = None if recheck else unchanged_run.find_unchanged(
+                home.last_run_path, home.metadata_path, run_key)
+            if previous is not None:
+                return _unchanged_result(previous, data, home, log_file, chosen, reporter)
+            _run_pipeline(ingested, settings, home, pipeline_key)
         except Exception as error:  # noqa: BLE001 - any component error is reported, then raised
             logging.exception("pipeline run failed")
             failed = reporter.mark_failed()
             component = failed.name if failed else "pipeline"
             _record_provenance(home, start, data, log_file, reporter, component, error)
             raise PipelineFailed(component, error, log_file) from error
-        _record_provenance(home, start, data, log_file, reporter)
+        run_id = _record_provenance(home, start, data, log_file, reporter)
         result = RunResult(components=reporter.components, data=data, log_file=log_file,
                            metadata_path=home.metadata_path, span=chosen)
         _read_outcome(result, home, reporter)
+        _remember(home, run_key, run_id, result)
     return result
+
+
+def _remember(home: RunHome, run_key: str, run_id: Optional[str], result: RunResult) -> None:
+    """Records the completed run, so an unchanged re-run is recognised without TFX. A record
+    that cannot be written only costs the next re-run its shortcut."""
+    try:
+        components = [{"name": c.name, "state": c.state, "execution_id": c.execution_id}
+                      for c in result.components]
+        with lineage.open_store(home.metadata_path) as store:
+            outputs = lineage.output_uris(store, [c.execution_id for c in result.components
+                                                  if c.execution_id])
+        outcome = {name: getattr(result, name) for name in OUTCOME_FIELDS}
+        unchanged_run.remember(home.last_run_path, home.metadata_path, run_key,
+                               unchanged_run.PreviousRun(run_id, components, outcome), outputs)
+    except Exception:  # noqa: BLE001 - the record must not hide the run's own outcome
+        logging.exception("could not record the run for unchanged re-runs")
+
+
+def _unchanged_result(previous: unchanged_run.PreviousRun, data: DataSummary, home: RunHome,
+                      log_file: pathlib.Path, chosen: Optional[SpanChoice],
+                      reporter: ProgressReporter) -> RunResult:
+    logging.info("Unchanged since run %s (config, code, data files and metadata store as it "
+                 "left them, its outputs in place): nothing runs; --recheck asks TFX's cache",
+                 previous.run_id)
+    for component in previous.components:
+        reporter.unchanged(component["name"], component["execution_id"])
+    return RunResult(components=reporter.components, data=data, log_file=log_file,
+                     metadata_path=home.metadata_path, span=chosen,
+                     unchanged_since=previous.run_id or "",
+                     **{name: previous.outcome[name] for name in OUTCOME_FIELDS})
 
 
 def _record_provenance(home: RunHome, start: run_record.RunStart, data: DataSummary,
                        log_file: pathlib.Path, reporter: ProgressReporter,
                        failed_component: Optional[str] = None,
-                       error: Optional[BaseException] = None) -> None:
+                       error: Optional[BaseException] = None) -> Optional[str]:
     """Writes the run's provenance record (`mlpipe.core.run_record`) into the run home: whatever
-    the outcome, and never in place of it (a record that cannot be written is logged)."""
+    the outcome, and never in place of it (a record that cannot be written is logged). Returns
+    the run id."""
+    run_id = None
     try:
         run_id = lineage.find_run_id(
             home.metadata_path, [c.execution_id for c in reporter.components if c.execution_id],
@@ -125,6 +173,7 @@ def _record_provenance(home: RunHome, start: run_record.RunStart, data: DataSumm
             finished=time.time(), failed_component=failed_component, error=error))
     except Exception:  # noqa: BLE001 - the audit record must not hide the run's own outcome
         logging.exception("could not write the run's provenance record")
+    return run_id
 
 
 def _local_settings(config: ProblemConfig, home: RunHome, data: DataSummary,
@@ -142,26 +191,32 @@ def _local_settings(config: ProblemConfig, home: RunHome, data: DataSummary,
         span=span, accept_drift=accept_drift)
 
 
-def _run_pipeline(config: ProblemConfig, settings: RunnerSettings, home: RunHome) -> None:
+def _run_pipeline(config: ProblemConfig, settings: RunnerSettings, home: RunHome,
+                  pipeline_key: str) -> None:
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
     with loopback_without_proxy():  # the Evaluator's Beam workers are reached on localhost
-        LocalDagRunner().run_with_ir(_compiled_pipeline(config, settings, home))
+        LocalDagRunner().run_with_ir(_compiled_pipeline(config, settings, home, pipeline_key))
 
 
-def _compiled_pipeline(config: ProblemConfig, settings: RunnerSettings, home: RunHome):
-    """The pipeline IR, compiled once per (config, settings, package code, TFX version).
+def _pipeline_key(config: ProblemConfig, settings: RunnerSettings) -> str:
+    """What the compiled pipeline is made of: config, settings, package code, TFX version."""
+    return hashlib.sha256(json.dumps({
+        "config": config.model_dump(mode="json"),
+        "settings": dataclasses.asdict(settings),
+        "package": package_fingerprint(),
+        "tfx": importlib.metadata.version("tfx"),
+    }, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _compiled_pipeline(config: ProblemConfig, settings: RunnerSettings, home: RunHome,
+                       key: str):
+    """The pipeline IR, compiled once per `_pipeline_key`.
 
     Building the Python pipeline imports every component's executor module (TFMA, TFDV, TFT, ...,
     about 10 s); a re-run whose graph has not changed loads the IR instead, and components served
     from the cache never import their executors.
     """
     from tfx.proto.orchestration import pipeline_pb2
-    key = hashlib.sha256(json.dumps({
-        "config": config.model_dump(mode="json"),
-        "settings": dataclasses.asdict(settings),
-        "package": package_fingerprint(),
-        "tfx": importlib.metadata.version("tfx"),
-    }, sort_keys=True).encode()).hexdigest()[:16]
     compiled = home.compiled_dir / f"pipeline-{key}.pb"
     if compiled.exists():
         return pipeline_pb2.Pipeline.FromString(compiled.read_bytes())

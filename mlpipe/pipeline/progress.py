@@ -21,7 +21,7 @@ _FAILED = "Execution %d failed."
 @dataclasses.dataclass
 class ComponentRun:
     name: str
-    state: str = "running"  # running -> executed | cached | resolved | failed
+    state: str = "running"  # running -> executed | cached | resolved | failed; or unchanged
     execution_id: Optional[int] = None
     started: float = dataclasses.field(default_factory=time.monotonic)
     seconds: float = 0.0
@@ -56,6 +56,12 @@ class ProgressReporter(logging.Handler):
                                                                           self.current.state)
             self._finish(state)
 
+    def unchanged(self, name: str, execution_id: Optional[int]) -> None:
+        """A component of an unchanged re-run: not run, its outputs are the last run's."""
+        self.current = ComponentRun(name=name, execution_id=execution_id)
+        self.components.append(self.current)
+        self._finish("unchanged")
+
     def mark_failed(self) -> Optional[ComponentRun]:
         """Called when the run raised: the component that was running is the one that failed."""
         failed = self.current
@@ -67,7 +73,8 @@ class ProgressReporter(logging.Handler):
         component = self.current
         component.state = state
         component.seconds = time.monotonic() - component.started
-        mark = {"executed": "✓", "cached": "=", "resolved": "✓", "failed": "✗"}[state]
+        mark = {"executed": "✓", "cached": "=", "unchanged": "=", "resolved": "✓",
+                "failed": "✗"}[state]
         line = f"  {mark}  {component.name:<20} {state:<9} {component.seconds:6.1f}s"
         self._out.write(("\r" + line + "   \n") if self._live else line + "\n")
         self._out.flush()

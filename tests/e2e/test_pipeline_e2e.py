@@ -5,6 +5,7 @@ misses its KPI, the anomaly gate on bad data, and a re-run once the data is fixe
 """
 
 import io
+import os
 import pathlib
 import shutil
 
@@ -116,12 +117,44 @@ def _assert_serves_raw_examples(model_dir: pathlib.Path) -> None:
 
 def test_unchanged_rerun_is_served_from_cache_and_pushes_nothing_new(workspace):
     before = workspace["home"].pushed_versions()
-    result = run_local(workspace["config"], workspace["home"], out=io.StringIO())
+    result = run_local(workspace["config"], workspace["home"], out=io.StringIO(), recheck=True)
     states = _states(result)
     assert states.pop("baseline_resolver") == "resolved"
     assert set(states.values()) == {"cached"}, states
     assert result.blessed is True
+    assert result.unchanged_since is None
     assert workspace["home"].pushed_versions() == before
+    workspace["cached"] = result
+
+
+def test_unchanged_rerun_is_answered_without_tfx_and_writes_nothing(workspace):
+    """The re-run above went through TFX's cache; this one is recognised before TFX is loaded
+    and answers with that run's outcome, leaving the metadata store byte for byte as it was."""
+    home, cached = workspace["home"], workspace["cached"]
+    store, pushed = home.metadata_path.read_bytes(), home.pushed_versions()
+    result = run_local(workspace["config"], home, out=io.StringIO())
+    assert set(_states(result).values()) == {"unchanged"}
+    assert [(c.name, c.execution_id) for c in result.components] == \
+        [(c.name, c.execution_id) for c in cached.components]
+    assert result.unchanged_since
+    for field in ("blessed", "pushed_version", "evaluation_uri", "inference_uri", "metrics"):
+        assert getattr(result, field) == getattr(cached, field), field
+    assert home.metadata_path.read_bytes() == store
+    assert "Unchanged since run" in result.log_file.read_text()
+
+    # The same through the CLI, which then imports neither TensorFlow nor TFX nor Beam.
+    config_file = write_config(workspace["root"] / "e2e.yaml", workspace["config"])
+    command = ["run", "--config", config_file, "--home", workspace["root"] / "runs"]
+    first = run_mlpipe(*command, timeout=300)  # another config file: TFX's cache decides
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    second = run_mlpipe(*command, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
+    assert "none ran (--recheck asks TFX's cache)" in second.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in second.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "mlpipe.pipeline.unchanged_run" in imported
+    assert not imported & {"tensorflow", "tfx", "apache_beam"}
+    assert home.pushed_versions() == pushed
 
 
 def test_model_missing_its_kpi_is_not_pushed(workspace):

@@ -114,7 +114,7 @@ def test_second_span_passes_and_trains_on_the_window(workspace):
 
 def test_an_unchanged_span_reruns_from_the_cache(workspace):
     before = workspace["home"].pushed_versions()
-    result = _run(workspace)
+    result = _run(workspace, recheck=True)
     states = _states(result)
     assert {states.pop(name) for name in RESOLVERS} == {"resolved"}
     assert set(states.values()) == {"cached"}, states
