@@ -24,5 +24,5 @@ setup(
         "httptools",
         "uvloop",
     ],
-    entry_points={"console_scripts": ["mlpipe=mlpipe.cli:main"]},
+    entry_points={"console_scripts": ["mlpipe=mlpipe.cli:run"]},
 )

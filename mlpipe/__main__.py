@@ -1,7 +1,5 @@
 """`python -m mlpipe`: the same as the `mlpipe` console command."""
 
-import sys
+from mlpipe.cli import run
 
-from mlpipe.cli import main
-
-sys.exit(main())
+run()

@@ -13,8 +13,10 @@ Command modules keep heavy imports (TensorFlow, TFX, kfp) inside their handlers,
 """
 
 import argparse
+import atexit
 import dataclasses
 import importlib
+import os
 import sys
 from typing import List, Optional
 
@@ -53,6 +55,23 @@ def main(argv: Optional[List[str]] = None) -> int:
         return error.exit_code
 
 
+def run() -> None:
+    """The `mlpipe` command: `main()`, then the exit.
+
+    Once TensorFlow is loaded, the interpreter's own finalization (module teardown, TensorFlow's
+    C++ destructors) takes 2-3 s after the command is done: 2.3 s after an unchanged taxi re-run
+    through TFX's cache, 9 s in all. So the exit handlers run (logging flushes and closes its
+    files, temporary folders are removed, child processes are ended) and the process then ends
+    without that teardown."""
+    code = main()
+    if "tensorflow" not in sys.modules:
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()  # pylint: disable=protected-access
+    os._exit(code)
+
+
 def describe(error: MlpipeError) -> str:
     """What the user reads of an error: the error's own account when it has one."""
     account = getattr(error, "account", None)
@@ -81,4 +100,4 @@ def _parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -146,3 +146,33 @@ def test_a_non_utf8_csv_is_bad_input_naming_the_line(tmp_path, config_for, write
     home = tmp_path / "home"
     result = run_mlpipe("run", "--config", config_for(data), "--home", home, cwd=tmp_path)
     _assert_bad_input(result, home, data, "line 2: not UTF-8")
+
+
+def test_a_command_that_loaded_tensorflow_exits_with_its_code_and_everything_written(tmp_path):
+    """`run()` skips the interpreter's teardown once TensorFlow is loaded: the exit code, all of
+    stdout (a pipe: block-buffered) and the log file still get out, and exit handlers run."""
+    import subprocess
+    import sys
+    log_file = tmp_path / "command.log"
+    marker = tmp_path / "exit-handler-ran"
+    code = f"""
+import atexit, logging, pathlib
+import mlpipe.cli as cli
+def command():
+    import tensorflow  # noqa: F401
+    logging.getLogger().addHandler(logging.FileHandler({str(log_file)!r}))
+    logging.getLogger().setLevel(logging.INFO)
+    logging.info("the last log line")
+    atexit.register(pathlib.Path({str(marker)!r}).touch)
+    print("x" * 200000)
+    print("the last line")
+    return 3
+cli.main = command
+cli.run()
+"""
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=120)
+    assert completed.returncode == 3, completed.stderr[-2000:]
+    assert completed.stdout.endswith("x" * 200000 + "\nthe last line\n")
+    assert log_file.read_text() == "the last log line\n"
+    assert marker.exists()
