@@ -22,9 +22,7 @@ def open_store(metadata_path: pathlib.Path) -> Iterator[mlmd.MetadataStore]:
 
 def outputs_of(store: mlmd.MetadataStore, execution_id: int) -> Dict[str, metadata_store_pb2.Artifact]:
     """Output key -> artifact of one execution."""
-    events = [event for event in store.get_events_by_execution_ids([execution_id])
-              if event.type in (metadata_store_pb2.Event.OUTPUT,
-                                metadata_store_pb2.Event.DECLARED_OUTPUT)]
+    events = _output_events(store, [execution_id])
     artifacts = {artifact.id: artifact
                  for artifact in store.get_artifacts_by_id([e.artifact_id for e in events])}
     return {event.path.steps[0].key: artifacts[event.artifact_id]
@@ -33,11 +31,14 @@ def outputs_of(store: mlmd.MetadataStore, execution_id: int) -> Dict[str, metada
 
 def output_uris(store: mlmd.MetadataStore, execution_ids) -> List[str]:
     """The URIs of every artifact the executions output."""
-    events = [event for event in store.get_events_by_execution_ids(list(execution_ids))
-              if event.type in (metadata_store_pb2.Event.OUTPUT,
-                                metadata_store_pb2.Event.DECLARED_OUTPUT)]
-    ids = sorted({event.artifact_id for event in events})
+    ids = sorted({event.artifact_id for event in _output_events(store, execution_ids)})
     return [artifact.uri for artifact in store.get_artifacts_by_id(ids)] if ids else []
+
+
+def _output_events(store: mlmd.MetadataStore, execution_ids) -> list:
+    return [event for event in store.get_events_by_execution_ids(list(execution_ids))
+            if event.type in (metadata_store_pb2.Event.OUTPUT,
+                              metadata_store_pb2.Event.DECLARED_OUTPUT)]
 
 
 def overall_metrics_cached(evaluation_uri: str, cache_dir: pathlib.Path,

@@ -24,7 +24,7 @@ from absl import logging as absl_logging
 from mlpipe.config import ProblemConfig
 from mlpipe.core import lineage, run_record
 from mlpipe.core.artifacts import is_blessed, span_of
-from mlpipe.core.code_version import package_fingerprint, trainer_code_version
+from mlpipe.core.code_version import trainer_code_version
 from mlpipe.core.run_home import RunHome
 from mlpipe.core.schema_io import load_schema, numeric_columns
 from mlpipe.errors import CallFailedError
@@ -105,7 +105,7 @@ def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout,
             settings = _local_settings(ingested, home, data,
                                        span=chosen.span if chosen else None,
                                        accept_drift=accept_drift)
-            pipeline_key = _pipeline_key(ingested, settings)
+            pipeline_key = _pipeline_key(ingested, settings, start.package_fingerprint)
             run_key = unchanged_run.run_key(pipeline_key, data.contents)
             previous = None if recheck else unchanged_run.find_unchanged(
                 home.last_run_path, home.metadata_path, run_key)
@@ -198,12 +198,13 @@ def _run_pipeline(config: ProblemConfig, settings: RunnerSettings, home: RunHome
         LocalDagRunner().run_with_ir(_compiled_pipeline(config, settings, home, pipeline_key))
 
 
-def _pipeline_key(config: ProblemConfig, settings: RunnerSettings) -> str:
-    """What the compiled pipeline is made of: config, settings, package code, TFX version."""
+def _pipeline_key(config: ProblemConfig, settings: RunnerSettings, package: str) -> str:
+    """What the compiled pipeline is made of: config, settings, package code (`package`, its
+    fingerprint as the run started), TFX version."""
     return hashlib.sha256(json.dumps({
         "config": config.model_dump(mode="json"),
         "settings": dataclasses.asdict(settings),
-        "package": package_fingerprint(),
+        "package": package,
         "tfx": importlib.metadata.version("tfx"),
     }, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -27,10 +27,9 @@ import os
 import pathlib
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from mlpipe.core.run_record import DataFile
+from mlpipe.core.run_record import DataFile, file_sha256
 
 RECORD_FORMAT = 1
-_CHUNK = 1 << 20
 # SQLite's side files: present while a write is under way (or was interrupted).
 _STORE_SIDE_FILES = ("-journal", "-wal")
 
@@ -88,11 +87,7 @@ def store_digest(metadata_path: pathlib.Path) -> Optional[str]:
     """sha256 of the SQLite metadata store; None when there is none, or a write is under way."""
     if any(pathlib.Path(f"{metadata_path}{suffix}").exists() for suffix in _STORE_SIDE_FILES):
         return None
-    digest = hashlib.sha256()
     try:
-        with open(metadata_path, "rb") as store:
-            for chunk in iter(lambda: store.read(_CHUNK), b""):
-                digest.update(chunk)
+        return file_sha256(str(metadata_path))
     except OSError:
         return None
-    return digest.hexdigest()
