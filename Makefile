@@ -10,7 +10,7 @@ CONFIG ?=
 HOME_DIR ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-scale bench-changes bench-serving bench-problems bench-warm-start schema clean
+.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-scale bench-changes bench-evaluator bench-serving bench-problems bench-warm-start schema clean
 
 # `make` alone lists the targets; every target documents itself with `## ...` after its name.
 .DEFAULT_GOAL := help
@@ -85,6 +85,10 @@ bench-scale: venv ## cold runs on the taxi CSV x1,4,16,64 vs read/model floors [
 # Before/after of each change to the local runner, component by component, on one table.
 bench-changes: venv ## each local-runner speed-up before/after on the taxi CSV x8 [SCALES=8]
 	$(PY) -m benchmarks.bench_changes $(if $(SCALES),--scale $(SCALES))
+
+# The Evaluator alone on a run's eval split: the configured slices and metrics against less.
+bench-evaluator: venv ## where the Evaluator's time goes: slices, metrics, model floor [RUN_HOME=...]
+	$(PY) -m benchmarks.bench_evaluator $(if $(RUN_HOME),--home $(RUN_HOME))
 
 bench-serving: venv loadtool ## the serving load test and batch scoring benchmark
 	$(PY) benchmarks/bench_serving.py
