@@ -49,10 +49,12 @@ def main() -> None:
     config = load_config(args.config)
     home = pathlib.Path(args.home) if args.home else _largest_bench_home(pathlib.Path(args.out))
     examples, model = evaluator_inputs(home / "metadata.sqlite")
-    records = _eval_records(examples.uri)
-    print(f"Run home: {home}\nEval rows: {len(records):,}", flush=True)
+    from benchmarks import floors
+    chunks = floors.record_chunks(f"{examples.uri}/Split-eval", CHUNK)
+    rows = sum(len(chunk) for chunk in chunks)
+    print(f"Run home: {home}\nEval rows: {rows:,}", flush=True)
 
-    floor = _model_floor(home, records)
+    floor = _model_floor(home, chunks)
     print(f"Model floor: {floor['rows_per_s']:,.0f} rows/s (serving signature, chunks of "
           f"{CHUNK})", flush=True)
     seconds = {name: [] for name in VARIANTS}
@@ -66,7 +68,7 @@ def main() -> None:
                 seconds[name].append(took)
             print(f"pass {number} {name:<30} {took:7.1f}s"
                   + ("" if counted else "  (warm-up, not counted)"), flush=True)
-    results = _summary(seconds, len(records), floor)
+    results = _summary(seconds, rows, floor)
     _print(results)
     path = pathlib.Path(args.out) / f"evaluator-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,20 +97,11 @@ def _main_metric_class(config) -> str:
     return by_name[config.evaluation.main_metric]
 
 
-def _eval_records(examples_uri: str):
-    import tensorflow as tf
-    files = sorted(glob.glob(f"{examples_uri}/Split-eval/*"))
-    return [bytes(record.numpy())
-            for record in tf.data.TFRecordDataset(files, compression_type="GZIP")]
-
-
-def _model_floor(home: pathlib.Path, records) -> dict:
+def _model_floor(home: pathlib.Path, chunks) -> dict:
     from benchmarks import floors
     from mlpipe.core.run_home import RunHome
     from mlpipe.serving.model import LoadedModel, resolve_version
-    model = LoadedModel.load(*resolve_version(RunHome(home)))
-    chunks = [records[i:i + CHUNK] for i in range(0, len(records), CHUNK)]
-    return floors.model_floor(model, chunks)
+    return floors.model_floor(LoadedModel.load(*resolve_version(RunHome(home))), chunks)
 
 
 def _summary(seconds, rows: int, floor: dict) -> dict:

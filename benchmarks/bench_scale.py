@@ -238,7 +238,6 @@ def _import_tensorflow() -> None:
 
 
 def _floors(config, results, floor_scale: int, done) -> dict:
-    import tensorflow as tf
     from benchmarks import floors
     from mlpipe.core.run_home import RunHome
     from mlpipe.serving.model import LoadedModel, resolve_version
@@ -257,10 +256,7 @@ def _floors(config, results, floor_scale: int, done) -> dict:
     home = RunHome(pathlib.Path(results["scales"][str(model_scale)]["home"]))
     model = LoadedModel.load(*resolve_version(home))
     folder = _split_folders(entry, "eval")[-1]
-    records = [bytes(record.numpy()) for record in
-               tf.data.TFRecordDataset(glob.glob(f"{folder}/*"), compression_type="GZIP")]
-    chunks = [records[i:i + CHUNK] for i in range(0, len(records), CHUNK)]
-    model_floor = floors.model_floor(model, chunks)
+    model_floor = floors.model_floor(model, floors.record_chunks(folder, CHUNK))
     model_floor.update(scale=floor_scale, model_from_scale=model_scale, model=str(model.path),
                        examples=folder)
     found["model"] = model_floor

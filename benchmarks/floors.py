@@ -84,6 +84,16 @@ def read_floor(path, schema_path: str, batch: int = 2048, repeats: int = 2) -> D
     return best_rate(run, repeats)
 
 
+def record_chunks(folder, batch: int) -> List[List[bytes]]:
+    """The serialized records of a folder of gzipped TFRecord files (an Examples split, as
+    ExampleGen wrote it), in chunks of `batch`."""
+    import glob
+    import tensorflow as tf
+    records = [bytes(record.numpy()) for record in tf.data.TFRecordDataset(
+        sorted(glob.glob(f"{folder}/*")), compression_type="GZIP")]
+    return [records[i:i + batch] for i in range(0, len(records), batch)]
+
+
 def model_floor(model, chunks: List[List[bytes]], repeats: int = 2) -> Dict[str, float]:
     """Rows/s of `model` (a mlpipe.serving.model.LoadedModel) called on each pre-serialized
     chunk in turn; best of `repeats`."""
