@@ -27,7 +27,6 @@ import time
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.config import load_config
-from mlpipe.process import import_tensorflow_quietly
 
 SPLITS = {"train": 2, "eval": 1}
 
@@ -44,7 +43,7 @@ def main() -> None:
     out = base_out / f"changes-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True)
     home = pathlib.Path(args.home) if args.home else _newest_bench_home(base_out)
-    import_tensorflow_quietly()
+    import tensorflow  # noqa: F401  (loaded before anything is timed)
     from benchmarks.bench_scale import _table
     config = load_config()
     table = _table(pathlib.Path(config.data.path), base_out / "scale-data", args.scale)

@@ -233,8 +233,7 @@ def _split_rows(entry: dict):
 
 
 def _import_tensorflow() -> None:
-    from mlpipe.process import import_tensorflow_quietly
-    import_tensorflow_quietly()
+    import tensorflow  # noqa: F401
 
 
 def _floors(config, results, floor_scale: int, done) -> dict:

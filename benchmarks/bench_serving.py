@@ -36,7 +36,6 @@ import mlpipe  # noqa: F401,E402  (process settings before TensorFlow)
 from benchmarks import floors  # noqa: E402
 from mlpipe.config import Bound, load_config  # noqa: E402
 from mlpipe.core.run_home import RunHome  # noqa: E402
-from mlpipe.process import import_tensorflow_quietly  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 CONCURRENCY = (1, 8, 32)
@@ -56,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.batch_only and shutil.which("wrk") is None:
         sys.exit("wrk not found: `make bench-serving` installs Debian's wrk (or use --batch-only)")
-    import_tensorflow_quietly()
+    import tensorflow  # noqa: F401  (loaded before anything is timed)
 
     config = load_config()
     base = args.home

@@ -12,7 +12,6 @@ is exit 2 and writes nothing.
 import pathlib
 
 from mlpipe.errors import EXIT_OK
-from mlpipe.process import import_tensorflow_quietly
 
 
 def register(command) -> None:
@@ -47,7 +46,6 @@ def _init(invocation) -> int:
     print(f"mlpipe init: {data} ({table.rows:,} rows, {len(table.header)} columns)")
     print("  inferring the schema with TFDV ...", flush=True)
 
-    import_tensorflow_quietly()
     from google.protobuf import text_format
 
     from mlpipe.core.schema_io import environment_features, numeric_columns

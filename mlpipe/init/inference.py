@@ -45,7 +45,6 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from mlpipe.core import data_files
 from mlpipe.errors import BadInputError, InputDataError
-from mlpipe.process import import_tensorflow_quietly
 
 # Texts that stand for "no value" when they are the only non-numbers of a numeric column.
 MISSING_TOKENS = ("NA", "N/A", "n/a", "na", "NaN", "nan", "NAN", "null", "NULL", "Null", "None",
@@ -296,7 +295,6 @@ def _typed_records(file: str, data_format: str, header: Optional[List[str]]):
     file. `header`: the columns of the files read before (a parquet file must have the same)."""
     if data_format == "tfrecord":
         data_files.check_tfrecord_name(file)
-        import_tensorflow_quietly()   # reading tf.Examples imports TensorFlow: only here
         yield from data_files.tfrecord_examples(file)
         return
     types = data_files.parquet_schema(file)

@@ -14,7 +14,6 @@ import shutil
 from mlpipe.core.schema_io import load_schema
 from mlpipe.errors import EXIT_ALARM, EXIT_OK, BadInputError
 from mlpipe.monitoring import history
-from mlpipe.process import import_tensorflow_quietly
 from mlpipe.serving.request_log import FILE_GLOB
 
 
@@ -42,7 +41,6 @@ def _monitor(invocation) -> int:
         raise BadInputError(f"{what}: no file matches {pattern}")
     if args.evaluate and not pathlib.Path(args.evaluate).is_file():
         raise BadInputError(f"--evaluate {args.evaluate}: file not found")
-    import_tensorflow_quietly()
     from mlpipe.monitoring.drift import monitor
     from mlpipe.monitoring.training_stats import find_training_statistics
 

@@ -51,7 +51,6 @@ from mlpipe.core.data_files import BYTES, FLOAT, INT
 from mlpipe.core.run_record import DataFile, file_sha256
 from mlpipe.errors import InputDataError
 from mlpipe.pipeline.span_files import SpanChoice, choose_span
-from mlpipe.process import import_tensorflow_quietly
 
 _DATA_FILES = {"csv": "*.csv", "parquet": "*.parquet", "tfrecord": "*.tfrecord*"}
 NUMBER = "a number"   # the kind asked of a numeric feature the schema does not call INT or FLOAT
@@ -375,7 +374,6 @@ def _reads_as(value, wanted: str) -> bool:
 def _check_tfrecord(path: str, config: ProblemConfig, typed: _TypedColumns,
                     label: "_LabelCheck"):
     data_files.check_tfrecord_name(path)
-    import_tensorflow_quietly()   # tf.Example's parser comes with TensorFlow
     derive = config.label.derive
     text_columns = set(config.required_columns)
     label.start_file(path, "record")

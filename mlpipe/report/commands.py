@@ -3,7 +3,6 @@
 import pathlib
 
 from mlpipe.errors import EXIT_OK
-from mlpipe.process import import_tensorflow_quietly
 
 
 def register(command) -> None:
@@ -22,7 +21,6 @@ def register(command) -> None:
 
 def run_report(invocation) -> int:
     config, home, args = invocation.config, invocation.home, invocation.args
-    import_tensorflow_quietly()
     from mlpipe.report import html, terminal
     from mlpipe.report.loader import load_report
 

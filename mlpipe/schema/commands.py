@@ -10,7 +10,6 @@ from mlpipe.core.contract import TRAINING
 from mlpipe.core.schema_io import environment_features, load_schema, numeric_columns
 from mlpipe.errors import EXIT_OK
 from mlpipe.pipeline.preflight import check_input_data
-from mlpipe.process import import_tensorflow_quietly
 
 
 def register(command) -> None:
@@ -29,7 +28,6 @@ def _schema(invocation) -> int:
     # With data by span, the checks and the proposal read the newest span's files.
     span = check_input_data(config, numeric_columns(curated)).span
     data_path = span.path if span else config.data.path
-    import_tensorflow_quietly()
     from google.protobuf import text_format
 
     from mlpipe.schema import proposal

@@ -8,7 +8,6 @@ import pathlib
 import sys
 
 from mlpipe.errors import EXIT_OK, BadInputError
-from mlpipe.process import import_tensorflow_quietly
 
 
 SERVE_DESCRIPTION = """\
@@ -71,7 +70,6 @@ def _serve(invocation) -> int:
         if not 0.0 <= args.log_sample_rate <= 1.0:
             raise BadInputError("--log-sample-rate must be between 0 and 1")
         settings = settings.model_copy(update={"log_sample_rate": args.log_sample_rate})
-    import_tensorflow_quietly()
     from mlpipe.serving.examples import encoder_for_schema
     from mlpipe.serving.model import ModelManager
     from mlpipe.serving.request_log import RequestLog
@@ -105,7 +103,6 @@ def _predict(invocation) -> int:
         raise BadInputError(f"--input {args.input}: file not found")
     if args.batch_size < 1:
         raise BadInputError("--batch-size must be at least 1")
-    import_tensorflow_quietly()
     from mlpipe.serving.examples import encoder_for_schema
     from mlpipe.serving.model import LoadedModel, resolve_version
     from mlpipe.serving.predict import score_csv

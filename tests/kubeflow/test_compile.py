@@ -67,7 +67,17 @@ def cli_compiled(tmp_path_factory):
         assert result.returncode == 0, result.stderr[-3000:]
         assert str(folder / name) in result.stdout
         outputs[target] = folder / name
+        outputs[f"{target} stderr"] = result.stderr
     return outputs
+
+
+@pytest.mark.parametrize("target", ["kubeflow", "vertex"])
+def test_compile_prints_no_tensorflow_start_up_noise(cli_compiled, target):
+    """TF 2.16 writes "Unable to register cuFFT/cuDNN/cuBLAS factory" from C++ while it is
+    imported (mlpipe.process leaves them out); nothing else of TensorFlow's reaches stderr."""
+    stderr = cli_compiled[f"{target} stderr"]
+    assert "Unable to register" not in stderr, stderr
+    assert "absl::InitializeLog" not in stderr and "tensorflow" not in stderr.lower(), stderr
 
 
 def _tasks(spec: dict) -> dict:
