@@ -10,7 +10,7 @@ CONFIG ?=
 HOME_DIR ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-scale bench-changes bench-evaluator bench-serving bench-problems bench-warm-start schema clean
+.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-scale bench-changes bench-evaluator bench-serving bench-problems bench-warm-start schema clean image test-cloud
 
 # `make` alone lists the targets; every target documents itself with `## ...` after its name.
 .DEFAULT_GOAL := help
@@ -69,8 +69,19 @@ serve: venv ## serve the newest pushed model on 127.0.0.1 until Ctrl-C
 test: venv browser ## every test: the fast suite, the slow tests and the end-to-end runs
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
-test-fast: venv ## the fast suite only (no end-to-end runs, no tests marked slow)
-	$(PY) -m pytest tests -m "not e2e and not slow" $(PYTEST_ARGS)
+test-fast: venv ## the fast suite only (no end-to-end runs, no slow or container tests)
+	$(PY) -m pytest tests -m "not e2e and not slow and not containers" $(PYTEST_ARGS)
+
+# The pipeline image (mlpipe/kubeflow/Dockerfile) on a local Debian base with the venv's Python
+# 3.10 unless BASE_IMAGE is given; starts a container engine if none runs; ends with the smoke
+# check inside the image.
+IMAGE ?= mlpipe:local
+image: venv ## build the pipeline image and smoke-check it [IMAGE=mlpipe:local BASE_IMAGE=...]
+	PYTHON310=$(PYTHON310) IMAGE=$(IMAGE) scripts/build-image.sh
+
+# The compiled Kubeflow and Vertex AI pipelines run in containers of that image to a pushed model.
+test-cloud: image ## the container tests: both compiled pipelines run in the image to a pushed model
+	MLPIPE_TEST_IMAGE=$(IMAGE) $(PY) -m pytest tests/cloud $(PYTEST_ARGS)
 
 test-e2e: venv browser ## the end-to-end pipeline runs only
 	$(PY) -m pytest tests -m e2e $(PYTEST_ARGS)
