@@ -40,8 +40,8 @@ class DataConfig(Strict):
     missing_values: List[str] = Field(
         default_factory=list,
         description="Cell texts that mean 'no value' (e.g. NA, NaN, null), in every column, "
-                    "besides an empty cell. TFX reads a CSV's tokens as text, so a local run "
-                    "ingests a copy with these cells blanked (staged in the run home).")
+                    "besides an empty cell. The pipeline's CSV ExampleGen reads them as blank "
+                    "cells, on every runner.")
     window: int = Field(
         1, ge=1, description="With spans: train on the spans numbered S-window+1 .. S, S being "
                              "the run's span (TFX's rolling span range); local runs only.")

@@ -1,13 +1,13 @@
 """Missing-value tokens of a CSV (the config's `data.missing_values`: NA, NaN, null, ...) read as
 blank cells.
 
-TFX's CsvExampleGen, TFDV's CSV statistics and the serving encoder know one spelling of "no
-value": an empty cell (CsvExampleGen writes a feature with an empty value list). A CSV that
-spells missing values with tokens is read through a copy made by `blank_tokens`: every cell
-exactly equal to a declared token becomes empty, in every column; nothing else changes (a
-quoted cell stays one cell, a value spanning lines stays one value). The schema proposal, the
-local pipeline run (which ingests such a copy staged in the run home) and batch scoring apply the
-same rule, so the curated schema describes exactly what CsvExampleGen reads.
+TFDV's CSV statistics know one spelling of "no value": an empty cell. The schema proposal
+(`mlpipe.schema.proposal`) reads a CSV that spells missing values with tokens through a copy
+made by `blank_tokens`: every cell exactly equal to a declared token becomes empty, in every
+column; nothing else changes (a quoted cell stays one cell, a value spanning lines stays one
+value). The pipeline's CSV ExampleGen (`mlpipe.components.csv_example_gen`, on every runner) and
+batch scoring apply the same rule as they read, so the curated schema describes exactly what the
+ExampleGen writes.
 """
 
 import csv

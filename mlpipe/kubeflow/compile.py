@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
-from mlpipe.config import ConfigError, ProblemConfig
+from mlpipe.config import ProblemConfig
 from mlpipe.config.cloud import CloudConfig, TrainingConfig, check_window, image_schema_file
 from mlpipe.core.code_version import trainer_code_version
 from mlpipe.pipeline.pipeline import create_pipeline
@@ -59,12 +59,6 @@ def cloud_runner_settings(config: ProblemConfig, cloud: CloudConfig,
                           accept_drift: bool = False) -> RunnerSettings:
     """`accept_drift`: the compiled DriftGate lets a crossing through (for the one run that
     `mlpipe submit --accept-drift` starts from it)."""
-    if config.data.missing_values:
-        # A local run blanks them in a staged copy (mlpipe.pipeline.staging); a cloud step reads
-        # the data where it is, and CsvExampleGen would read the tokens as text.
-        raise ConfigError(f"{config.source}: data.missing_values {config.data.missing_values}: "
-                          "only a local run reads these as blank; for Kubeflow or Vertex AI, "
-                          "write the data with blank cells and remove data.missing_values")
     check_window(config)  # resolve_cloud checks it too; a caller may build the cloud section
     training = cloud.training
     on_vertex = bool(training and training.vertex_job)

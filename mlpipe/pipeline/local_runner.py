@@ -33,7 +33,6 @@ from mlpipe.pipeline import unchanged_run
 from mlpipe.pipeline.preflight import DataSummary, check_input_data
 from mlpipe.pipeline.progress import ComponentRun, ProgressReporter
 from mlpipe.pipeline.span_files import SpanChoice, choose_span
-from mlpipe.pipeline.staging import staged_config
 from mlpipe.pipeline.runner_settings import (RunnerSettings, direct_runner_args,
                                              evaluator_runner_args)
 
@@ -99,19 +98,16 @@ def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout,
     reporter = ProgressReporter(out)
     with _logs_to(log_file, reporter):
         try:
-            # Declared missing-value tokens: TFX ingests a staged copy with those cells blank.
-            ingested = staged_config(config, home, {f.path: f.sha256 for f in data.contents},
-                                     chosen)
-            settings = _local_settings(ingested, home, data,
+            settings = _local_settings(config, home, data,
                                        span=chosen.span if chosen else None,
                                        accept_drift=accept_drift)
-            pipeline_key = _pipeline_key(ingested, settings, start.package_fingerprint)
+            pipeline_key = _pipeline_key(config, settings, start.package_fingerprint)
             run_key = unchanged_run.run_key(pipeline_key, data.contents)
             previous = None if recheck else unchanged_run.find_unchanged(
                 home.last_run_path, home.metadata_path, run_key)
             if previous is not None:
                 return _unchanged_result(previous, data, home, log_file, chosen, reporter)
-            _run_pipeline(ingested, settings, home, pipeline_key)
+            _run_pipeline(config, settings, home, pipeline_key)
         except Exception as error:  # noqa: BLE001 - any component error is reported, then raised
             logging.exception("pipeline run failed")
             failed = reporter.mark_failed()

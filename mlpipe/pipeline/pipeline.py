@@ -6,7 +6,7 @@ where the Trainer and Pusher execute (their own step, a step with GPUs, a Vertex
 Vertex AI endpoint). Nothing edits the graph after it is built.
 """
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from tfx import v1 as tfx
 from tfx.components.example_gen.component import FileBasedExampleGen
@@ -51,7 +51,7 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
         tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
             tfx.proto.SplitConfig.Split(name=name, hash_buckets=weight)
             for name, weight in sorted(config.data.split.items(), reverse=True)])),
-        span=settings.span)
+        span=settings.span, missing_values=config.data.missing_values)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=settings.schema_file)
     example_validator = tfx.components.ExampleValidator(
@@ -115,8 +115,8 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
                   evaluator,
                   *gates, pusher, attributions]
     if config.data.score_path:
-        components += _bulk_inference(config.data.format, config.data.score_path, trainer,
-                                      blessing)
+        components += _bulk_inference(config.data.format, config.data.score_path,
+                                      config.data.missing_values, trainer, blessing)
     # After the Pusher: model_card.json / .html beside the pushed model (nothing when not pushed).
     components.append(model_card.ModelCard(
         pushed_model=pusher.outputs["pushed_model"], model=trainer.outputs["model"],
@@ -321,14 +321,15 @@ def _warm_start_resolver(config: ProblemConfig, settings: RunnerSettings, traini
     return [tfx.dsl.Resolver(strategy_class=strategy, **channels).with_id("warm_start_resolver")]
 
 
-def _bulk_inference(data_format: str, score_path: str, trainer, model_blessing) -> list:
+def _bulk_inference(data_format: str, score_path: str, missing_values: Sequence[str], trainer,
+                    model_blessing) -> list:
     """Unlabelled data (in the format of `data.format`) scored by the candidate model, only when
     it was blessed (by the Evaluator, or by the FairnessGate when there is one)."""
     unlabelled_gen = _example_gen(
         data_format, score_path,
         tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
             tfx.proto.SplitConfig.Split(name=UNLABELLED_SPLIT, hash_buckets=1)])),
-        node_id=UNLABELLED_EXAMPLE_GEN_ID)
+        node_id=UNLABELLED_EXAMPLE_GEN_ID, missing_values=missing_values)
     bulk_inferrer = tfx.components.BulkInferrer(
         examples=unlabelled_gen.outputs["examples"],
         model=trainer.outputs["model"],
@@ -339,7 +340,8 @@ def _bulk_inference(data_format: str, score_path: str, trainer, model_blessing) 
 
 
 def _example_gen(data_format: str, data_path: str, output_config,
-                 node_id: str = EXAMPLE_GEN_ID, span: Optional[int] = None):
+                 node_id: str = EXAMPLE_GEN_ID, span: Optional[int] = None,
+                 missing_values: Sequence[str] = ()):
     """The ExampleGen reading `data_path` (a file, a folder, a glob, or a span pattern) in
     `data_format`, with the node id the readers of its output look for (the same for every
     format): csv -> FileBasedExampleGen with mlpipe's CSV executor (CsvExampleGen's examples
@@ -347,16 +349,22 @@ def _example_gen(data_format: str, data_path: str, output_config,
     with mlpipe's parquet executor (TFX's own reads a 0 as a missing value; see
     mlpipe.components.parquet_executor); tfrecord -> ImportExampleGen (tf.Examples as they are;
     gzip when the file name ends in .gz).
-    A span pattern ingests one span: `span` (a static range), else the newest TFX finds."""
+    A span pattern ingests one span: `span` (a static range), else the newest TFX finds.
+    `missing_values` (CSV only): cell texts the CSV executor reads as blank, in its
+    custom_config (every runner's ExampleGen reads the data where it is)."""
     base, pattern = input_base_and_pattern(data_path)
     inputs = dict(input_base=base, input_config=tfx.proto.Input(splits=[
         tfx.proto.Input.Split(name="all", pattern=pattern)]), output_config=output_config)
     if span is not None and span_kind(data_path) is not None:
         inputs["range_config"] = tfx.proto.RangeConfig(static_range=tfx.proto.StaticRange(
             start_span_number=span, end_span_number=span))
+    if missing_values and data_format != "csv":
+        raise ValueError(f"data.missing_values: for CSV only, not {data_format}")
     if data_format == "csv":
         example_gen = FileBasedExampleGen(
             custom_executor_spec=executor_spec.BeamExecutorSpec(csv_executor.Executor),
+            custom_config=(csv_executor.custom_config(missing_values) if missing_values
+                           else None),
             **inputs)
     elif data_format == "parquet":
         example_gen = FileBasedExampleGen(

@@ -4,7 +4,7 @@
 them at run time; a local run resolves them first, here, with TFX's own rules
 (tfx.components.example_gen.utils: each spec a wildcard for the glob, `{SPAN}` a number, the
 date specs 4, 2 and 2 characters and the span the days since 1970-01-01), so that the preflight
-check and the staged copy read exactly the files the ExampleGen will ingest, and a missing span
+check reads exactly the files the ExampleGen will ingest, and a missing span
 is a clear error before anything runs. The run then pins the chosen span on the ExampleGen (a
 static `RangeConfig`), which is how TFX itself re-runs an older span.
 

@@ -88,7 +88,7 @@ def _parquet_statistics(files: List[str]) -> statistics_pb2.DatasetFeatureStatis
 def csv_statistics(csv_path: str, missing_values: Iterable[str] = ()
                    ) -> statistics_pb2.DatasetFeatureStatisticsList:
     """TFDV statistics of a CSV file or folder; with `missing_values`, of a copy in which those
-    cells are blank (`mlpipe.core.csv_blanks`, the rule the pipeline's staged copy follows)."""
+    cells are blank (`mlpipe.core.csv_blanks`, the rule the pipeline's CSV ExampleGen follows)."""
     tokens = list(missing_values)
     if not tokens:
         return tfdv.generate_statistics_from_csv(data_location=_pattern(csv_path))

@@ -196,6 +196,78 @@ def test_a_split_without_rows_gets_an_empty_file(tmp_path):
     assert sorted(counts.values()) == [0, 1]
 
 
+# ---- missing-value tokens --------------------------------------------------------------------
+
+# A numeric column and a string column spelling "no value" as NA (a quoted "NA" too) or ?, beside
+# real blanks; `NA,` inside a longer text stays text. The same table with those cells blank:
+WITH_TOKENS = ("count,price,name,note\n"
+               "1,1.5,ann,plain\n"
+               "NA,2.5,NA,\"NA, or not\"\n"
+               "3,?,bob,\"NA\"\n"
+               ",NA,,x\n"
+               "5,4.25,?,y\n")
+WITH_BLANKS = ("count,price,name,note\n"
+               "1,1.5,ann,plain\n"
+               ",2.5,,\"NA, or not\"\n"
+               "3,,bob,\n"
+               ",,,x\n"
+               "5,4.25,,y\n")
+
+
+def _with_tokens(exec_properties: dict, tokens) -> dict:
+    """exec_properties as FileBasedExampleGen(custom_config=custom_config(tokens)) hands them
+    to its executor: the CustomConfig as JSON."""
+    return {**exec_properties, "custom_config": proto_utils.proto_to_json(
+        csv_executor.custom_config(tokens))}
+
+
+def test_the_custom_config_carries_the_tokens():
+    assert csv_executor.missing_values_of(_with_tokens({}, ["NA", "?"])) == ("NA", "?")
+    assert csv_executor.missing_values_of({}) == ()
+    assert csv_executor.missing_values_of({"custom_config": None}) == ()
+
+
+def test_declared_tokens_are_read_as_blank_cells(tmp_path):
+    tokens = _write(tmp_path / "tokens", {"t.csv": WITH_TOKENS})
+    blanks = _write(tmp_path / "blanks", {"t.csv": WITH_BLANKS})
+    ours = _run(csv_executor.Executor(), tmp_path / "ours",
+                _with_tokens(_exec_properties(tokens), ["NA", "?"]))
+    # The examples (and splits) of the same table written with blank cells, by TFX itself.
+    theirs = _run(tfx_csv.Executor(), tmp_path / "tfx", _exec_properties(blanks))
+    contents = _assert_same_output(ours, theirs)
+    examples = [tf.train.Example.FromString(record)
+                for counter in contents.values() for record in counter.elements()]
+    assert len(examples) == 5
+    features = {name: [example.features.feature[name] for example in examples]
+                for name in ("count", "price", "name", "note")}
+    # The numeric columns stay numbers, with an empty value list where the token was.
+    assert {f.WhichOneof("kind") for f in features["count"]} == {"int64_list"}
+    assert sorted(len(f.int64_list.value) for f in features["count"]) == [0, 0, 1, 1, 1]
+    assert {f.WhichOneof("kind") for f in features["price"]} == {"float_list"}
+    assert sorted(len(f.float_list.value) for f in features["price"]) == [0, 0, 1, 1, 1]
+    names = sorted(v for f in features["name"] for v in f.bytes_list.value)
+    assert names == [b"ann", b"bob"]                  # NA and ? blank, not a category
+    notes = sorted(v for f in features["note"] for v in f.bytes_list.value)
+    assert notes == [b"NA, or not", b"plain", b"x", b"y"]   # a quoted "NA" is the token too
+
+
+def test_tokens_through_tfx_generate_examples_by_beam_and_tfx_s_reader(tmp_path, monkeypatch):
+    """TFX's own Do (GenerateExamplesByBeam) reads the same tokens as blank; so does the chunk
+    read by TFX's line reader (stray quotes), which pyarrow would read otherwise."""
+    tokens = _write(tmp_path / "tokens", {"t.csv": WITH_TOKENS})
+    blanks = _write(tmp_path / "blanks", {"t.csv": WITH_BLANKS})
+    executor = csv_executor.Executor()
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "base")
+    BaseExampleGenExecutor.Do(executor, {}, {"examples": [examples]},
+                              _with_tokens(_exec_properties(tokens), ["NA", "?"]))
+    assert _contents(examples) == _contents(
+        _run(tfx_csv.Executor(), tmp_path / "tfx", _exec_properties(blanks)))
+    batch = csv_executor._tfx_batch(b'NA,"x""y"\n?,NA\n', ["0", "1"], "t.csv", ("NA", "?"))
+    assert batch.column(0).to_pylist() == [None, None]
+    assert batch.column(1).to_pylist() == ['x"y', None]
+
+
 # ---- errors ----------------------------------------------------------------------------------
 
 def test_a_pattern_matching_no_file_is_tfx_s_error(tmp_path):

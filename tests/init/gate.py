@@ -1,10 +1,11 @@
 """The statistics the pipeline's gate judges, computed as the pipeline computes them: the CSV
-(the staged copy, declared tokens blanked) through CsvExampleGen's own CSV-to-tf.Example
-transform, then TFDV statistics of those examples (StatisticsGen), validated against a schema
+through the pipeline's CSV ExampleGen's CSV-to-tf.Example transform (declared tokens read as
+blank cells, given as the pipeline gives them: in its custom_config), then TFDV statistics of those examples (StatisticsGen), validated against a schema
 the way ExampleValidator does (every feature, no environment) and per environment."""
 
 import csv
 import pathlib
+import shutil
 import tempfile
 from typing import List, Optional, Sequence
 
@@ -12,26 +13,30 @@ import mlpipe  # noqa: F401  (process settings before TensorFlow)
 import apache_beam as beam
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
-from tfx.components.example_gen.csv_example_gen import executor as csv_example_gen
+from tfx.utils import proto_utils
 
 from mlpipe.components.anomaly_gate.executor import describe_anomalies
-from mlpipe.core.csv_blanks import blank_tokens
+from mlpipe.components.csv_example_gen import executor as csv_example_gen
 
 
 def pipeline_statistics(csv_path, missing_values: Sequence[str] = (),
                         drop_columns: Sequence[str] = ()):
-    """TFDV statistics of the tf.Examples CsvExampleGen writes for `csv_path`; `drop_columns`
-    are left out of the CSV first (a SERVING-time batch without the label)."""
+    """TFDV statistics of the tf.Examples the pipeline's ExampleGen writes for `csv_path`
+    (`missing_values` declared); `drop_columns` are left out of the CSV first (a SERVING-time
+    batch without the label)."""
     with tempfile.TemporaryDirectory(prefix="gate-") as scratch:
         scratch = pathlib.Path(scratch)
         source = scratch / "data.csv"
-        blank_tokens(csv_path, source, missing_values)
+        shutil.copyfile(csv_path, source)
         if drop_columns:
             _drop_columns(source, drop_columns)
+        exec_properties = {"input_base": str(scratch)}
+        if missing_values:
+            exec_properties["custom_config"] = proto_utils.proto_to_json(
+                csv_example_gen.custom_config(missing_values))
         with beam.Pipeline(runner="FnApiRunner") as pipeline:
             _ = (pipeline
-                 | csv_example_gen._CsvToExample({"input_base": str(scratch)}, "data.csv")
-                 | beam.Map(lambda example: example.SerializeToString())
+                 | csv_example_gen._CsvToSerializedExample(exec_properties, "data.csv")
                  | beam.io.WriteToTFRecord(str(scratch / "examples"),
                                            file_name_suffix=".tfrecord"))
         return tfdv.generate_statistics_from_tfrecord(str(scratch / "examples*"))

@@ -26,9 +26,11 @@ def test_init_then_run_then_predict(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Model:        BLESSED" in run.stdout
     assert "AnomalyGate" in run.stdout and "FAILED" not in run.stdout
-    # The pipeline read a staged copy with the NA tokens blanked, not the original file.
-    staged = list((home / "penguins" / "staged").glob("data-*/penguins.csv"))
-    assert len(staged) == 1 and "NA" not in staged[0].read_text()
+    # The ExampleGen read the original file with the NA tokens as blank cells: the numeric
+    # column stays FLOAT, with an empty value list where the file says NA.
+    kinds, empty = _bill_lengths(home / "penguins" / "pipeline_root" / "CsvExampleGen")
+    assert kinds == {"float_list"} and empty > 0
+    assert not (home / "penguins" / "staged").exists()
 
     unlabelled = write_csv(tmp_path / "unlabelled.csv",
                            without(penguin_rows(n=400, seed=11), "species"))
@@ -49,3 +51,15 @@ def test_init_then_run_then_predict(tmp_path):
     gentoo = [p for p, positive in zip(probabilities, truth) if positive]
     adelie = [p for p, positive in zip(probabilities, truth) if not positive]
     assert sum(gentoo) / len(gentoo) > sum(adelie) / len(adelie) + 0.2
+
+
+def _bill_lengths(example_gen_root):
+    """(the kinds of bill_length_mm in the ExampleGen's examples, how many are empty)."""
+    import tensorflow as tf
+    files = sorted(str(path) for path in example_gen_root.glob("examples/*/Split-*/*.gz"))
+    kinds, empty = set(), 0
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
+        feature = tf.train.Example.FromString(record).features.feature["bill_length_mm"]
+        kinds.add(feature.WhichOneof("kind"))
+        empty += not feature.float_list.value
+    return kinds, empty

@@ -1,17 +1,14 @@
 """What a config written by `mlpipe init` relies on, without TensorFlow: `data.missing_values` and
-`label.positive_class` in the config, the preflight check honouring them, and the staged copy a
-local run ingests (declared tokens blanked)."""
-
-import os
+`label.positive_class` in the config, the preflight check honouring them, and the blanked copy
+the schema proposal reads (declared tokens blanked; the pipeline's CSV ExampleGen reads them so
+itself: tests/components/test_csv_example_gen.py)."""
 
 import pytest
 
 from mlpipe.config import DataConfig, LabelConfig, ProblemConfig
 from mlpipe.core.csv_blanks import blank_tokens
-from mlpipe.core.run_home import RunHome
 from mlpipe.errors import InputDataError
 from mlpipe.pipeline.preflight import check_input_data
-from mlpipe.pipeline.staging import stage_csv, staged_config
 from tests.init.tables import penguin_rows, write_csv
 
 NUMERIC = {"bill_length_mm": "FLOAT", "bill_depth_mm": "FLOAT", "flipper_length_mm": "INT",
@@ -123,7 +120,7 @@ def test_a_0_1_label_needs_no_positive_class(tmp_path):
     assert check_input_data(config, NUMERIC).rows == 40
 
 
-# ---- the staged copy -------------------------------------------------------------------------
+# ---- the blanked copy (schema proposal) ------------------------------------------------------
 
 def test_blank_tokens_blanks_whole_cells_only(tmp_path):
     source = tmp_path / "in.csv"
@@ -131,46 +128,6 @@ def test_blank_tokens_blanks_whole_cells_only(tmp_path):
     target = tmp_path / "out.csv"
     assert blank_tokens(source, target, ["NA"]) == 2
     assert target.read_text() == 'a,b,c\n,"NA, or not",1\n"two\nlines",,NAN\n'
-
-
-def test_a_run_ingests_a_staged_copy_reused_while_unchanged(tmp_path):
-    data = write_csv(tmp_path / "p.csv", penguin_rows(n=50))
-    home = RunHome(tmp_path / "runs" / "penguins")
-    home.create()
-    config = _config(data)
-    staged = staged_config(config, home)
-    path = staged.data.path
-    assert path.startswith(str(home.staged_dir)) and os.path.basename(path) == "p.csv"
-    text = open(path).read()
-    assert "NA" not in text and text.count("\n") == 51
-    assert staged.data.missing_values == ["NA"]
-    modified = os.stat(path).st_mtime_ns
-    assert staged_config(config, home).data.path == path          # same copy: TFX's cache holds
-    assert os.stat(path).st_mtime_ns == modified
-    rows = penguin_rows(n=50)
-    rows[0]["comment"] = "changed"
-    write_csv(data, rows)
-    assert staged_config(config, home).data.path != path          # changed data: a new copy
-
-
-def test_without_tokens_nothing_is_staged(tmp_path):
-    data = write_csv(tmp_path / "p.csv", penguin_rows(n=10))
-    config = _config(data)
-    config = config.model_copy(update={"data": config.data.model_copy(
-        update={"missing_values": []})})
-    home = RunHome(tmp_path / "runs" / "penguins")
-    assert staged_config(config, home) is config
-    assert not home.root.exists()
-
-
-def test_a_folder_is_staged_as_a_folder(tmp_path):
-    folder = tmp_path / "data"
-    folder.mkdir()
-    write_csv(folder / "a.csv", penguin_rows(n=10))
-    write_csv(folder / "b.csv", penguin_rows(n=10, seed=1))
-    staged = stage_csv(str(folder), ["NA"], tmp_path / "staged")
-    assert sorted(os.listdir(staged)) == ["a.csv", "b.csv"]
-    assert not [name for name in os.listdir(tmp_path / "staged") if "partial" in name]
 
 
 # ---- batch scoring -----------------------------------------------------------------------------

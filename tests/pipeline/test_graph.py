@@ -153,3 +153,22 @@ def test_warm_start_gives_the_trainer_the_latest_blessed_model(taxi_config, sett
 def test_no_warm_start_no_base_model(local):
     assert "warm_start_resolver" not in _nodes(local)
     assert "base_model" not in _nodes(local)["Trainer"].inputs
+
+
+def test_missing_value_tokens_go_to_every_csv_example_gen(taxi_config):
+    """Local and cloud alike: the ExampleGen (and the scoring one) read the data where it is,
+    with the tokens in their custom_config; without tokens there is none."""
+    from mlpipe.components.csv_example_gen import executor as csv_executor
+    assert csv_executor.missing_values_of(
+        _nodes(create_pipeline(taxi_config, LOCAL))["CsvExampleGen"].exec_properties) == ()
+    data = taxi_config.data.model_copy(update={"missing_values": ["NA", "?"],
+                                               "score_path": taxi_config.data.path})
+    config = taxi_config.model_copy(update={"data": data})
+    for settings in (LOCAL, CLOUD):
+        nodes = _nodes(create_pipeline(config, settings))
+        for node_id in ("CsvExampleGen", "UnlabelledExampleGen"):
+            # The exec property as the executor gets it (the CustomConfig's JSON).
+            assert csv_executor.missing_values_of(nodes[node_id].exec_properties) == ("NA", "?")
+        assert nodes["CsvExampleGen"].exec_properties["input_base"] == (
+            "gs://b/data/taxi/" if settings is CLOUD
+            else taxi_config.data.path.rsplit("/", 1)[0])

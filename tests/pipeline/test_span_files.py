@@ -1,9 +1,8 @@
 """Data by span before TFX runs: which spans a pattern finds (the same span TFX's ExampleGen
-finds on the same files), the span a run ingests, and the preflight check and the staged copy
-reading that span's files. Bad patterns and missing spans are exit-2 errors naming the pattern
+finds on the same files), the span a run ingests, and the preflight check reading that span's
+files. Bad patterns and missing spans are exit-2 errors naming the pattern
 and the spans found."""
 
-import os
 import pathlib
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
@@ -13,8 +12,6 @@ from mlpipe.errors import EXIT_BAD_INPUT, BadInputError, InputDataError
 from mlpipe.pipeline.preflight import check_input_data
 from mlpipe.pipeline.span_files import (choose_span, input_base_and_pattern, parse_span,
                                         span_date)
-from mlpipe.pipeline.staging import staged_config
-from mlpipe.core.run_home import RunHome
 from tests.support.cli import run_mlpipe
 from tests.support.configs import write_config
 
@@ -162,7 +159,7 @@ def test_tfx_finds_the_same_span_on_the_same_files(tmp_path, layout, pattern, re
     assert resolved == sorted(chosen.files)
 
 
-# --- the preflight check and the staged copy read the chosen span ----------------------------
+# --- the preflight check reads the chosen span ------------------------------------------------
 
 @pytest.fixture
 def span_data(tmp_path, write_csv, taxi_row):
@@ -187,42 +184,6 @@ def test_preflight_reads_the_span_asked_for_and_names_its_file(span_data, config
         check_input_data(config_for_data(span_data), numeric_columns,
                          choose_span(span_data, "1"))
     assert str(caught.value).startswith(span_data.replace("{SPAN}/", "1/trips.csv") + ", line 2")
-
-
-def test_staging_copies_only_the_span_and_keeps_the_pattern(tmp_path, write_csv, taxi_row,
-                                                              config_for_data):
-    for span in (1, 2):
-        (tmp_path / "data" / f"span-{span}").mkdir(parents=True)
-        write_csv(tmp_path / "data" / f"span-{span}" / "trips.csv",
-                  [taxi_row(company="NA"), taxi_row()])
-    pattern = f"{tmp_path}/data/span-{{SPAN}}/"
-    config = config_for_data(pattern)
-    config = config.model_copy(update={"data": config.data.model_copy(
-        update={"missing_values": ["NA"]})})
-    home = RunHome.for_pipeline(config.name, str(tmp_path / "runs"))
-    staged = staged_config(config, home, span=choose_span(pattern, "1")).data.path
-    assert staged.startswith(str(home.staged_dir)) and staged.endswith("/span-{SPAN}/")
-    # Only span 1 is there, blanked; the same pattern finds it.
-    again = choose_span(staged)
-    assert again.spans == (1,)
-    assert "NA" not in pathlib.Path(again.files[0]).read_text()
-    # An unchanged span stages to the same copy (TFX's cache keys on the path).
-    assert staged_config(config, home, span=choose_span(pattern, "1")).data.path == staged
-
-
-def test_staging_a_glob_with_tokens(tmp_path, write_csv, taxi_row, config_for_data):
-    (tmp_path / "data").mkdir()
-    write_csv(tmp_path / "data" / "a.csv", [taxi_row(company="NA")])
-    write_csv(tmp_path / "data" / "b.csv", [taxi_row()])
-    config = config_for_data(f"{tmp_path}/data/*.csv")
-    config = config.model_copy(update={"data": config.data.model_copy(
-        update={"missing_values": ["NA"]})})
-    home = RunHome.for_pipeline(config.name, str(tmp_path / "runs"))
-    staged = staged_config(config, home).data.path
-    assert staged.endswith("/*.csv")
-    copies = sorted(pathlib.Path(os.path.dirname(staged)).glob("*.csv"))
-    assert [p.name for p in copies] == ["a.csv", "b.csv"]
-    assert "NA" not in copies[0].read_text()
 
 
 # --- the command -----------------------------------------------------------------------------

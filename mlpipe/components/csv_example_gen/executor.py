@@ -5,8 +5,8 @@ See the package docstring for why it exists and what it measured. The Beam pipel
 1. `Chunks`: each CSV file of a split (globbed, headers checked, as TFX does) is cut into byte
    ranges of about `CHUNK_BYTES`, each ending where TFX's own reader ends a record: at a newline
    after an even number of quotes since the header line.
-2. `InferKinds`: each chunk is read by `pyarrow.csv` (every column as text; a blank cell is a
-   null), a RecordBatch at a time, and its columns' kinds inferred by tfx_bsl's rules
+2. `InferKinds`: each chunk is read by `pyarrow.csv` (every column as text; a blank cell, or
+   one that is exactly a declared missing-value token, is a null), a RecordBatch at a time, and its columns' kinds inferred by tfx_bsl's rules
    (`_infer_kind`); the kinds of all chunks of a split are combined (`_MergeKinds`) into a side
    input, so the types are those of all rows of all files, and memory stays flat.
 3. `WriteShards`: each chunk is read again; each RecordBatch is typed by the global kinds and
@@ -16,6 +16,12 @@ See the package docstring for why it exists and what it measured. The Beam pipel
    does; and the records are framed as TFRecords (`_tfrecord_frames`) and gzipped (in a thread
    of their own) into one file per chunk and split (`<split uri>/data_tfrecord-<file>-<chunk>.gz`),
    written under a temporary name, then renamed: a retried bundle leaves no half file.
+
+Missing-value tokens (the config's `data.missing_values`: `NA`, `NaN`, ...) come in the
+ExampleGen's `custom_config` (`custom_config(tokens)`: a CustomConfig holding a Struct
+{"missing_values": [...]}); a cell equal to one of them is read as a blank cell, in every column
+(a quoted `"NA"` too, as Python's csv reader reads it), so the examples are those of the same file
+with those cells blank. Every runner reads them so: the compiled cloud step needs nothing else.
 
 Chunks, not single RecordBatches, are the unit of files: a file per batch of ~60k rows would
 make thousands of small files on large data. An empty split gets one empty file, as TFX's.
@@ -41,6 +47,7 @@ import pyarrow.csv as pa_csv
 from absl import logging
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from google.protobuf import struct_pb2
 from tfx import types
 from tfx.components.example_gen import utils
 from tfx.components.example_gen import write_split
@@ -67,6 +74,40 @@ FILE_PREFIX = write_split.DEFAULT_TF_RECORD_FILE_NAME  # data_tfrecord, as TFX's
 TEMP_DIR = ".csv_example_gen-tmp"  # under the examples artifact; removed when done
 
 _KIND_TAG = {Kind.INT: 0x1A, Kind.FLOAT: 0x12, Kind.STRING: 0x0A}  # Feature's oneof field tags
+MISSING_VALUES_KEY = "missing_values"  # in the Struct of the ExampleGen's custom_config
+
+
+# ---- the custom config: missing-value tokens -------------------------------------------------
+
+def custom_config(missing_values: Sequence[str]) -> example_gen_pb2.CustomConfig:
+    """The ExampleGen's `custom_config` declaring `missing_values` (cell texts read as blank)."""
+    struct = struct_pb2.Struct()
+    struct.update({MISSING_VALUES_KEY: list(missing_values)})
+    config = example_gen_pb2.CustomConfig()
+    config.custom_config.Pack(struct)
+    return config
+
+
+def missing_values_of(exec_properties: Dict[str, Any]) -> Tuple[str, ...]:
+    """The tokens `custom_config` declared in an ExampleGen's exec_properties (none: ())."""
+    text = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
+    if not text:
+        return ()
+    config = example_gen_pb2.CustomConfig()
+    proto_utils.json_to_proto(text, config)
+    if not config.HasField("custom_config"):
+        return ()
+    struct = struct_pb2.Struct()
+    if not config.custom_config.Unpack(struct):
+        raise ValueError(f"custom_config: expected a google.protobuf.Struct, got "
+                         f"{config.custom_config.type_url}")
+    tokens = struct.fields.get(MISSING_VALUES_KEY)
+    if tokens is None:
+        return ()
+    if not tokens.HasField("list_value") or any(
+            value.WhichOneof("kind") != "string_value" for value in tokens.list_value.values):
+        raise ValueError(f"custom_config {MISSING_VALUES_KEY}: expected a list of strings")
+    return tuple(value.string_value for value in tokens.list_value.values)
 
 
 # ---- the plan: which files go to which splits ------------------------------------------------
@@ -81,6 +122,7 @@ class _Group:
     split_names: Tuple[str, ...]
     buckets: Tuple[int, ...] = ()
     partition_feature: Optional[str] = None  # split by this feature's value, not the row's
+    missing_values: Tuple[str, ...] = ()  # cell texts read as blank
 
 
 def _csv_files(input_base: str, split_pattern: str) -> Tuple[str, List[str], List[str]]:
@@ -110,6 +152,7 @@ def _plan(exec_properties: Dict[str, Any]) -> List[_Group]:
                               output_config)
     split_names = utils.generate_output_split_names(input_config, output_config)
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    tokens = missing_values_of(exec_properties)
     if output_config.split_config.splits:
         if len(input_config.splits) != 1:
             raise ValueError("input must have only one split when output split is specified.")
@@ -119,11 +162,12 @@ def _plan(exec_properties: Dict[str, Any]) -> List[_Group]:
         return [_Group(pattern, tuple(files), tuple(names), tuple(split_names), buckets,
                        output_config.split_config.partition_feature_name
                        if output_config.split_config.HasField("partition_feature_name")
-                       else None)]
+                       else None, tokens)]
     groups = []
     for split, name in zip(input_config.splits, split_names):
         pattern, files, names = _csv_files(input_base, split.pattern)
-        groups.append(_Group(pattern, tuple(files), tuple(names), (name,)))
+        groups.append(_Group(pattern, tuple(files), tuple(names), (name,),
+                             missing_values=tokens))
     return groups
 
 
@@ -172,10 +216,11 @@ def _file_chunks(path: str, chunk_bytes: Optional[int] = None) -> List[Tuple[int
     return ranges
 
 
-def _read_batches(path: str, start: int, end: int,
-                  column_count: int) -> Iterator[pa.RecordBatch]:
+def _read_batches(path: str, start: int, end: int, column_count: int,
+                  missing_values: Sequence[str] = ()) -> Iterator[pa.RecordBatch]:
     """The records of `path`[start:end) as TFX's CsvExampleGen reads them, as RecordBatches of
-    text columns named by position, a blank cell ('' or "") as null, blank lines skipped.
+    text columns named by position, a blank cell ('' or "") as null, blank lines skipped; a cell
+    equal to one of `missing_values` (quoted or not) is a null too.
 
     pyarrow.csv reads them (quotes as Python's csv reader reads them). TFX first cuts the text
     into records at the newlines after an even number of quotes: where quotes are not only
@@ -197,7 +242,8 @@ def _read_batches(path: str, start: int, end: int,
         parse_options=pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=True),
         convert_options=pa_csv.ConvertOptions(
             column_types={name: pa.string() for name in names},
-            strings_can_be_null=True, null_values=[""], quoted_strings_can_be_null=True))
+            strings_can_be_null=True, null_values=["", *missing_values],
+            quoted_strings_can_be_null=True))
     if not quotes and data.count(b"\r") == data.count(b"\r\n"):
         try:
             yield from batches
@@ -212,7 +258,7 @@ def _read_batches(path: str, start: int, end: int,
         yield from read
     else:
         logging.warning("%s (bytes %d-%d): read by TFX's CSV reader", path, start, end)
-        yield _tfx_batch(data, names, path)
+        yield _tfx_batch(data, names, path, missing_values)
 
 
 def _tfx_record_count(data: bytes) -> int:
@@ -228,9 +274,11 @@ def _tfx_record_count(data: bytes) -> int:
     return int(len(ends) - blank.sum()) + (tail not in (b"", b"\r"))
 
 
-def _tfx_batch(data: bytes, names: List[str], path: str) -> pa.RecordBatch:
+def _tfx_batch(data: bytes, names: List[str], path: str,
+               missing_values: Sequence[str] = ()) -> pa.RecordBatch:
     """`data` read by TFX's CsvExampleGen's own reader (_ReadCsvRecordsFromTextFile, then
-    tfx_bsl's ParseCSVLine), as a RecordBatch like pyarrow's."""
+    tfx_bsl's ParseCSVLine), as a RecordBatch like pyarrow's (`missing_values` as null)."""
+    blank = {"", *missing_values}
     # pylint: disable=protected-access
     buffer, reader = tfx_csv_executor._CsvLineBuffer(), csv_decoder._CSVRecordReader(",")
     rows = []
@@ -245,7 +293,8 @@ def _tfx_batch(data: bytes, names: List[str], path: str) -> pa.RecordBatch:
     if not buffer.is_empty():
         raise ValueError(f"Csv record had unbalanced quotes. File: {path}")
     return pa.RecordBatch.from_arrays(
-        [pa.array([row[index].decode() or None for row in rows], pa.string())
+        [pa.array([None if cell in blank else cell
+                   for cell in (row[index].decode() for row in rows)], pa.string())
          for index in range(len(names))], names)
 
 
@@ -314,7 +363,8 @@ class _MergeKinds(beam.CombineFn):
 
 def _chunk_kinds(group: _Group, file_index: int, start: int, end: int) -> Optional[List[Kind]]:
     kinds = None
-    for batch in _read_batches(group.files[file_index], start, end, len(group.column_names)):
+    for batch in _read_batches(group.files[file_index], start, end, len(group.column_names),
+                               group.missing_values):
         kinds = _batch_kinds(batch, kinds)
     return kinds
 
@@ -529,7 +579,8 @@ def _chunk_records(group: _Group, file_index: int, start: int, end: int,
     """Each RecordBatch of a chunk as its serialized Examples (an Arrow array and a numpy array
     of bytes objects) and the split index of each."""
     layout = _layout(group.column_names, kinds)
-    for batch in _read_batches(group.files[file_index], start, end, len(group.column_names)):
+    for batch in _read_batches(group.files[file_index], start, end, len(group.column_names),
+                               group.missing_values):
         if group.buckets and group.partition_feature is not None:
             _check_partition_feature(layout, group.partition_feature)
         records, keys = _serialize(batch, layout, group.partition_feature)
@@ -701,7 +752,8 @@ def _CsvToSerializedExample(pipeline: beam.Pipeline, exec_properties: Dict[str, 
     CsvExampleGen builds (for TFX's own GenerateExamplesByBeam; `Do` does not use it)."""
     pattern, files, names = _csv_files(
         exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
-    groups = [_Group(pattern, tuple(files), tuple(names), ("all",))]
+    groups = [_Group(pattern, tuple(files), tuple(names), ("all",),
+                     missing_values=missing_values_of(exec_properties))]
     chunks = _chunks(pipeline, groups)
     kinds = beam.pvalue.AsDict(_kinds(chunks, groups))
 
