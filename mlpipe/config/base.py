@@ -6,8 +6,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mlpipe.errors import ConfigError
 
-# The installed `mlpipe` package folder: bundled configs and schemas live under it, and the
-# pipeline image holds it at `cloud.image_source_dir`.
+# The installed `mlpipe` package folder: bundled configs and schemas live under it.
 PACKAGE_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 __all__ = ["ConfigError", "PACKAGE_ROOT", "Strict", "describe"]

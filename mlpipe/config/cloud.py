@@ -8,13 +8,12 @@ Every problem is a `ConfigError` naming the field, so the CLI exits 2 with a one
 
 from __future__ import annotations
 
-import pathlib
 import re
 from typing import TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from mlpipe.config.base import PACKAGE_ROOT, ConfigError, Strict, describe
+from mlpipe.config.base import ConfigError, Strict, describe
 from mlpipe.config.span_pattern import span_kind
 
 if TYPE_CHECKING:  # problem.py imports this module: the type only, for annotations
@@ -24,8 +23,6 @@ if TYPE_CHECKING:  # problem.py imports this module: the type only, for annotati
 Target = Literal["kubeflow", "vertex"]
 TARGETS = ("kubeflow", "vertex")
 GCS_PREFIX = "gs://"
-# Where mlpipe/kubeflow/Dockerfile puts this repository inside the pipeline image.
-IMAGE_SOURCE_DIR = "/opt/mlpipe"
 # GCP label keys/values: lowercase letters, digits, '_' and '-', at most 63 characters.
 _LABEL = re.compile(r"^[a-z0-9_-]{0,63}$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
@@ -132,9 +129,6 @@ class CloudConfig(Strict):
                                                        "read in the cloud instead of data.path.")
     serving_dir: Optional[str] = Field(None, description="gs:// folder the Pusher copies blessed "
                                                          "models to (default <pipeline_root>/serving).")
-    schema_file: Optional[str] = Field(None, description="Schema path as the pipeline sees it "
-                                                         "(default: the curated schema inside the image).")
-    image_source_dir: str = IMAGE_SOURCE_DIR
     network: Optional[str] = Field(None, description="VPC network for Vertex Pipelines, "
                                                      "projects/<number>/global/networks/<name>.")
     labels: Dict[str, str] = Field(default_factory=dict)
@@ -283,17 +277,3 @@ def _require(cloud: CloudConfig, config: ProblemConfig, target: str) -> None:
         raise ConfigError("cloud.deploy.serving_image is required when deploy.in_pipeline is "
                           "true (the prediction container Vertex serves the model with)")
 
-
-def image_schema_file(config: ProblemConfig, cloud: CloudConfig) -> str:
-    """The curated schema's path inside the pipeline image (or cloud.schema_file as given)."""
-    if cloud.schema_file:
-        return cloud.schema_file
-    schema = pathlib.Path(config.schema_path).resolve()
-    try:
-        relative = schema.relative_to(PACKAGE_ROOT.parent)
-    except ValueError:
-        raise ConfigError(
-            f"cloud.schema_file is required: the schema {schema} is not inside the mlpipe "
-            "package, so it is not in the pipeline image; add it to the package and rebuild the "
-            "image, or set cloud.schema_file to a gs:// copy") from None
-    return f"{cloud.image_source_dir.rstrip('/')}/{relative.as_posix()}"

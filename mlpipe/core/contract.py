@@ -25,6 +25,9 @@ PREDICTION_KEY = {"binary": OUTPUT_KEY, "multiclass": SCORES_KEY, "regression": 
 # runs`, the report and the tests find the training examples by it (the id predates Parquet and
 # TFRecord input, and renaming it would orphan the lineage of existing run homes).
 EXAMPLE_GEN_ID = "CsvExampleGen"
+# The node writing the run's curated schema (mlpipe.components.embedded_schema): the id of TFX's
+# ImportSchemaGen, which it replaced, so lineage and the records of existing run homes still find it.
+SCHEMA_GEN_ID = "ImportSchemaGen"
 
 # Schema environments (TFDV): TRAINING has every column, SERVING lacks the label's sources.
 TRAINING = "TRAINING"

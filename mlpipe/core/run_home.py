@@ -5,7 +5,6 @@
         metadata.sqlite     ML Metadata store (lineage, cache)
         serving/<version>/  pushed (blessed) models, never overwritten
         logs/               one log file per run: TensorFlow, Beam and TFX output
-        staged/             content-addressed copies of inputs TFX only knows by path
         compiled/           compiled pipeline IR, reused while the graph is unchanged
         summaries/          metrics read from each evaluation (TFMA is slow to import)
         request_log/        rows and predictions `mlpipe serve` logged (unless serving.log_dir)
@@ -23,10 +22,8 @@ home copied or moved elsewhere still reads its own files through `RunHome.locate
 """
 
 import dataclasses
-import hashlib
 import os
 import pathlib
-import shutil
 import time
 from typing import List
 
@@ -34,7 +31,7 @@ from mlpipe.config import ServingConfig
 
 DEFAULT_BASE = "runs"
 # The folders of a run home that runs record absolute paths into (ML Metadata, provenance).
-_RECORDED_FOLDERS = ("pipeline_root", "serving", "staged", "logs")
+_RECORDED_FOLDERS = ("pipeline_root", "serving", "logs")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,10 +57,6 @@ class RunHome:
     @property
     def logs_dir(self) -> pathlib.Path:
         return self.root / "logs"
-
-    @property
-    def staged_dir(self) -> pathlib.Path:
-        return self.root / "staged"
 
     @property
     def compiled_dir(self) -> pathlib.Path:
@@ -98,22 +91,12 @@ class RunHome:
         return pathlib.Path(serving.log_dir) if serving.log_dir else self.root / "request_log"
 
     def create(self) -> None:
-        for folder in (self.pipeline_root, self.serving_dir, self.logs_dir, self.staged_dir):
+        for folder in (self.pipeline_root, self.serving_dir, self.logs_dir):
             folder.mkdir(parents=True, exist_ok=True)
 
     def new_log_file(self) -> pathlib.Path:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         return self.logs_dir / f"run-{stamp}-{os.getpid()}.log"
-
-    def stage(self, source: str) -> pathlib.Path:
-        """Copies `source` under a name carrying its content hash (TFX caches on the path)."""
-        data = pathlib.Path(source).read_bytes()
-        digest = hashlib.sha256(data).hexdigest()[:16]
-        path = pathlib.Path(source)
-        staged = self.staged_dir / f"{path.stem}-{digest}{path.suffix}"
-        if not staged.exists():
-            shutil.copyfile(source, staged)
-        return staged
 
     def locate(self, recorded: str) -> pathlib.Path:
         """Where a path a run recorded (an ML Metadata artifact URI, a pushed version) is now: as

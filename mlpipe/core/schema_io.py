@@ -38,6 +38,19 @@ def load_schema(path) -> schema_pb2.Schema:
                           f"{error}") from error
 
 
+def schema_text(path) -> str:
+    """The text of a schema.pbtxt exactly (its bytes as UTF-8), what the pipeline carries to its
+    schema step (mlpipe.components.embedded_schema); ConfigError naming the file when it is not
+    a TFMD Schema text proto."""
+    try:
+        text = pathlib.Path(path).read_bytes().decode("utf-8")
+        text_format.Parse(text, schema_pb2.Schema())
+    except (OSError, UnicodeDecodeError, text_format.ParseError) as error:
+        raise ConfigError(f"schema {path}: cannot be read as a TFMD Schema text proto: "
+                          f"{error}") from error
+    return text
+
+
 def _read_text(path: str) -> str:
     if "://" in path:
         # A schema artifact on gs:// (inside a cloud pipeline step): TFX's filesystem layer.

@@ -21,7 +21,7 @@ from mlpipe.governance import runs as run_index
 from mlpipe.governance.runs import (EVALUATOR, EXAMPLE_GEN, PUSHER, SCHEMA_GEN, STATISTICS_GEN,
                                     TRAINER, RunSummary)
 
-SCHEMA_FILE = "schema.pbtxt"  # ImportSchemaGen's file inside its Schema artifact
+SCHEMA_FILE = "schema.pbtxt"  # the schema step's file inside its Schema artifact
 # Where the config's `train:` section sits in the custom_config passed to the Trainer.
 TRAIN_SECTION = ("problem", "train")
 
@@ -72,7 +72,7 @@ def run_lineage(summary: RunSummary, summaries: List[RunSummary], home: RunHome)
             "trained_on_spans": summary.trained_spans,
             "drift_gate": summary.drift,
         },
-        "schema": _schema(record, nodes, artifacts, home),
+        "schema": _schema(record, artifacts, home),
         "config": _config(record),
         "code_version": summary.code_version or (record or {}).get("code_version"),
         "package_fingerprint": (record or {}).get("package_fingerprint"),
@@ -143,19 +143,17 @@ def _pushed(summary: RunSummary, home: RunHome) -> Optional[dict]:
             "by_this_run": summary.pushed_by_this_run}
 
 
-def _schema(record, nodes, artifacts, home: RunHome) -> dict:
-    import_schema = nodes.get(SCHEMA_GEN)
-    staged = (import_schema.custom_properties["schema_file"].string_value
-              if import_schema is not None and "schema_file" in import_schema.custom_properties
-              else None)
-    staged_path = _located(home, staged)
+def _schema(record, artifacts, home: RunHome) -> dict:
+    """The curated schema the run started with (its record: path and sha256) and the run's Schema
+    artifact; without a record, the sha256 of the artifact's schema.pbtxt (the same bytes: the
+    schema step writes the text it was given, mlpipe.components.embedded_schema)."""
     curated = (record or {}).get("schema") or {}
-    sha256 = curated.get("sha256")
-    if sha256 is None and staged_path and os.path.isfile(staged_path):
-        sha256 = run_record.file_sha256(staged_path)  # staged copies are content-addressed
     artifact = _uri(home, artifacts.get((SCHEMA_GEN, "schema")))
-    return {"path": curated.get("path") or staged_path, "sha256": sha256, "staged": staged_path,
-            "artifact": artifact}
+    sha256 = curated.get("sha256")
+    written = os.path.join(artifact, SCHEMA_FILE) if artifact else None
+    if sha256 is None and written and os.path.isfile(written):
+        sha256 = run_record.file_sha256(written)
+    return {"path": curated.get("path"), "sha256": sha256, "artifact": artifact}
 
 
 def _config(record: Optional[dict]) -> Optional[dict]:

@@ -17,12 +17,12 @@ from ml_metadata.proto import metadata_store_pb2
 
 from mlpipe.core import lineage, run_record
 from mlpipe.core.artifacts import is_blessed, span_of
-from mlpipe.core.contract import EXAMPLE_GEN_ID
+from mlpipe.core.contract import EXAMPLE_GEN_ID, SCHEMA_GEN_ID
 from mlpipe.core.run_home import RunHome
 
 # Node ids of the pipeline (mlpipe.pipeline.pipeline: TFX's default ids and `with_id` names).
 EXAMPLE_GEN = EXAMPLE_GEN_ID
-SCHEMA_GEN = "ImportSchemaGen"
+SCHEMA_GEN = SCHEMA_GEN_ID
 STATISTICS_GEN = "StatisticsGen"
 GATE = "AnomalyGate"
 DRIFT_GATE = "DriftGate"  # mlpipe.components.drift_gate (data by span)

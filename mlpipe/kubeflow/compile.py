@@ -1,9 +1,9 @@
 """Compiles `create_pipeline()` for Kubeflow Pipelines or Vertex AI Pipelines, offline.
 
 The graph is the one every runner uses; only `RunnerSettings` differ (gs:// pipeline root and
-data, the schema as a path inside the pipeline image, Beam arguments, no local metadata store,
-TFX's built-in `latest_blessed` baseline strategy, and where the Trainer and Pusher run: a step
-with GPUs, a Vertex AI CustomJob, a Vertex AI endpoint). This module turns the `cloud:` section
+data, Beam arguments, no local metadata store, TFX's built-in `latest_blessed` baseline
+strategy, and where the Trainer and Pusher run: a step with GPUs, a Vertex AI CustomJob, a
+Vertex AI endpoint). This module turns the `cloud:` section
 into those settings; `create_pipeline()` builds the graph from them.
 
 With data by span each run ingests the newest span its ExampleGen finds; the DriftGate's
@@ -11,7 +11,11 @@ baseline comes from TFX's LatestArtifactStrategy, and a span window (`data.windo
 refused (only mlpipe's own resolver, run locally, selects several spans).
 
 Module code is referenced by dotted path and the image holds the package, so compiling writes
-nothing to GCS and needs no credentials or network (`module_file=` would upload a wheel).
+nothing to GCS and needs no credentials or network (`module_file=` would upload a wheel). What is
+the problem's own travels in the compiled pipeline: the curated schema's text (the
+ImportSchemaGen step writes it, mlpipe.components.embedded_schema), the config's sections in the
+components' parameters and custom_config (missing-value tokens included), so a problem made by
+`mlpipe init` anywhere compiles without being added to the image.
 
 Outputs:
 - `--target vertex`: the PipelineJob JSON TFX's KubeflowV2DagRunner writes (what
@@ -30,8 +34,9 @@ from typing import Any, Dict, List, Optional
 import yaml
 
 from mlpipe.config import ProblemConfig
-from mlpipe.config.cloud import CloudConfig, TrainingConfig, check_window, image_schema_file
+from mlpipe.config.cloud import CloudConfig, TrainingConfig, check_window
 from mlpipe.core.code_version import trainer_code_version
+from mlpipe.core.schema_io import schema_text
 from mlpipe.pipeline.pipeline import create_pipeline
 from mlpipe.pipeline.runner_settings import (RunnerSettings, StepResources, VertexPush,
                                              VertexTraining, direct_runner_args)
@@ -65,7 +70,7 @@ def cloud_runner_settings(config: ProblemConfig, cloud: CloudConfig,
     return RunnerSettings(
         pipeline_root=cloud.root_for(config.name),
         serving_dir=cloud.serving_dir_for(config.name),
-        schema_file=image_schema_file(config, cloud),
+        schema_text=schema_text(config.schema_path),
         code_version=trainer_code_version(),
         data_path=cloud.data_path or config.data.path,
         metadata_path=None,  # the orchestrator's own ML Metadata store

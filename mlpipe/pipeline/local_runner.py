@@ -26,7 +26,7 @@ from mlpipe.core import lineage, run_record
 from mlpipe.core.artifacts import is_blessed, span_of
 from mlpipe.core.code_version import trainer_code_version
 from mlpipe.core.run_home import RunHome
-from mlpipe.core.schema_io import load_schema, numeric_columns
+from mlpipe.core.schema_io import load_schema, numeric_columns, schema_text
 from mlpipe.errors import CallFailedError
 from mlpipe.process import loopback_without_proxy
 from mlpipe.pipeline import unchanged_run
@@ -178,7 +178,7 @@ def _local_settings(config: ProblemConfig, home: RunHome, data: DataSummary,
     eval_rows = data.rows * config.data.split.get("eval", 0) // sum(config.data.split.values())
     return RunnerSettings(
         pipeline_root=str(home.pipeline_root), serving_dir=str(home.serving_dir),
-        schema_file=str(home.stage(config.schema_path)), code_version=trainer_code_version(),
+        schema_text=schema_text(config.schema_path), code_version=trainer_code_version(),
         metadata_path=str(home.metadata_path), beam_args=beam_args,
         evaluator_beam_args=evaluator_runner_args(config.beam, eval_rows,
                                                   len(os.sched_getaffinity(0))),

@@ -16,13 +16,14 @@ from mlpipe.components.anomaly_gate import AnomalyGate
 from mlpipe.components import attributions as feature_attributions
 from mlpipe.components.csv_example_gen import executor as csv_executor
 from mlpipe.components import drift_gate
+from mlpipe.components.embedded_schema import EmbeddedSchemaGen
 from mlpipe.components import fairness_gate
 from mlpipe.components import model_card
 from mlpipe.components import parquet_executor
 from mlpipe.config import ProblemConfig
 from mlpipe.config.span_pattern import span_kind
 from mlpipe.config.tune import TUNE_CONFIG_KEY
-from mlpipe.core.contract import EXAMPLE_GEN_ID, SERVING_SIGNATURE
+from mlpipe.core.contract import EXAMPLE_GEN_ID, SCHEMA_GEN_ID, SERVING_SIGNATURE
 from mlpipe.pipeline import baseline, span_resolvers
 from mlpipe.pipeline.span_files import input_base_and_pattern
 from mlpipe.pipeline.evaluation import build_eval_config
@@ -53,7 +54,7 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
             for name, weight in sorted(config.data.split.items(), reverse=True)])),
         span=settings.span, missing_values=config.data.missing_values)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=settings.schema_file)
+    schema_gen = EmbeddedSchemaGen(schema_text=settings.schema_text).with_id(SCHEMA_GEN_ID)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"],

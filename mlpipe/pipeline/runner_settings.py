@@ -55,7 +55,9 @@ class VertexPush:
 class RunnerSettings:
     pipeline_root: str
     serving_dir: str
-    schema_file: str
+    # The curated schema's text (core.schema_io.schema_text): carried in the pipeline itself, so
+    # no runner needs the file where its schema step runs, and TFX's cache follows its content.
+    schema_text: str
     # Module code is referenced by dotted path, so TFX cannot see it change: its version is an
     # input of Transform and Trainer, and a code change invalidates their cache.
     code_version: str

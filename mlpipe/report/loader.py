@@ -23,7 +23,7 @@ import pathlib
 from typing import Dict, List, Optional, Tuple
 
 from mlpipe.config.metrics import LOWER_IS_BETTER, PER_CLASS_METRICS
-from mlpipe.core.contract import EXAMPLE_GEN_ID, PREDICTION_KEY
+from mlpipe.core.contract import EXAMPLE_GEN_ID, PREDICTION_KEY, SCHEMA_GEN_ID
 from mlpipe.core.thresholds import ThresholdCheck, threshold_checks
 from mlpipe.core import lineage, tfma_results
 from mlpipe.core.artifacts import (ANOMALIES_FILE, STATISTICS_FILE, is_blessed, span_of,
@@ -257,7 +257,7 @@ def _lineage(store, nodes, evaluator_inputs, blessed) -> Dict[str, Optional[str]
     baseline = evaluator_inputs.get("baseline_model")
     return {
         "data": _artifact_uri(store, nodes, EXAMPLE_GEN_ID, "examples"),
-        "schema": _artifact_uri(store, nodes, "ImportSchemaGen", "schema"),
+        "schema": _artifact_uri(store, nodes, SCHEMA_GEN_ID, "schema"),
         "model": evaluator_inputs["model"].uri if "model" in evaluator_inputs else None,
         "baseline_model": baseline.uri if baseline else None,
         "blessed": {True: "yes", False: "no", None: "unknown"}[blessed],

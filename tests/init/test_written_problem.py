@@ -16,7 +16,7 @@ import tensorflow_data_validation as tfdv
 import yaml
 
 from mlpipe.cli import main
-from mlpipe.config import CloudConfig, ConfigError, load_config
+from mlpipe.config import CloudConfig, load_config
 from mlpipe.core.contract import SERVING, TRAINING
 from mlpipe.core.schema_io import environment_features, load_schema
 from mlpipe.kubeflow.compile import cloud_runner_settings
@@ -247,8 +247,12 @@ def test_force_replaces_and_no_force_refuses(tables, tmp_path, capsys):
     assert not config.read_text().endswith("# my edit\n")
 
 
-def test_cloud_runs_refuse_tokens_they_would_not_blank(written):
-    """Only a local run stages a blanked copy: a cloud graph would read `NA` as text."""
+def test_cloud_runs_read_the_tokens_as_blank_too(written):
+    """The compiled ExampleGen carries the tokens: its step reads them as blank cells itself."""
+    from mlpipe.components.csv_example_gen import executor as csv_executor
+    from mlpipe.pipeline.pipeline import create_pipeline
     config = load_config(written["penguins"][0])
-    with pytest.raises(ConfigError, match=r"data.missing_values \['NA'\]: only a local run"):
-        cloud_runner_settings(config, CloudConfig.model_validate(CLOUD))
+    pipeline = create_pipeline(config, cloud_runner_settings(config,
+                                                             CloudConfig.model_validate(CLOUD)))
+    [example_gen] = [node for node in pipeline.components if node.id == "CsvExampleGen"]
+    assert csv_executor.missing_values_of(example_gen.exec_properties) == ("NA",)

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from mlpipe.config import cloud as settings
-from mlpipe.config.cloud import CloudConfig, image_schema_file, resolve_cloud
+from mlpipe.config.cloud import CloudConfig, resolve_cloud
 from mlpipe.config import ConfigError, load_config
 from tests.support.cli import run_mlpipe
 from tests.support.cloud import BUCKET, CLOUD, IMAGE, PROJECT, write_cloud_config
@@ -98,15 +98,14 @@ def test_yaml_cloud_section_loads_and_unknown_fields_fail(tmp_path):
         load_config(path)
 
 
-def test_schema_path_is_inside_the_image(cloud_config, tmp_path):
-    config = cloud_config()
-    assert image_schema_file(config, config.cloud) == \
-        "/opt/mlpipe/mlpipe/schema/taxi/schema.pbtxt"
-    outside = config.model_copy(update={"schema_path": str(tmp_path / "schema.pbtxt")})
-    with pytest.raises(ConfigError, match=r"cloud\.schema_file"):
-        image_schema_file(outside, outside.cloud)
-    given = cloud_config(schema_file="gs://b/schema.pbtxt")
-    assert image_schema_file(given, given.cloud) == "gs://b/schema.pbtxt"
+@pytest.mark.parametrize("field", ["schema_file", "image_source_dir"])
+def test_the_schema_needs_no_cloud_field(tmp_path, field):
+    """The curated schema travels in the compiled pipeline (mlpipe.components.embedded_schema),
+    not as a path into the image: the fields that named one are gone, and a config still naming
+    them is told which key is unknown."""
+    path = write_cloud_config(tmp_path, **{field: "/opt/mlpipe/mlpipe/schema/taxi/schema.pbtxt"})
+    with pytest.raises(ConfigError, match=rf"cloud\.{field}"):
+        load_config(path)
 
 
 def test_cli_bad_cloud_input_exits_2_before_compiling(tmp_path):
@@ -160,7 +159,7 @@ def test_dockerfile_matches_the_package():
     assert "RUN --mount=type=secret,id=ca" in text
     assert re.search(r"^ENV TF_USE_LEGACY_KERAS=1\b", text, re.M)
     assert 'ENTRYPOINT ["/usr/local/bin/mlpipe-entrypoint"]' in text
-    assert f"COPY mlpipe {settings.IMAGE_SOURCE_DIR}/mlpipe" in text
+    assert "COPY mlpipe /opt/mlpipe/mlpipe" in text
     ignore = (DOCKERFILE.parent / "Dockerfile.dockerignore").read_text().split()
     assert ".venv" in ignore and ".git" in ignore and "runs" in ignore
     # Every COPY source exists in the repository (the build context).

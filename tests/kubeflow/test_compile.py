@@ -13,14 +13,15 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from mlpipe.config import load_config
 from mlpipe.core.code_version import trainer_code_version
+from mlpipe.core.schema_io import schema_text
 from tests.support.cli import offline_env, run_mlpipe
 from tests.support.cloud import (BUCKET, CLOUD, IMAGE, PROJECT, REGION, SERVING_IMAGE,
                                  write_cloud_config)
 
 NAME = "taxi-big-tipper"
 ROOT = f"gs://{BUCKET}/mlpipe/{NAME}"
-IMAGE_SCHEMA = "/opt/mlpipe/mlpipe/schema/taxi/schema.pbtxt"
 # Dependencies as wired in mlpipe.pipeline.pipeline.create_pipeline (AnomalyGate -> Transform
 # is an explicit upstream edge; Evaluator's baseline comes from TFX's LatestBlessedModelStrategy).
 EXPECTED_DEPENDENCIES = {
@@ -41,7 +42,7 @@ RESOLVERS = {"baseline_resolver-model-resolver", "baseline_resolver-model-blessi
 EXECUTORS = {
     "CsvExampleGen": "mlpipe.components.csv_example_gen.executor.Executor",
     "StatisticsGen": "tfx.components.statistics_gen.executor.Executor",
-    "ImportSchemaGen": "tfx.components.schema_gen.import_schema_gen.executor.Executor",
+    "ImportSchemaGen": "mlpipe.components.embedded_schema.executor.Executor",
     "ExampleValidator": "tfx.components.example_validator.executor.Executor",
     "AnomalyGate": "mlpipe.components.anomaly_gate.executor.Executor",
     "Transform": "tfx.components.transform.executor.Executor",
@@ -149,8 +150,11 @@ def test_cli_compiles_vertex_job_offline(cli_compiled):
         assert "module_file" not in _tasks(pipeline_spec)[task]["inputs"]["parameters"]
         custom = json.loads(_parameter(pipeline_spec, task, "custom_config"))
         assert custom["code_version"] == trainer_code_version()
-    # The schema is read from inside the image; the data and the pushed models live on GCS.
-    assert _parameter(pipeline_spec, "ImportSchemaGen", "schema_file") == IMAGE_SCHEMA
+    # The curated schema travels in the pipeline, as its text; data and pushed models on GCS.
+    assert _parameter(pipeline_spec, "ImportSchemaGen", "schema_text") == schema_text(
+        load_config().schema_path)
+    assert set(_tasks(pipeline_spec)["ImportSchemaGen"]["inputs"]["parameters"]) == {
+        "schema_text"}
     assert _parameter(pipeline_spec, "CsvExampleGen", "input_base") == f"gs://{BUCKET}/data/taxi/"
     push = json.loads(_parameter(pipeline_spec, "Pusher", "push_destination"))
     assert push["filesystem"]["base_directory"] == f"{ROOT}/serving"

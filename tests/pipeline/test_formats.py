@@ -22,7 +22,7 @@ from tests.support.configs import write_config
 from tests.support.formats import taxi_rows, write_parquet, write_tfrecord
 
 SETTINGS = RunnerSettings(pipeline_root="/runs/p/pipeline_root", serving_dir="/runs/p/serving",
-                          schema_file="/runs/p/staged/schema.pbtxt", code_version="abc",
+                          schema_text='feature { name: "fare" type: FLOAT }', code_version="abc",
                           metadata_path="/runs/p/metadata.sqlite", beam_args=[])
 EXECUTORS = {
     "csv": "mlpipe.components.csv_example_gen.executor.Executor",

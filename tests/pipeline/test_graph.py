@@ -5,20 +5,23 @@ import mlpipe  # noqa: F401  (process environment before TensorFlow)
 import pytest
 from tfx import v1 as tfx
 
+from mlpipe.config import PACKAGE_ROOT
 from mlpipe.core.contract import SERVING_SIGNATURE
 from mlpipe.pipeline import baseline
 from mlpipe.pipeline.pipeline import create_pipeline
 from mlpipe.pipeline.runner_settings import (RunnerSettings, StepResources, VertexPush,
                                              VertexTraining)
 
+# The curated schema's text, as every runner's settings carry it.
+SCHEMA_TEXT = (PACKAGE_ROOT / "schema" / "taxi" / "schema.pbtxt").read_bytes().decode()
 CORE_NODES = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
               "AnomalyGate", "Transform", "Trainer", "baseline_resolver", "Evaluator", "Pusher"}
 LOCAL = RunnerSettings(pipeline_root="/runs/p/pipeline_root", serving_dir="/runs/p/serving",
-                       schema_file="/runs/p/staged/schema.pbtxt", code_version="abc",
+                       schema_text=SCHEMA_TEXT, code_version="abc",
                        metadata_path="/runs/p/metadata.sqlite", beam_args=["--direct_num_workers=1"])
 CLOUD = RunnerSettings(
     pipeline_root="gs://b/mlpipe/p", serving_dir="gs://b/mlpipe/p/serving",
-    schema_file="/opt/mlpipe/mlpipe/schema/taxi/schema.pbtxt", code_version="abc",
+    schema_text=SCHEMA_TEXT, code_version="abc",
     data_path="gs://b/data/taxi/", beam_args=["--runner=DataflowRunner"],
     baseline="latest_blessed",
     vertex_training=VertexTraining(region="us-central1", job={"project": "p", "job_spec": {}}),
@@ -73,8 +76,12 @@ def test_runner_settings_place_the_artifacts_and_data(local, cloud, taxi_config)
     local_gen, cloud_gen = _nodes(local)["CsvExampleGen"], _nodes(cloud)["CsvExampleGen"]
     assert cloud_gen.exec_properties["input_base"] == "gs://b/data/taxi/"
     assert local_gen.exec_properties["input_base"] in taxi_config.data.path
-    assert (_nodes(cloud)["ImportSchemaGen"].exec_properties["schema_file"]
-            == CLOUD.schema_file)
+    # The schema travels in the pipeline: the same text on every runner, no path to find.
+    from mlpipe.components.embedded_schema import executor as schema_executor
+    for pipeline in (local, cloud):
+        schema_gen = _nodes(pipeline)["ImportSchemaGen"]
+        assert schema_gen.executor_spec.executor_class is schema_executor.Executor
+        assert schema_gen.exec_properties == {"schema_text": SCHEMA_TEXT}
 
 
 def test_trainer_and_pusher_run_where_the_settings_say(local, cloud):

@@ -15,11 +15,12 @@ from mlpipe.pipeline.pipeline import DRIFT_BASELINE_ID, SPAN_WINDOW_ID, create_p
 from mlpipe.pipeline.runner_settings import RunnerSettings
 
 PATTERN = "/data/taxi/span-{SPAN}/"
+SCHEMA_TEXT = 'feature { name: "fare" type: FLOAT }'
 LOCAL = RunnerSettings(pipeline_root="/runs/p/pipeline_root", serving_dir="/runs/p/serving",
-                       schema_file="/runs/p/staged/schema.pbtxt", code_version="abc",
+                       schema_text=SCHEMA_TEXT, code_version="abc",
                        metadata_path="/runs/p/metadata.sqlite", span=3)
 CLOUD = RunnerSettings(pipeline_root="gs://b/mlpipe/p", serving_dir="gs://b/mlpipe/p/serving",
-                       schema_file="/opt/schema.pbtxt", code_version="abc",
+                       schema_text=SCHEMA_TEXT, code_version="abc",
                        data_path="gs://b/data/span-{SPAN}/", baseline="latest_blessed",
                        drift_baseline="latest")
 
