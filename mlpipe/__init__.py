@@ -8,3 +8,22 @@ through the environment.
 from mlpipe import process as _process
 
 _process.apply_environment()
+
+# A Kubeflow / Vertex AI step recovers a custom artifact type from its schema title, which TFX
+# compiles from TYPE_NAME ("mlpipe.<Title>": one namespace and a title, KFP's form) and imports
+# as a class path. So each such type must import as `mlpipe.<Title>`; loaded on first use, so
+# `import mlpipe` stays light.
+_ARTIFACT_TYPES = {
+    "FeatureAttributions": ("mlpipe.components.attributions.component",
+                            "FeatureAttributionsArtifact"),
+    "FairnessChecks": ("mlpipe.components.fairness_gate.component", "FairnessChecksArtifact"),
+    "ModelCard": ("mlpipe.components.model_card.component", "ModelCardArtifact"),
+}
+
+
+def __getattr__(name):
+    if name not in _ARTIFACT_TYPES:
+        raise AttributeError(f"module 'mlpipe' has no attribute {name!r}")
+    import importlib
+    module, cls = _ARTIFACT_TYPES[name]
+    return getattr(importlib.import_module(module), cls)

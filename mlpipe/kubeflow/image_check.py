@@ -5,7 +5,8 @@
 With no file it compiles the bundled problem for both targets inside the image (offline, with
 made-up cloud settings), which also proves that compiling works there. For every container task
 of each compiled pipeline it checks what the step will need at run time: the module its command
-runs (`python -m ...`), the executor class it names, every dotted path of user code a parameter
+runs (`python -m ...`), the executor class it names, the Python type of each of its artifacts
+(a custom type is imported from its compiled schema title), every dotted path of user code a parameter
 names (`run_fn`, `preprocessing_fn`, `tuner_fn`, `module_path`, ...), and every absolute file
 path a parameter names that lies inside the image. Prints one line per task and exits 1 naming
 each missing piece, so a broken image is caught before any submit.
@@ -107,6 +108,21 @@ def _strings(value: Any, key: str = "") -> Iterator[Tuple[str, str]]:
             yield key, opened
 
 
+def artifact_type_problems(component: Dict[str, Any]) -> List[str]:
+    """The step recovers each artifact's Python type from its compiled schema (TFX's own types
+    by table, custom ones by importing the schema title as a class path)."""
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as entry
+    problems = []
+    for side in ("inputDefinitions", "outputDefinitions"):
+        for key, slot in component.get(side, {}).get("artifacts", {}).items():
+            schema = json_format.ParseDict(slot["artifactType"],
+                                           pipeline_spec_pb2.ArtifactTypeSchema())
+            problems += _importable(entry._retrieve_class_path(schema), f"artifact {key}")
+    return problems
+
+
 def check(spec: Dict[str, Any]) -> Dict[str, List[str]]:
     """task name -> problems, for every container task of the spec."""
     executors = spec["deploymentSpec"]["executors"]
@@ -115,7 +131,8 @@ def check(spec: Dict[str, Any]) -> Dict[str, List[str]]:
         component = spec["components"][task["componentRef"]["name"]]
         container = executors[component["executorLabel"]].get("container")
         if container is not None:
-            result[name] = task_problems(container, task.get("inputs", {}).get("parameters", {}))
+            result[name] = (task_problems(container, task.get("inputs", {}).get("parameters", {}))
+                            + artifact_type_problems(component))
     return result
 
 

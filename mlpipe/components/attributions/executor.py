@@ -403,5 +403,8 @@ class Executor(base_executor.BaseExecutor):
                                         repeats, seed)
         result["split"] = split
         result["task"] = task
+        # An output folder exists before the executor only where the orchestrator made it
+        # (TFX's local launcher does, a KFP v2 launcher on a mounted bucket does not).
+        fileio.makedirs(output.uri)
         with fileio.open(os.path.join(output.uri, ATTRIBUTIONS_FILE), "w") as sink:
             sink.write(to_json(result))

@@ -222,6 +222,9 @@ class Executor(base_executor.BaseExecutor):
                       evaluation=evaluation.uri)
 
         checks = artifact_utils.get_single_instance(output_dict["fairness"])
+        # Output folders exist beforehand only where the orchestrator made them (TFX's local
+        # launcher does, a KFP v2 launcher on a mounted bucket does not).
+        fileio.makedirs(checks.uri)
         with fileio.open(os.path.join(checks.uri, FAIRNESS_FILE), "w") as sink:
             sink.write(to_json(result))
         write_blessing(artifact_utils.get_single_instance(output_dict["blessing"]),
@@ -251,6 +254,7 @@ def write_blessing(blessing, evaluator_blessing, blessed: bool, fairness_passed:
     blessing.set_int_custom_property(FAIRNESS_PASSED_PROPERTY, int(fairness_passed))
     blessing.set_int_custom_property(BLESSED_PROPERTY, int(blessed))
     marker = BLESSED_FILE if blessed else NOT_BLESSED_FILE
+    fileio.makedirs(blessing.uri)
     with fileio.open(os.path.join(blessing.uri, marker), "w") as sink:
         sink.write("")
 
