@@ -10,7 +10,7 @@ CONFIG ?=
 HOME_DIR ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-scale bench-changes bench-evaluator bench-serving bench-problems bench-warm-start schema clean image test-cloud
+.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-scale bench-changes bench-evaluator bench-serving bench-problems bench-warm-start bench-containers schema clean image test-cloud
 
 # `make` alone lists the targets; every target documents itself with `## ...` after its name.
 .DEFAULT_GOAL := help
@@ -80,8 +80,10 @@ image: venv ## build the pipeline image and smoke-check it [IMAGE=mlpipe:local B
 	PYTHON310=$(PYTHON310) IMAGE=$(IMAGE) scripts/build-image.sh
 
 # The compiled Kubeflow and Vertex AI pipelines run in containers of that image to a pushed model.
+# The engine is stopped afterwards when `make image` started it.
 test-cloud: image ## the container tests: both compiled pipelines run in the image to a pushed model
-	MLPIPE_TEST_IMAGE=$(IMAGE) $(PY) -m pytest tests/cloud $(PYTEST_ARGS)
+	MLPIPE_TEST_IMAGE=$(IMAGE) $(PY) -m pytest tests/cloud $(PYTEST_ARGS); \
+	status=$$?; scripts/docker-engine.sh stop; exit $$status
 
 test-e2e: venv browser ## the end-to-end pipeline runs only
 	$(PY) -m pytest tests -m e2e $(PYTEST_ARGS)
@@ -110,6 +112,11 @@ bench-problems: venv ## init + run on three new problems against scikit-learn on
 
 bench-warm-start: venv ## warm start against cold start on the taxi data arriving in spans
 	$(PY) -m benchmarks.bench_warm_start
+
+# Every step of the compiled Kubeflow pipeline in a container of the image, beside the same step
+# of a local run on the same rows, and the floor each container pays (docker run + TF import).
+bench-containers: image ## each compiled step in a container vs the same step run locally [IMAGE=mlpipe:local]
+	$(PY) -m benchmarks.bench_containers --image $(IMAGE)
 
 clean: ## remove the venv, the runs and the benchmark output
 	rm -rf $(VENV) $(VENV)-install.log .chromium-install.log .wrk-install.log runs benchmarks/out

@@ -204,6 +204,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     # Every worker must take part in saving (collective ops); only the chief writes the export.
     export_dir = (fn_args.serving_model_dir if _is_chief(strategy)
                   else tempfile.mkdtemp(prefix="non-chief-export-"))
+    logging.info("Exporting the model to %s (%s)", export_dir,
+                 "the chief's export" if export_dir == fn_args.serving_model_dir
+                 else "a non-chief worker's scratch copy, deleted after")
     model.save(export_dir, save_format="tf", signatures=signatures)
     if export_dir != fn_args.serving_model_dir:
         tf.io.gfile.rmtree(export_dir)
@@ -292,11 +295,28 @@ def _is_chief(strategy: tf.distribute.Strategy) -> bool:
 
 
 def _dataset(file_pattern, data_accessor, transform_output, label_key, batch_size, seed):
-    return data_accessor.tf_dataset_factory(
+    dataset = data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label_key, num_epochs=1,
                                        shuffle=True, shuffle_seed=seed),
         transform_output.transformed_metadata.schema)
+    workers = _cluster_workers()
+    if workers > 1:
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = shard_policy(file_pattern, workers)
+        dataset = dataset.with_options(options)
+    return dataset
+
+
+def shard_policy(file_pattern, workers: int) -> tf.data.experimental.AutoShardPolicy:
+    """How several workers split the training files: each its own files when there are enough
+    (FILE), else every worker reads all and keeps its share of the batches (DATA). TensorFlow's
+    default tries FILE and fails when a split has fewer files than workers, as a small table's
+    one-file split has (seen on a Vertex AI CustomJob of two replicas)."""
+    patterns = [file_pattern] if isinstance(file_pattern, str) else list(file_pattern)
+    files = sum(len(tf.io.gfile.glob(pattern)) for pattern in patterns)
+    policy = tf.data.experimental.AutoShardPolicy
+    return policy.FILE if files >= workers else policy.DATA
 
 
 def _serving_signature(model, transform_output, spec: ProblemSpec):

@@ -7,13 +7,14 @@ weights (one model trained together), different from where they started.
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+
+from tests.support.ports import free_ports
 
 WORKER = textwrap.dedent("""
     import json, os, sys
@@ -57,22 +58,11 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 @pytest.mark.slow  # two TensorFlow processes: about 30-110 s on 2 busy cores
 def test_two_workers_train_one_model(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     processes = []
     for index in range(2):
         env = {k: v for k, v in os.environ.items()

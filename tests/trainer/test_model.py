@@ -141,6 +141,20 @@ def test_single_worker_tf_config_keeps_the_default_strategy(monkeypatch):
     assert model_lib.choose_strategy("auto") is tf.distribute.get_strategy()
 
 
+@pytest.mark.parametrize("files, workers, policy", [(1, 2, "DATA"), (2, 2, "FILE"),
+                                                     (3, 2, "FILE"), (1, 3, "DATA")])
+def test_workers_split_files_only_when_there_are_enough(tmp_path, files, workers, policy):
+    """A small table's split is one file: FILE sharding over two workers would fail at the
+    first batch (as it did on a CustomJob of two replicas), so each worker takes its share of
+    the batches instead."""
+    for index in range(files):
+        (tmp_path / f"data_tfrecord-{index:05d}-of-{files:05d}.gz").write_bytes(b"")
+    pattern = str(tmp_path / "data_tfrecord-*.gz")
+    expected = getattr(tf.data.experimental.AutoShardPolicy, policy)
+    assert model_lib.shard_policy(pattern, workers) == expected
+    assert model_lib.shard_policy([pattern], workers) == expected
+
+
 class _Strategy:
     def __init__(self, resolver):
         self.cluster_resolver = resolver
