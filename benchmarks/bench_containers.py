@@ -77,10 +77,11 @@ def main() -> None:
 
 
 def _local_run(config_file: pathlib.Path, home: pathlib.Path):
-    """Each component's seconds of one `mlpipe run` (its progress lines), and the run's wall time."""
+    """Each component's seconds of one `mlpipe run` (its progress lines), and its wall time."""
     start = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "mlpipe.cli", "run", "--config", str(config_file),
-                             "--home", str(home)], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "mlpipe.cli", "run", "--config",
+                             str(config_file), "--home", str(home)],
+                            capture_output=True, text=True)
     total = time.monotonic() - start
     if result.returncode != 0:
         raise SystemExit(f"mlpipe run failed ({result.returncode}):\n{result.stdout[-3000:]}"

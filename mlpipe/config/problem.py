@@ -232,7 +232,8 @@ class FeaturesConfig(Strict):
 
 class TrainConfig(Strict):
     epochs: int = Field(4, ge=1)
-    batch_size: int = Field(512, ge=1)
+    batch_size: int = Field(512, ge=1, description="Rows per training step, across all replicas "
+                                                  "(several GPUs or workers split each batch).")
     hidden_units: List[int] = Field(default_factory=lambda: [64, 32])
     learning_rate: float = Field(0.01, gt=0)
     strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"

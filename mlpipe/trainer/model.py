@@ -219,9 +219,12 @@ def fit_model(spec: ProblemSpec, fn_args, transform_output, strategy, callbacks=
     With `train.warm_start`, `base_model` (the latest blessed model's SavedModel, or None) gives
     the starting weights when it fits, and training runs `train.epochs_when_warm` epochs."""
     tf.keras.utils.set_random_seed(spec.train.seed)
-    global_batch = spec.train.batch_size * strategy.num_replicas_in_sync
+    # `batch_size` is the global batch, whatever the strategy: the replicas split each batch, so
+    # the optimisation (steps per epoch, learning rate per step) and the model quality stay those
+    # of one worker. Scaling the batch with the replicas halved the steps of two workers on a
+    # small table and cost 0.07 AUC (a two-replica Vertex CustomJob on 1,300 taxi rows).
     train_dataset = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output,
-                             spec.label_key, global_batch, spec.train.seed)
+                             spec.label_key, spec.train.batch_size, spec.train.seed)
     scale = (label_scale(train_dataset) if spec.label.task == "regression" else (0.0, 1.0))
     count = spec.train.ensemble
     if count > 1:   # every member learns the same label

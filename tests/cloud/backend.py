@@ -108,7 +108,8 @@ class LocalBackend:
     def run(self, spec: Dict[str, Any], pipeline_root: str, image: Optional[str] = None
             ) -> PipelineRun:
         """Runs every task of `spec` (a PipelineSpec dict) in DAG order; raises StepFailed."""
-        job_id = f"{spec['pipelineInfo']['name']}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        job_id = (f"{spec['pipelineInfo']['name']}-{time.strftime('%Y%m%d%H%M%S')}-"
+                  f"{uuid.uuid4().hex[:6]}")
         root = f"{pipeline_root.rstrip('/')}/stand-in/{job_id}"
         tasks = spec["root"]["dag"]["tasks"]
         outputs: Dict[str, Dict[str, List[dict]]] = {}
@@ -140,8 +141,8 @@ class LocalBackend:
         PipelineRun's outputs, edited to feed it other artifacts); returns its outputs."""
         task, component, container = self._task(spec, name)
         inputs = self._input_artifacts(task, outputs)
-        return self._run_container(name, container, component, task, inputs,
-                                   f"{pipeline_root.rstrip('/')}/stand-in/{name}_{uuid.uuid4().hex[:8]}")
+        task_root = f"{pipeline_root.rstrip('/')}/stand-in/{name}_{uuid.uuid4().hex[:8]}"
+        return self._run_container(name, container, component, task, inputs, task_root)
 
     def executor_input(self, spec: Dict[str, Any], name: str,
                        outputs: Dict[str, Dict[str, List[dict]]], pipeline_root: str
@@ -308,7 +309,7 @@ class LocalBackend:
         return result
 
 
-# Vertex AI's worker pools as TensorFlow's task types (TF_CONFIG); CLUSTER_SPEC keeps the pool names.
+# Vertex AI's worker pools as TensorFlow's task types (TF_CONFIG); CLUSTER_SPEC keeps pool names.
 _TF_TASK = {"workerpool0": "chief", "workerpool1": "worker", "workerpool2": "ps",
             "workerpool3": "evaluator"}
 
