@@ -14,9 +14,13 @@ runner: it does what the backend does for the task kinds TFX compiles, and nothi
   pipeline root, so a second run on the same root finds the first run's blessed model.
 - Pipeline root: Cloud Storage is a local folder mounted in every container at `/gcs`, and
   every `gs://BUCKET/...` in a step's input is passed as `/gcs/BUCKET/...`, which is Vertex AI's
-  own Cloud Storage FUSE convention. No emulator stands in for GCS: TensorFlow's `gs://`
-  filesystem cannot be pointed at one (it has no endpoint setting), so a step that wrote a
-  `gs://` path through a client other than TensorFlow's would not be caught here.
+  own Cloud Storage FUSE convention. No emulator stands in for GCS: TensorFlow's built-in `gs://`
+  filesystem, which TFX reads and writes artifacts through, has no endpoint setting; its modular
+  one (tensorflow-io-gcs-filesystem 0.37.1 under TF_USE_MODULAR_FILESYSTEM=1) reads
+  CLOUD_STORAGE_EMULATOR_ENDPOINT but crashes (SIGSEGV) on its first call with it set, before
+  any request reaches the emulator (tried with gcp-storage-emulator on 127.0.0.1). So what only
+  an emulator would catch is not caught here: a step that needs real `gs://` semantics (object
+  listing without folders, no rename, eventual listing) or that writes through another client.
 
 - A Vertex AI CustomJob (what TFX's Vertex Trainer step submits) runs as its worker pools'
   replicas, one container each, told the cluster by CLUSTER_SPEC and TF_CONFIG as Vertex tells
