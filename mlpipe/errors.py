@@ -4,7 +4,8 @@ Work functions raise these; the command layer (`mlpipe.cli`) prints `error: <mes
 exits with the error's code, so no handler prints errors or picks exit codes itself.
 
 Exit codes: 0 success; 1 a pipeline component or a cloud call failed; 2 bad config, flags or
-input data; 3 the model was not blessed (nothing pushed); 4 monitoring crossed a threshold.
+input data; 3 the model was not blessed (nothing pushed); 4 monitoring crossed a threshold;
+5 another run holds the run home (nothing was done).
 """
 
 EXIT_OK = 0
@@ -12,6 +13,7 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NOT_BLESSED = 3
 EXIT_ALARM = 4
+EXIT_BUSY = 5
 
 
 class MlpipeError(Exception):
@@ -32,6 +34,12 @@ class ConfigError(BadInputError):
 
 class InputDataError(BadInputError):
     """Input data that cannot be used; names the file, the column and the line."""
+
+
+class HomeBusyError(MlpipeError):
+    """Another `mlpipe run` holds the run home (exit 5): this one did nothing."""
+
+    exit_code = EXIT_BUSY
 
 
 class CallFailedError(MlpipeError, RuntimeError):

@@ -27,6 +27,10 @@ class ServingConfig(Strict):
     max_batch_rows: int = Field(
         1024, ge=1, description="Concurrent requests share one model call up to this many rows "
                                 "(a larger request is called alone).")
+    max_queued_rows: int = Field(
+        8192, ge=1, description="Rows that may wait for the model; a request beyond this gets 503 "
+                                "with Retry-After at once (overload sheds requests instead of "
+                                "growing every request's latency).")
     poll_seconds: float = Field(2.0, gt=0,
                                 description="How often the server looks for a newer pushed "
                                             "version to switch to.")

@@ -15,19 +15,23 @@
         last-run.json       what the last completed run depended on and its outcome: an
                             unchanged re-run is answered from it (pipeline/unchanged_run.py)
         schema-proposal.pbtxt   the latest `mlpipe schema` proposal
+        run.lock            held by the `mlpipe run` under way (its pid and start inside)
 
 Every command that reads results finds them from the config's name and the same base folder,
 so a user never types an artifact path. ML Metadata records artifact paths as absolute paths: a
 home copied or moved elsewhere still reads its own files through `RunHome.locate`.
 """
 
+import contextlib
 import dataclasses
+import fcntl
 import os
 import pathlib
 import time
-from typing import List
+from typing import Iterator, List
 
 from mlpipe.config import ServingConfig
+from mlpipe.errors import HomeBusyError
 
 DEFAULT_BASE = "runs"
 # The folders of a run home that runs record absolute paths into (ML Metadata, provenance).
@@ -90,6 +94,32 @@ class RunHome:
         """Where `mlpipe serve` logs requests and `mlpipe monitor` reads them by default."""
         return pathlib.Path(serving.log_dir) if serving.log_dir else self.root / "request_log"
 
+    @contextlib.contextmanager
+    def run_lock(self) -> Iterator[None]:
+        """Holds the run home for one run: a second run on it (a cron tick overlapping a manual
+        run) refuses at once with HomeBusyError naming the holder, instead of racing it to the
+        same metadata and serving folder. The kernel's lock (flock) is freed when its process
+        ends however it ends, so a killed run never leaves the home locked."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / "run.lock"
+        with open(path, "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip() or "another process"
+                raise HomeBusyError(f"run home {self.root} is in use by {holder}: wait for that "
+                                    "run to end, or use another --home") from None
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"mlpipe run pid {os.getpid()} on {os.uname().nodename}, started "
+                       f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
+            lock.flush()
+            try:
+                yield
+            finally:
+                lock.truncate(0)
+
     def create(self) -> None:
         for folder in (self.pipeline_root, self.serving_dir, self.logs_dir):
             folder.mkdir(parents=True, exist_ok=True)
@@ -115,7 +145,9 @@ class RunHome:
         return path
 
     def pushed_versions(self) -> List[pathlib.Path]:
-        """Complete pushed versions, oldest first (a version is complete once saved_model.pb is in)."""
+        """Pushed versions, oldest first. A local push appears whole (copied under
+        serving/.incoming/, then renamed: mlpipe.components.atomic_pusher); a folder without a
+        saved_model.pb (TFX copies it last) is not a version."""
         if not self.serving_dir.is_dir():
             return []
         return sorted((p for p in self.serving_dir.iterdir()

@@ -93,6 +93,12 @@ def run_local(config: ProblemConfig, home: RunHome, out: TextIO = sys.stdout,
     start = run_record.RunStart.capture(config)  # config file, schema and code as the run starts
     chosen = choose_span(config.data.path, span)
     data = check_input_data(config, numeric_columns(load_schema(config.schema_path)), chosen)
+    with home.run_lock():
+        return _run_locked(config, home, out, start, chosen, data, accept_drift, recheck)
+
+
+def _run_locked(config: ProblemConfig, home: RunHome, out: TextIO, start: run_record.RunStart,
+                chosen, data: DataSummary, accept_drift: bool, recheck: bool) -> RunResult:
     home.create()
     log_file = home.new_log_file()
     reporter = ProgressReporter(out)

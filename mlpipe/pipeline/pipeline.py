@@ -13,6 +13,7 @@ from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 
 from mlpipe.components.anomaly_gate import AnomalyGate
+from mlpipe.components.atomic_pusher import executor as atomic_pusher
 from mlpipe.components import attributions as feature_attributions
 from mlpipe.components.csv_example_gen import executor as csv_executor
 from mlpipe.components import drift_gate
@@ -267,11 +268,15 @@ def _resource_spec(resources: StepResources):
 
 
 def _pusher(settings: RunnerSettings, **inputs):
-    """TFX's Pusher copying to `serving_dir`, or TFX's Vertex Pusher deploying to an endpoint."""
+    """TFX's Pusher copying to `serving_dir` (a local version appears whole:
+    mlpipe.components.atomic_pusher), or TFX's Vertex Pusher deploying to an endpoint."""
     if settings.vertex_push is None:
-        pusher = tfx.components.Pusher(push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=settings.serving_dir)), **inputs)
+        pusher = tfx.components.Pusher(
+            push_destination=tfx.proto.PushDestination(
+                filesystem=tfx.proto.PushDestination.Filesystem(
+                    base_directory=settings.serving_dir)),
+            custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor),
+            **inputs)
     else:
         vertex = tfx.extensions.google_cloud_ai_platform
         push = settings.vertex_push

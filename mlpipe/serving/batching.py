@@ -8,6 +8,11 @@ waiting for company, so concurrency adds rows per call instead of calls fighting
 Each request keeps the model object it captured when it arrived (see `ModelManager`): a batch
 never mixes versions. When a batched call fails, its requests are retried one by one, so only the
 request that causes the failure gets the error.
+
+The queue is bounded (`max_queued_rows`): a request that would make more rows wait is refused at
+once with `Overloaded` (the server's 503 and Retry-After), so overload sheds requests instead of
+growing every request's latency without limit. A request is never refused while nothing waits,
+so one large request on an idle server always runs.
 """
 
 import asyncio
@@ -21,6 +26,10 @@ Outputs = Dict[str, np.ndarray]
 Infer = Callable[[object, list], Outputs]   # (model, rows) -> output name -> one row per row
 
 
+class Overloaded(Exception):
+    """The queue holds too many rows: the request is refused without waiting."""
+
+
 @dataclasses.dataclass
 class _Request:
     model: object
@@ -31,11 +40,14 @@ class _Request:
 class PredictBatcher:
     """`await predict(model, rows)` from request handlers; `start()` / `stop()` on the loop."""
 
-    def __init__(self, infer: Infer, max_rows: int, run_in_thread: Callable):
+    def __init__(self, infer: Infer, max_rows: int, run_in_thread: Callable,
+                 max_queued_rows: Optional[int] = None):
         self._infer = infer
         self._max_rows = max_rows
         self._run_in_thread = run_in_thread     # e.g. starlette's run_in_threadpool
+        self._max_queued_rows = max_queued_rows
         self._waiting: Deque[_Request] = collections.deque()
+        self._queued_rows = 0                    # rows in _waiting
         self._wake: Optional[asyncio.Event] = None
         self._worker: Optional[asyncio.Task] = None
         self.calls = 0                           # model calls made, for the stop summary
@@ -53,8 +65,14 @@ class PredictBatcher:
                 request.answer.set_exception(RuntimeError("the server is shutting down"))
 
     async def predict(self, model, rows: list) -> Outputs:
+        """The model's outputs for `rows`; raises Overloaded at once when the queue is full."""
+        if (self._max_queued_rows is not None and self._waiting
+                and self._queued_rows + len(rows) > self._max_queued_rows):
+            raise Overloaded(f"{self._queued_rows} rows are already waiting for the model "
+                             f"(the queue holds {self._max_queued_rows})")
         answer = asyncio.get_running_loop().create_future()
         self._waiting.append(_Request(model, rows, answer))
+        self._queued_rows += len(rows)
         self._wake.set()
         return await answer
 
@@ -72,6 +90,7 @@ class PredictBatcher:
                and rows + len(self._waiting[0].rows) <= self._max_rows):
             batch.append(self._waiting.popleft())
             rows += len(batch[-1].rows)
+        self._queued_rows -= rows
         return [request for request in batch if not request.answer.done()]  # not cancelled
 
     async def _call(self, batch: List[_Request]) -> None:

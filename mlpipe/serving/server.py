@@ -34,7 +34,7 @@ from typing import Optional, TextIO
 from mlpipe.config import ServingConfig
 from mlpipe.core.contract import SERVING_SIGNATURE
 from mlpipe.serving import outputs as task_outputs
-from mlpipe.serving.batching import PredictBatcher
+from mlpipe.serving.batching import Overloaded, PredictBatcher
 from mlpipe.serving.examples import ExampleEncoder, RequestError, as_json_predictions
 from mlpipe.serving.model import ModelManager
 from mlpipe.serving.request_log import RequestLog
@@ -50,7 +50,8 @@ class ServerState:
     settings: ServingConfig
     request_log: Optional[RequestLog] = None
     requests_served: int = 0
-    requests_refused: int = 0
+    requests_refused: int = 0    # bad requests (4xx)
+    requests_shed: int = 0       # refused for overload (503)
 
 
 def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO = sys.stdout):
@@ -63,7 +64,8 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
     from starlette.concurrency import run_in_threadpool
 
     batcher = PredictBatcher(functools.partial(_infer, state.encoder),
-                             state.settings.max_batch_rows, run_in_threadpool)
+                             state.settings.max_batch_rows, run_in_threadpool,
+                             max_queued_rows=state.settings.max_queued_rows)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -81,15 +83,19 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
             logged = (f", {state.request_log.rows_logged} rows logged"
                       if state.request_log is not None else "")
             print(f"Stopped: {state.requests_served} requests served in {batcher.calls} model "
-                  f"calls, {state.requests_refused} refused{logged}", file=out, flush=True)
+                  f"calls, {state.requests_refused} refused, {state.requests_shed} shed for overload"
+                  f"{logged}", file=out, flush=True)
 
     app = FastAPI(title=f"mlpipe serving: {state.model_name}", lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None)
 
-    def reply(body, status: int = 200, version: Optional[int] = None) -> Response:
-        headers = {"X-Model-Version": str(version)} if version is not None else None
+    def reply(body, status: int = 200, version: Optional[int] = None,
+              headers: Optional[dict] = None) -> Response:
+        headers = dict(headers or {})
+        if version is not None:
+            headers["X-Model-Version"] = str(version)
         return Response(orjson.dumps(body), status_code=status, media_type="application/json",
-                        headers=headers)
+                        headers=headers or None)
 
     def error(message: str, status: int = 400, field: Optional[str] = None) -> Response:
         body = {"error": message}
@@ -164,7 +170,12 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
         except orjson.JSONDecodeError as refused:
             state.requests_refused += 1
             return error(f"request body is not valid JSON: {refused}", 400)
-        outputs = await batcher.predict(model, rows)
+        try:
+            outputs = await batcher.predict(model, rows)
+        except Overloaded as overloaded:
+            state.requests_shed += 1
+            return reply({"error": f"overloaded: {overloaded}; retry shortly"}, 503,
+                         headers={"Retry-After": "1"})
         state.requests_served += 1
         if state.request_log is not None and state.request_log.sampled():
             predictions, scores = task_outputs.logged_predictions(model.task, outputs, len(rows))

@@ -48,7 +48,7 @@ EXECUTORS = {
     "Transform": "tfx.components.transform.executor.Executor",
     "Trainer": "tfx.components.trainer.executor.GenericExecutor",
     "Evaluator": "tfx.components.evaluator.executor.Executor",
-    "Pusher": "tfx.components.pusher.executor.Executor",
+    "Pusher": "mlpipe.components.atomic_pusher.executor.Executor",
     "FeatureAttributions": "mlpipe.components.attributions.executor.Executor",
     "ModelCard": "mlpipe.components.model_card.executor.Executor",
 }

@@ -85,13 +85,13 @@ def test_runner_settings_place_the_artifacts_and_data(local, cloud, taxi_config)
 
 
 def test_trainer_and_pusher_run_where_the_settings_say(local, cloud):
-    from tfx.components.pusher import executor as pusher_executor
+    from mlpipe.components.atomic_pusher import executor as atomic_pusher
     from tfx.components.trainer import executor as trainer_executor
     from tfx.extensions.google_cloud_ai_platform.pusher import executor as vertex_pusher
     from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer
     assert _nodes(local)["Trainer"].executor_spec.executor_class is trainer_executor.GenericExecutor
     assert _nodes(cloud)["Trainer"].executor_spec.executor_class is vertex_trainer.GenericExecutor
-    assert _nodes(local)["Pusher"].executor_spec.executor_class is pusher_executor.Executor
+    assert _nodes(local)["Pusher"].executor_spec.executor_class is atomic_pusher.Executor
     assert _nodes(cloud)["Pusher"].executor_spec.executor_class is vertex_pusher.Executor
 
 

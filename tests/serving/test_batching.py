@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from mlpipe.serving.batching import PredictBatcher
+from mlpipe.serving.batching import Overloaded, PredictBatcher
 
 
 class RowModel:
@@ -197,3 +197,53 @@ def test_a_model_answer_of_the_wrong_length_fails_the_request_not_the_batcher():
     failed, again = asyncio.run(_with_batcher(short_once, 100, body))
     assert isinstance(failed, ValueError) and "answered 1 rows of 'value' for 2" in str(failed)
     assert again["value"][0, 0] == 30.0
+
+
+def test_a_full_queue_refuses_at_once_and_takes_requests_again_once_it_drains():
+    """The queue holds 5 rows: while a call runs, 2 + 3 rows wait, the next request is refused
+    without waiting for the model; the waiting ones are answered; then requests get in again.
+    The running call's rows do not count: they are no longer waiting."""
+    model = RowModel()
+
+    async def body():
+        batcher = PredictBatcher(model.infer, 100, _in_thread, max_queued_rows=5)
+        batcher.start()
+        try:
+            model.release.clear()
+            running = asyncio.ensure_future(batcher.predict(model, _rows(*range(10, 20))))
+            while not model.inside.is_set():
+                await asyncio.sleep(0.001)
+            waiting = [asyncio.ensure_future(batcher.predict(model, _rows(*numbers)))
+                       for numbers in ((1, 2), (3, 4, 5))]
+            await asyncio.sleep(0.01)
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(Overloaded, match="5 rows are already waiting"):
+                await batcher.predict(model, _rows(6))
+            refused_in = asyncio.get_running_loop().time() - started
+            model.release.set()
+            answers = await asyncio.gather(running, *waiting)
+            after = await batcher.predict(model, _rows(7))
+            return refused_in, answers, after
+        finally:
+            await batcher.stop()
+
+    refused_in, answers, after = asyncio.run(asyncio.wait_for(body(), 10))
+    assert refused_in < 0.05
+    assert [list(answer["value"][:, 0]) for answer in answers[1:]] == [[10.0, 20.0],
+                                                                       [30.0, 40.0, 50.0]]
+    np.testing.assert_array_equal(after["value"], [[70.0]])
+
+
+def test_one_request_larger_than_the_queue_runs_when_nothing_waits():
+    model = RowModel()
+
+    async def run():
+        batcher = PredictBatcher(model.infer, 100, _in_thread, max_queued_rows=3)
+        batcher.start()
+        try:
+            return await batcher.predict(model, _rows(*range(8)))
+        finally:
+            await batcher.stop()
+
+    outputs = asyncio.run(asyncio.wait_for(run(), 10))
+    assert len(outputs["value"]) == 8

@@ -274,3 +274,46 @@ def test_hot_switch_to_a_newer_version_under_load_fails_no_request(trained_home,
         assert [version for version, _ in runs] == [old, new], runs
     assert status["version"] == new
     assert f"Switched from version {old} to version {new}" in server.output()
+
+
+def test_overload_is_shed_with_503_and_retry_after_and_the_server_recovers(trained_home,
+                                                                           tmp_path):
+    """More rows than the queue holds (400): the excess gets 503 with Retry-After at once,
+    every accepted request its own answer, and once the load stops requests get in again."""
+    config_file = write_config(tmp_path / "config.yaml", trained_home["config"],
+                               serving=ServingConfig(max_queued_rows=400, log_sample_rate=0.0))
+    server = ServerProcess(config_file, trained_home["base"])
+    body = {"instances": (ROWS * 134)[:400]}
+    statuses, shed, wrong, stop = [], [], [], threading.Event()
+
+    def client():
+        with httpx.Client(timeout=60) as http:
+            while not stop.is_set():
+                response = http.post(f"{server.url}:predict", json=body)
+                statuses.append(response.status_code)
+                if response.status_code == 503:
+                    shed.append((response.headers.get("retry-after"), response.json()["error"],
+                                 response.elapsed.total_seconds()))
+                elif len(response.json().get("predictions", [])) != 400:
+                    wrong.append(response.text[:300])
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            running = [pool.submit(client) for _ in range(16)]
+            deadline = time.monotonic() + 30
+            while len(shed) < 5 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            stop.set()
+            for finished in running:
+                finished.result()
+        after = httpx.post(f"{server.url}:predict", json={"instances": ROWS}, timeout=60)
+    finally:
+        stop.set()
+        server.stop()
+    assert set(statuses) <= {200, 503} and not wrong, (set(statuses), wrong[:2])
+    assert len(shed) >= 5, f"no overload seen in {len(statuses)} requests"
+    for retry_after, message, _ in shed:
+        assert retry_after == "1" and message.startswith("overloaded: ")
+    assert sorted(seconds for *_, seconds in shed)[len(shed) // 2] < 0.5  # refused, not queued
+    assert after.status_code == 200 and len(after.json()["predictions"]) == len(ROWS)
+    assert re.search(r"\d+ shed for overload", server.output())
