@@ -27,15 +27,9 @@ def test_a_quiet_import_drops_only_the_noise_lines(tmp_path):
         "os.write(2, b'E plugin.cc:1] Unable to register cuFFT factory: already registered\\n')\n"
         "os.write(2, b'a real problem\\n')\n"
         "VALUE = 42\n")
-    child = subprocess.run(
-        [sys.executable, "-c",
-         "import re, sys\n"
-         "from mlpipe.process import quiet_import\n"
-         "quiet_import('noisy_module', re.compile('Unable to register'))\n"
-         "import noisy_module\n"
-         "print(noisy_module.VALUE, type(noisy_module.__loader__).__name__)\n"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    child = _quiet_import_in_child(
+        tmp_path, "noisy_module",
+        "print(noisy_module.VALUE, type(noisy_module.__loader__).__name__)\n")
     assert child.returncode == 0, child.stderr
     assert child.stdout.split() == ["42", "SourceFileLoader"]  # the module's own loader
     assert child.stderr == "a real problem\n"
@@ -47,14 +41,7 @@ def test_a_failing_quiet_import_still_shows_its_error(tmp_path):
         "os.write(2, b'Unable to register cuDNN factory\\n')\n"
         "os.write(2, b'what went wrong, from C++\\n')\n"
         "raise ImportError('no such library')\n")
-    child = subprocess.run(
-        [sys.executable, "-c",
-         "import re\n"
-         "from mlpipe.process import quiet_import\n"
-         "quiet_import('broken_module', re.compile('Unable to register'))\n"
-         "import broken_module\n"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    child = _quiet_import_in_child(tmp_path, "broken_module")
     assert child.returncode == 1
     assert child.stderr.startswith("what went wrong, from C++\n")
     assert "ImportError: no such library" in child.stderr
@@ -120,3 +107,16 @@ def test_the_loopback_exemption_keeps_the_user_s_list_and_is_undone(monkeypatch)
         assert os.environ["no_proxy"] == "example.com,localhost,127.0.0.1"
         assert os.environ["NO_PROXY"] == "localhost,127.0.0.1"
     assert os.environ["no_proxy"] == "example.com,localhost" and "NO_PROXY" not in os.environ
+
+
+def _quiet_import_in_child(folder, module: str, then: str = "") -> subprocess.CompletedProcess:
+    """A fresh interpreter that imports `module` (in `folder`) through quiet_import, filtering
+    'Unable to register' lines, then runs `then`."""
+    return subprocess.run(
+        [sys.executable, "-c",
+         "import re\n"
+         "from mlpipe.process import quiet_import\n"
+         f"quiet_import('{module}', re.compile('Unable to register'))\n"
+         f"import {module}\n" + then],
+        capture_output=True, text=True, timeout=60, cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(folder)})
