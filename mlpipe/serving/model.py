@@ -10,7 +10,7 @@ import gc
 import logging
 import pathlib
 import threading
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -105,6 +105,7 @@ class ModelManager:
         self.poll_seconds = poll_seconds
         self.on_switch = on_switch
         self._failed: Dict[int, int] = {}  # version -> failed loads
+        self.load_errors: Dict[int, str] = {}  # version -> why its last load failed
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._refreeze = False
@@ -126,6 +127,7 @@ class ModelManager:
         except Exception as error:  # noqa: BLE001 - a broken push must not stop serving
             # Maybe still being copied: tried again at the next polls, then given up.
             self._failed[version] = self._failed.get(version, 0) + 1
+            self.load_errors[version] = f"{type(error).__name__}: {error}"
             log.error("version %s cannot be loaded (attempt %d of %d); still serving %s: %s",
                       version, self._failed[version], LOAD_ATTEMPTS, self.current.version, error)
             return False
@@ -133,6 +135,12 @@ class ModelManager:
         self._refreeze = True
         self.on_switch(old.version, model.version)
         return True
+
+    def failed_versions(self) -> Dict[int, Tuple[str, bool]]:
+        """Newer pushed versions that failed to load: version -> (why, given up)."""
+        return {version: (error, self._failed[version] >= LOAD_ATTEMPTS)
+                for version, error in self.load_errors.items()
+                if version > self.current.version}
 
     def start(self) -> None:
         if self.pinned is None and self._thread is None:

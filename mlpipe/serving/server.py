@@ -131,9 +131,16 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
         model, failure = find_model(name, version)
         if failure:
             return failure
-        return reply({"model_version_status": [{
-            "version": str(model.version), "state": "AVAILABLE",
-            "status": {"error_code": "OK", "error_message": ""}}]}, version=model.version)
+        served = {"version": str(model.version), "state": "AVAILABLE",
+                  "status": {"error_code": "OK", "error_message": ""}}
+        # As TF Serving lists them, newest first: a newer push that cannot be loaded is retried
+        # (LOADING), then given up (END), with its load error, while the served one stays.
+        failed = [] if version is not None else [
+            {"version": str(number), "state": "END" if given_up else "LOADING",
+             "status": {"error_code": "UNKNOWN", "error_message": why}}
+            for number, (why, given_up) in sorted(state.manager.failed_versions().items(),
+                                                  reverse=True)]
+        return reply({"model_version_status": failed + [served]}, version=model.version)
 
     async def metadata(name: str, version: Optional[str] = None):
         model, failure = find_model(name, version)

@@ -317,3 +317,35 @@ def test_overload_is_shed_with_503_and_retry_after_and_the_server_recovers(train
     assert sorted(seconds for *_, seconds in shed)[len(shed) // 2] < 0.5  # refused, not queued
     assert after.status_code == 200 and len(after.json()["predictions"]) == len(ROWS)
     assert re.search(r"\d+ shed for overload", server.output())
+
+
+def test_a_broken_push_is_not_served_and_its_state_is_shown(trained_home, tmp_path):
+    """A newer version without its variables appears: the server keeps answering with the
+    version it serves, logs why, and lists the broken one as TF Serving would (LOADING while it
+    retries, END once it gives up, with the load error)."""
+    source = trained_home["home"].pushed_versions()[-1]
+    serving = tmp_path / "runs" / trained_home["config"].name / "serving"
+    shutil.copytree(source, serving / source.name)
+    config_file = write_config(tmp_path / "config.yaml", trained_home["config"],
+                               serving=ServingConfig(poll_seconds=0.2, log_sample_rate=0.0))
+    server = ServerProcess(config_file, tmp_path / "runs")
+    broken = str(int(source.name) + 1)
+    try:
+        shutil.copytree(source, serving / ".incoming", ignore=shutil.ignore_patterns("variables"))
+        (serving / ".incoming").rename(serving / broken)
+        deadline = time.monotonic() + 60
+        statuses = []
+        while time.monotonic() < deadline:
+            statuses = httpx.get(server.url).json()["model_version_status"]
+            if statuses[0]["state"] == "END":
+                break
+            time.sleep(0.2)
+        answer = httpx.post(f"{server.url}:predict", json={"instances": ROWS}, timeout=60)
+    finally:
+        server.stop()
+    assert [(s["version"], s["state"]) for s in statuses] == [(broken, "END"),
+                                                              (source.name, "AVAILABLE")]
+    assert statuses[0]["status"]["error_code"] == "UNKNOWN"
+    assert statuses[0]["status"]["error_message"]
+    assert answer.status_code == 200 and answer.headers["x-model-version"] == source.name
+    assert f"version {broken} cannot be loaded" in server.output()
