@@ -221,13 +221,9 @@ def test_request_log_is_flushed_on_stop_and_read_by_tfdv(server, trained_home):
 
 def test_hot_switch_to_a_newer_version_under_load_fails_no_request(trained_home,
                                                                     tmp_path_factory):
-    folder = tmp_path_factory.mktemp("switch")
-    source = trained_home["home"].pushed_versions()[-1]
-    serving = folder / "runs" / trained_home["config"].name / "serving"
-    shutil.copytree(source, serving / source.name)
-    config_file = write_config(folder / "config.yaml", trained_home["config"],
-                               serving=ServingConfig(poll_seconds=0.3, log_sample_rate=0.1))
-    server = ServerProcess(config_file, folder / "runs")
+    source, serving, server = _server_over_a_copy(
+        trained_home, tmp_path_factory.mktemp("switch"),
+        ServingConfig(poll_seconds=0.3, log_sample_rate=0.1))
     old, new = source.name, str(int(source.name) + 1)
     clients = 4
     answers = {client: [] for client in range(clients)}  # versions, in each client's order
@@ -323,12 +319,8 @@ def test_a_broken_push_is_not_served_and_its_state_is_shown(trained_home, tmp_pa
     """A newer version without its variables appears: the server keeps answering with the
     version it serves, logs why, and lists the broken one as TF Serving would (LOADING while it
     retries, END once it gives up, with the load error)."""
-    source = trained_home["home"].pushed_versions()[-1]
-    serving = tmp_path / "runs" / trained_home["config"].name / "serving"
-    shutil.copytree(source, serving / source.name)
-    config_file = write_config(tmp_path / "config.yaml", trained_home["config"],
-                               serving=ServingConfig(poll_seconds=0.2, log_sample_rate=0.0))
-    server = ServerProcess(config_file, tmp_path / "runs")
+    source, serving, server = _server_over_a_copy(
+        trained_home, tmp_path, ServingConfig(poll_seconds=0.2, log_sample_rate=0.0))
     broken = str(int(source.name) + 1)
     try:
         shutil.copytree(source, serving / ".incoming", ignore=shutil.ignore_patterns("variables"))
@@ -349,3 +341,14 @@ def test_a_broken_push_is_not_served_and_its_state_is_shown(trained_home, tmp_pa
     assert statuses[0]["status"]["error_message"]
     assert answer.status_code == 200 and answer.headers["x-model-version"] == source.name
     assert f"version {broken} cannot be loaded" in server.output()
+
+
+def _server_over_a_copy(trained_home, folder, serving_config: ServingConfig):
+    """A server over a run home in `folder` holding a copy of the trained home's newest
+    version, so a test can push beside it: (that version, the serving folder, the server)."""
+    source = trained_home["home"].pushed_versions()[-1]
+    serving = folder / "runs" / trained_home["config"].name / "serving"
+    shutil.copytree(source, serving / source.name)
+    config_file = write_config(folder / "config.yaml", trained_home["config"],
+                               serving=serving_config)
+    return source, serving, ServerProcess(config_file, folder / "runs")
