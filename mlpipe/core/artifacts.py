@@ -1,9 +1,10 @@
 """TFX's on-disk layout of artifacts, and the custom properties that say what an artifact means.
 
 TFX writes a split of an Examples / ExampleStatistics / ExampleAnomalies artifact under
-`<uri>/Split-<name>/`, marks a ModelBlessing with the custom property `blessed` = 1, and an
-ExampleGen's Examples with the custom property `span` (the span it ingested; 0 for data without
-span specs). Nothing else in the package spells these out.
+`<uri>/Split-<name>/` and a Schema artifact's schema as `<uri>/schema.pbtxt`, marks a
+ModelBlessing with the custom property `blessed` = 1, and an ExampleGen's Examples with the
+custom property `span` (the span it ingested; 0 for data without span specs). Nothing else in the
+package spells these out.
 """
 
 import os
@@ -11,6 +12,7 @@ import pathlib
 from typing import Dict, List
 
 STATISTICS_FILE = "FeatureStats.pb"   # StatisticsGen, per split
+SCHEMA_FILE = "schema.pbtxt"          # a Schema artifact (ImportSchemaGen, SchemaGen, our schema step)
 ANOMALIES_FILE = "SchemaDiff.pb"      # ExampleValidator, per split
 _SPLIT_PREFIX = "Split-"
 _BLESSED = "blessed"

@@ -15,13 +15,13 @@ import pathlib
 from typing import Dict, List, Optional
 
 from mlpipe.core import run_record
+from mlpipe.core.artifacts import SCHEMA_FILE
 from mlpipe.core.run_home import RunHome
 from mlpipe.errors import BadInputError
 from mlpipe.governance import runs as run_index
 from mlpipe.governance.runs import (EVALUATOR, EXAMPLE_GEN, PUSHER, SCHEMA_GEN, STATISTICS_GEN,
                                     TRAINER, RunSummary)
 
-SCHEMA_FILE = "schema.pbtxt"  # the schema step's file inside its Schema artifact
 # Where the config's `train:` section sits in the custom_config passed to the Trainer.
 TRAIN_SECTION = ("problem", "train")
 

@@ -8,10 +8,9 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from mlpipe.core.artifacts import ANOMALIES_FILE, split_uri
+from mlpipe.core.artifacts import ANOMALIES_FILE, SCHEMA_FILE, split_uri
 from mlpipe.core.schema_io import load_schema
 
-SCHEMA_FILE = "schema.pbtxt"  # ImportSchemaGen's file name inside its Schema artifact
 
 
 class DataAnomaliesError(RuntimeError):

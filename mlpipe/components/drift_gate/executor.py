@@ -21,7 +21,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from mlpipe.core.artifacts import STATISTICS_FILE, span_of, split_uri
+from mlpipe.core.artifacts import SCHEMA_FILE, STATISTICS_FILE, span_of, split_uri
 from mlpipe.core.schema_io import load_schema
 
 # Input, output and exec property keys (the component's spec uses the same names).
@@ -34,7 +34,6 @@ SPEC_KEY = "drift_spec"          # JSON of the drift_gate section (component.spe
 ACCEPT_KEY = "accept_drift"      # 1 lets a crossing through for this run
 COMPARED_SPLIT = "train"
 REPORT_FILE = "drift.json"
-SCHEMA_FILE = "schema.pbtxt"  # ImportSchemaGen's file name inside its Schema artifact
 L_INFINITY, JENSEN_SHANNON = "L-infinity", "Jensen-Shannon"
 _MEASURES = {anomalies_pb2.DriftSkewInfo.Measurement.L_INFTY: L_INFINITY,
              anomalies_pb2.DriftSkewInfo.Measurement.JENSEN_SHANNON_DIVERGENCE: JENSEN_SHANNON}

@@ -12,9 +12,10 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
+from mlpipe.core.artifacts import SCHEMA_FILE
+
 SCHEMA_TEXT_KEY = "schema_text"
 SCHEMA_KEY = "schema"
-SCHEMA_FILE = "schema.pbtxt"  # ImportSchemaGen's (and SchemaGen's) file inside a Schema artifact
 
 
 class Executor(base_executor.BaseExecutor):

@@ -38,7 +38,7 @@ from tfx.dsl.io import fileio
 from mlpipe.components.attributions import read_attributions as read_attributions_file
 from mlpipe.config.metrics import LOWER_IS_BETTER, PER_CLASS_METRICS
 from mlpipe.core import lineage, strict_json, tfma_results
-from mlpipe.core.artifacts import STATISTICS_FILE, split_uri
+from mlpipe.core.artifacts import SCHEMA_FILE, STATISTICS_FILE, split_uri
 from mlpipe.core.contract import (CLASSES_KEY, OUTPUT_KEY, PREDICTION_KEY, SCORES_KEY, SERVING,
                                   SERVING_SIGNATURE, VALUE_KEY)
 from mlpipe.core.schema_io import environment_features, load_schema
@@ -49,7 +49,6 @@ from mlpipe.components.model_card import render
 
 CARD_FORMAT = "mlpipe.model_card/1"
 EVAL_CONFIG_FILE = "eval_config.json"   # TFMA's copy of the EvalConfig it applied
-SCHEMA_FILE = "schema.pbtxt"            # ImportSchemaGen's file inside its Schema artifact
 FAIRNESS_FILE = "fairness.json"         # the FairnessGate's output file
 ROC_POINTS = 101
 TOP_VALUES = 3
