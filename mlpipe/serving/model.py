@@ -104,8 +104,8 @@ class ModelManager:
         self.pinned = version
         self.poll_seconds = poll_seconds
         self.on_switch = on_switch
-        self._failed: Dict[int, int] = {}  # version -> failed loads
-        self.load_errors: Dict[int, str] = {}  # version -> why its last load failed
+        # version -> (failed loads, why the last one failed)
+        self._failed: Dict[int, Tuple[int, str]] = {}
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._refreeze = False
@@ -117,7 +117,7 @@ class ModelManager:
         if self.pinned is not None:
             return False
         newer = [v for v in numbered_versions(self.home)
-                 if v > self.current.version and self._failed.get(v, 0) < LOAD_ATTEMPTS]
+                 if v > self.current.version and self._attempts(v) < LOAD_ATTEMPTS]
         if not newer:
             return False
         version = max(newer)
@@ -126,10 +126,11 @@ class ModelManager:
                                      label=self.label)
         except Exception as error:  # noqa: BLE001 - a broken push must not stop serving
             # Maybe still being copied: tried again at the next polls, then given up.
-            self._failed[version] = self._failed.get(version, 0) + 1
-            self.load_errors[version] = f"{type(error).__name__}: {error}"
+            self._failed[version] = (self._attempts(version) + 1,
+                                     f"{type(error).__name__}: {error}")
             log.error("version %s cannot be loaded (attempt %d of %d); still serving %s: %s",
-                      version, self._failed[version], LOAD_ATTEMPTS, self.current.version, error)
+                      version, self._attempts(version), LOAD_ATTEMPTS, self.current.version,
+                      error)
             return False
         old, self.current = self.current, model
         self._refreeze = True
@@ -138,9 +139,12 @@ class ModelManager:
 
     def failed_versions(self) -> Dict[int, Tuple[str, bool]]:
         """Newer pushed versions that failed to load: version -> (why, given up)."""
-        return {version: (error, self._failed[version] >= LOAD_ATTEMPTS)
-                for version, error in self.load_errors.items()
+        return {version: (error, attempts >= LOAD_ATTEMPTS)
+                for version, (attempts, error) in self._failed.items()
                 if version > self.current.version}
+
+    def _attempts(self, version: int) -> int:
+        return self._failed.get(version, (0, ""))[0]
 
     def start(self) -> None:
         if self.pinned is None and self._thread is None:
