@@ -109,30 +109,23 @@ class LocalBackend:
 
     # ---- the run ----
 
-    def run(self, spec: Dict[str, Any], pipeline_root: str, image: Optional[str] = None
-            ) -> PipelineRun:
+    def run(self, spec: Dict[str, Any], pipeline_root: str) -> PipelineRun:
         """Runs every task of `spec` (a PipelineSpec dict) in DAG order; raises StepFailed."""
         job_id = (f"{spec['pipelineInfo']['name']}-{time.strftime('%Y%m%d%H%M%S')}-"
                   f"{uuid.uuid4().hex[:6]}")
-        root = f"{pipeline_root.rstrip('/')}/stand-in/{job_id}"
-        tasks = spec["root"]["dag"]["tasks"]
+        root = _stand_in_root(pipeline_root, job_id)
         outputs: Dict[str, Dict[str, List[dict]]] = {}
         timings: List[TaskRun] = []
-        for name in _topological(tasks):
-            task = tasks[name]
-            component = spec["components"][task["componentRef"]["name"]]
-            executor = spec["deploymentSpec"]["executors"][component["executorLabel"]]
+        for name in _topological(spec["root"]["dag"]["tasks"]):
+            task, component, executor = _task(spec, name)
             inputs = self._input_artifacts(task, outputs)
             start = time.monotonic()
             if "resolver" in executor:
                 outputs[name] = self._resolve(executor["resolver"], inputs)
                 kind = "resolver"
             elif "container" in executor:
-                container = dict(executor["container"])
-                if image:
-                    container["image"] = image
-                outputs[name] = self._run_container(name, container, component, task, inputs,
-                                                    f"{root}/{name}_{uuid.uuid4().hex[:8]}")
+                outputs[name] = self._run_container(name, executor["container"], component, task,
+                                                    inputs, _task_root(root, name))
                 kind = "container"
             else:
                 raise NotImplementedError(f"task {name}: executor kind {list(executor)}")
@@ -143,19 +136,18 @@ class LocalBackend:
                  pipeline_root: str) -> Dict[str, List[dict]]:
         """Runs the one container task `name` of `spec`, its inputs taken from `outputs` (a
         PipelineRun's outputs, edited to feed it other artifacts); returns its outputs."""
-        task, component, container = self._task(spec, name)
-        inputs = self._input_artifacts(task, outputs)
-        task_root = f"{pipeline_root.rstrip('/')}/stand-in/{name}_{uuid.uuid4().hex[:8]}"
-        return self._run_container(name, container, component, task, inputs, task_root)
+        task, component, executor = _task(spec, name)
+        return self._run_container(name, executor["container"], component, task,
+                                   self._input_artifacts(task, outputs),
+                                   _task_root(_stand_in_root(pipeline_root), name))
 
     def executor_input(self, spec: Dict[str, Any], name: str,
                        outputs: Dict[str, Dict[str, List[dict]]], pipeline_root: str
                        ) -> Dict[str, Any]:
         """The ExecutorInput the launcher would hand task `name`, inputs from `outputs`."""
-        task, component, _ = self._task(spec, name)
-        return self._executor_input(
-            component, task, self._input_artifacts(task, outputs),
-            f"{pipeline_root.rstrip('/')}/stand-in/{name}_{uuid.uuid4().hex[:8]}")
+        task, component, _ = _task(spec, name)
+        return self._executor_input(component, task, self._input_artifacts(task, outputs),
+                                    _task_root(_stand_in_root(pipeline_root), name))
 
     def run_custom_job(self, custom_job: Dict[str, Any], name: str) -> Dict[str, pathlib.Path]:
         """Runs a Vertex AI CustomJob's worker pools as Vertex does: every replica a container of
@@ -198,12 +190,6 @@ class LocalBackend:
             if code != 0:
                 raise StepFailed(replica, code, log)
         return {replica: log for replica, log, _ in codes}
-
-    def _task(self, spec: Dict[str, Any], name: str):
-        task = spec["root"]["dag"]["tasks"][name]
-        component = spec["components"][task["componentRef"]["name"]]
-        container = spec["deploymentSpec"]["executors"][component["executorLabel"]]["container"]
-        return task, component, container
 
     def _input_artifacts(self, task: Dict[str, Any], outputs) -> Dict[str, List[dict]]:
         result = {}
@@ -311,6 +297,23 @@ class LocalBackend:
             matches = [r for r in self._records() if _matches(r, text)]
             result[key] = [matches[-1]["artifact"]] if matches else []  # the latest
         return result
+
+
+def _task(spec: Dict[str, Any], name: str):
+    """Task `name` of `spec`: its DAG entry, its component and its executor."""
+    task = spec["root"]["dag"]["tasks"][name]
+    component = spec["components"][task["componentRef"]["name"]]
+    return task, component, spec["deploymentSpec"]["executors"][component["executorLabel"]]
+
+
+def _stand_in_root(pipeline_root: str, *sub: str) -> str:
+    """Where the stand-in writes under the pipeline root (a run's job id, when given)."""
+    return "/".join([pipeline_root.rstrip("/"), "stand-in", *sub])
+
+
+def _task_root(root: str, name: str) -> str:
+    """A task execution's own folder: its outputs and its executor output file."""
+    return f"{root}/{name}_{uuid.uuid4().hex[:8]}"
 
 
 # Vertex AI's worker pools as TensorFlow's task types (TF_CONFIG); CLUSTER_SPEC keeps pool names.
