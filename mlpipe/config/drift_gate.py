@@ -3,10 +3,10 @@
 It applies when `data.path` carries a span spec (`{SPAN}`, `{YYYY}{MM}{DD}`): the DriftGate then
 compares each new span's statistics (train split) with those of the newest earlier span that
 passed the gate, and stops the run before Transform when a feature's distance crosses its
-threshold. The measures are TFDV's drift comparators: L-infinity distance between value
-frequencies for string features, Jensen-Shannon divergence between histograms for numeric ones
-(both between 0 and 1). That the named features are features of the problem is checked by
-`ProblemConfig`.
+threshold (and what chance gives samples of these sizes). The measures are those of
+`mlpipe.core.drift`: L-infinity distance between value shares for string features, the
+population stability index over the baseline's deciles for numeric ones. That the named features
+are features of the problem is checked by `ProblemConfig`.
 """
 
 from typing import List, Optional
@@ -37,8 +37,8 @@ class DriftGateConfig(DriftThresholds):
         return features
 
     def named_features(self) -> List[str]:
-        """Every feature this section names (in `features` and in `thresholds`)."""
-        return sorted(set(self.features or []) | set(self.thresholds))
+        """Every feature this section names (in `features` and in `feature_thresholds`)."""
+        return sorted(set(self.features or []) | set(self.feature_thresholds))
 
     def compared(self, model_features: List[str]) -> List[str]:
         return list(self.features) if self.features is not None else list(model_features)

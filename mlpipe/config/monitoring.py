@@ -1,36 +1,60 @@
 """The optional `monitoring:` section of a problem config: drift/skew thresholds."""
 
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from mlpipe.config.base import Strict
 
+# Keys of the TFDV comparators these sections used to set, and what replaced them.
+REPLACED_KEYS = {
+    "numeric_threshold": (
+        "numeric_threshold (a Jensen-Shannon divergence of equal-width histograms, moved by one "
+        "outlier) was replaced by numeric_psi: the population stability index over the "
+        "baseline's deciles (default 0.1)"),
+    "thresholds": (
+        "thresholds was replaced by feature_thresholds: a feature's own threshold in its "
+        "measure (PSI for numbers, L-infinity for strings)"),
+}
+
 
 class DriftThresholds(Strict):
-    """How far a feature's distribution may move (TFDV's drift comparators, both in [0, 1]):
-    shared by `monitoring:` (live data against the training data) and `drift_gate:` (a span
-    against the previous one)."""
+    """How far a feature's distribution may move (`mlpipe.core.drift` measures it): shared by
+    `monitoring:` (live data against the training data) and `drift_gate:` (a span against the
+    previous one). A distance also has to exceed what chance gives samples of these sizes."""
 
     categorical_threshold: float = Field(
-        0.1, gt=0, le=1,
-        description="L-infinity distance between value frequencies (string features) above "
-                    "which a feature has drifted.")
-    numeric_threshold: float = Field(
-        0.15, gt=0, le=1,
-        description="Jensen-Shannon divergence between histograms (numeric features) above "
-                    "which a feature has drifted.")
-    thresholds: Dict[str, float] = Field(
+        0.08, gt=0, le=1,
+        description="L-infinity distance between value shares (string features: the largest "
+                    "change of one value's share, 0.08 = 8 points) above which a feature has "
+                    "drifted. Below 0.1 so that 10% of rows taking a value never seen is "
+                    "caught (`make bench-drift`).")
+    numeric_psi: float = Field(
+        0.1, gt=0, le=10,
+        description="Population stability index over the baseline's deciles and missing "
+                    "values (numeric features) above which a feature has drifted; 0.1 is the "
+                    "usual line of a moderate shift, 0.25 of a major one.")
+    feature_thresholds: Dict[str, float] = Field(
         default_factory=dict,
-        description="Feature -> its own threshold (in (0, 1]), overriding the above.")
+        description="Feature -> its own threshold in its measure (PSI for numbers, L-infinity "
+                    "for strings), overriding the above.")
 
-    @field_validator("thresholds")
+    @model_validator(mode="before")
     @classmethod
-    def _in_unit_interval(cls, thresholds: Dict[str, float]) -> Dict[str, float]:
-        wrong = {name: value for name, value in thresholds.items() if not 0 < value <= 1}
+    def _no_replaced_keys(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            replaced = [REPLACED_KEYS[key] for key in REPLACED_KEYS if key in values]
+            if replaced:
+                raise ValueError("; ".join(replaced))
+        return values
+
+    @field_validator("feature_thresholds")
+    @classmethod
+    def _positive(cls, thresholds: Dict[str, float]) -> Dict[str, float]:
+        wrong = {name: value for name, value in thresholds.items() if not 0 < value <= 10}
         if wrong:
-            raise ValueError(f"thresholds must be in (0, 1] (a distance between 0 and 1 above "
-                             f"which a feature has drifted), got {wrong}")
+            raise ValueError(f"feature thresholds must be in (0, 10] (PSI) or (0, 1] "
+                             f"(L-infinity), got {wrong}")
         return thresholds
 
 

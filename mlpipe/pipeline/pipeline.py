@@ -25,6 +25,7 @@ from mlpipe.config import ProblemConfig
 from mlpipe.config.span_pattern import span_kind
 from mlpipe.config.tune import TUNE_CONFIG_KEY
 from mlpipe.core.contract import EXAMPLE_GEN_ID, SCHEMA_GEN_ID, SERVING_SIGNATURE
+from mlpipe.core.drift import statistics_options
 from mlpipe.pipeline import baseline, span_resolvers
 from mlpipe.pipeline.span_files import input_base_and_pattern
 from mlpipe.pipeline.evaluation import build_eval_config
@@ -54,14 +55,15 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
             tfx.proto.SplitConfig.Split(name=name, hash_buckets=weight)
             for name, weight in sorted(config.data.split.items(), reverse=True)])),
         span=settings.span, missing_values=config.data.missing_values)
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"],
+                                                  stats_options=statistics_options())
     schema_gen = EmbeddedSchemaGen(schema_text=settings.schema_text).with_id(SCHEMA_GEN_ID)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"],
                                schema=schema_gen.outputs["schema"])
     by_span = span_kind(data_path) is not None
-    drift = _drift_gate(config, settings, example_gen, statistics_gen, schema_gen) \
+    drift = _drift_gate(config, settings, example_gen, statistics_gen) \
         if by_span and config.drift_gate.enabled else []
     window = _span_window(config.data.window, settings, example_gen)
     transform = tfx.components.Transform(
@@ -140,8 +142,8 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
         beam_pipeline_args=settings.beam_args)
 
 
-def _drift_gate(config: ProblemConfig, settings: RunnerSettings, example_gen, statistics_gen,
-                schema_gen) -> list:
+def _drift_gate(config: ProblemConfig, settings: RunnerSettings, example_gen,
+                statistics_gen) -> list:
     """[the resolver of the report to compare with, DriftGate]: data by span only."""
     reports = tfx.dsl.Channel(type=drift_gate.DriftReportArtifact,
                               producer_component_id=drift_gate.NODE_ID,
@@ -157,7 +159,7 @@ def _drift_gate(config: ProblemConfig, settings: RunnerSettings, example_gen, st
     resolver = resolver.with_id(DRIFT_BASELINE_ID)
     gate = drift_gate.DriftGate(
         statistics=statistics_gen.outputs["statistics"],
-        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        examples=example_gen.outputs["examples"],
         baseline=resolver.outputs[span_resolvers.REPORTS_KEY],
         drift_spec=drift_gate.spec_json(config.drift_gate, config.features.raw_columns,
                                         config.name),

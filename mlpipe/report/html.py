@@ -7,6 +7,7 @@ import pathlib
 from typing import List, Optional, Sequence, Tuple
 
 from mlpipe.core.charts import predicted_vs_actual_svg
+from mlpipe.core.drift import describe as describe_move
 from mlpipe.report import fairness as fairness_checks
 from mlpipe.report.loader import Report
 from mlpipe.report.terminal import (attributions_caption, direction_text, format_number,
@@ -373,12 +374,25 @@ def _monitoring_section(report: Report) -> str:
                  f"{_e(newest.get('environment', '?'))} environment, against "
                  f"<span class='mono'>{_e(newest.get('training_statistics', '?'))}</span></p>")
     parts.append(_drift_chart(newest.get("drift", [])))
+    parts.append(_drift_moves(newest.get("drift", [])))
     anomalies = newest.get("anomalies", [])
     if anomalies:
         parts.append("<ul id='monitor-anomalies'>" + "".join(
             f"<li><b>{_e(a['feature'])}</b>: {_e(a['short'])}: {_e(a['description'])}</li>"
             for a in anomalies) + "</ul>")
     return "".join(parts)
+
+
+# Measures as results name them: today's (mlpipe.core.drift) and TFDV's of older results.
+_MEASURE_LABELS = {"PSI": "PSI", "L-infinity": "L-inf", "L_INFTY": "L-inf",
+                   "JENSEN_SHANNON_DIVERGENCE": "JS"}
+
+
+def _drift_moves(drift: List[dict]) -> str:
+    """What moved on each drifted feature: quantiles or value shares, then and now."""
+    moves = [f"<li><b>{_e(d['feature'])}</b>: {_e(describe_move(d['measure'], d['moved']))}</li>"
+             for d in drift if d.get("drifted") and d.get("moved")]
+    return f"<ul id='drift-moved'>{''.join(moves)}</ul>" if moves else ""
 
 
 def _drift_chart(drift: List[dict]) -> str:
@@ -398,7 +412,7 @@ def _drift_chart(drift: List[dict]) -> str:
         ratio = d["value"] / d["threshold"] if d["threshold"] else 0.0
         top = 24 + i * bar_height
         width = scale_width * min(ratio, top_ratio) / top_ratio
-        measure = "L-inf" if d["measure"] == "L_INFTY" else "JS"
+        measure = _MEASURE_LABELS.get(d["measure"], d["measure"])
         parts.append(f"<text x='{label_width - 6}' y='{top + 11}' text-anchor='end'>"
                      f"{_e(d['feature'])}</text>")
         parts.append(f"<rect x='{label_width}' y='{top}' width='{width:.1f}' "

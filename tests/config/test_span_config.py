@@ -102,22 +102,22 @@ def _gate(**section):
 
 def test_drift_gate_defaults(taxi_config):
     gate = taxi_config.drift_gate
-    assert gate.enabled and (gate.categorical_threshold, gate.numeric_threshold) == (0.1, 0.15)
+    assert gate.enabled and (gate.categorical_threshold, gate.numeric_psi) == (0.08, 0.1)
     assert gate.compared(taxi_config.features.raw_columns) == taxi_config.features.raw_columns
 
 
 def test_drift_gate_section_loads(load):
-    config = load(_gate(numeric_threshold=0.3, thresholds={"fare": 0.5},
+    config = load(_gate(numeric_psi=0.3, feature_thresholds={"fare": 0.5},
                         features=["fare", "payment_type"]))
-    assert config.drift_gate.thresholds == {"fare": 0.5}
+    assert config.drift_gate.feature_thresholds == {"fare": 0.5}
     assert config.drift_gate.compared(config.features.raw_columns) == ["fare", "payment_type"]
 
 
 @pytest.mark.parametrize("section, field", [
     ({"categorical_threshold": 0}, "drift_gate.categorical_threshold"),
-    ({"numeric_threshold": 1.5}, "drift_gate.numeric_threshold"),
-    ({"thresholds": {"fare": 0}}, "drift_gate.thresholds"),
-    ({"thresholds": {"fare": 1.01}}, "drift_gate.thresholds"),
+    ({"numeric_psi": 0}, "drift_gate.numeric_psi"),
+    ({"feature_thresholds": {"fare": 0}}, "drift_gate.feature_thresholds"),
+    ({"feature_thresholds": {"fare": 10.5}}, "drift_gate.feature_thresholds"),
     ({"features": []}, "drift_gate.features"),
     ({"features": ["fare", "fare"]}, "drift_gate.features"),
     ({"max_distance": 0.1}, "drift_gate.max_distance"),
@@ -127,12 +127,29 @@ def test_bad_drift_gate_fields(refused, section, field):
 
 
 def test_a_threshold_at_one_is_allowed(load):
-    # 1 is the largest distance: a threshold of 1 never stops the run on that feature.
-    assert load(_gate(thresholds={"trip_start_month": 1})).drift_gate.thresholds == {
-        "trip_start_month": 1}
+    # 1 is the largest L-infinity distance: a threshold of 1 never stops on a string feature.
+    assert load(_gate(feature_thresholds={"company": 1})).drift_gate.feature_thresholds == {
+        "company": 1}
 
 
-@pytest.mark.parametrize("section", [{"thresholds": {"tips": 0.2}},
+@pytest.mark.parametrize("section, key, replacement", [
+    ({"numeric_threshold": 0.15}, "numeric_threshold", "numeric_psi"),
+    ({"thresholds": {"fare": 0.5}}, "thresholds", "feature_thresholds"),
+])
+@pytest.mark.parametrize("where", ["drift_gate", "monitoring"])
+def test_a_replaced_threshold_is_refused_naming_what_replaced_it(refused, where, section, key,
+                                                                 replacement):
+    """The Jensen-Shannon thresholds of earlier configs would mean something else under the
+    measures of today: refused at load time, not silently reread."""
+    def edit(raw):
+        raw[where] = section
+    message = refused(edit)
+    assert f"{key} was replaced by {replacement}" in message or \
+        f"{key} (a Jensen-Shannon" in message and replacement in message
+    assert where in message
+
+
+@pytest.mark.parametrize("section", [{"feature_thresholds": {"tips": 0.2}},
                                      {"features": ["fare", "surcharge"]}])
 def test_drift_gate_names_only_features_of_the_problem(refused, section):
     message = refused(_gate(**section))

@@ -29,9 +29,7 @@ pytestmark = pytest.mark.e2e
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "retrain-on-drift.sh"
 # Features compared between spans and with live traffic: the calendar month moves by
-# construction between spans cut by time, and trip durations' long tails look far apart in
-# TFDV's 10-bucket histograms between ordinary spans (see tests/e2e/test_spans_e2e.py).
-THRESHOLDS = {"trip_seconds": 0.7, "trip_miles": 0.6}
+# construction between spans cut by time; every other one at the default thresholds.
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +45,8 @@ def loop(tmp_path_factory):
         # a model of span 3 alone reaches AUC ~0.56, so the KPI here only asks for better than
         # chance.
         raw["evaluation"].update(kpi={"auc": {"min": 0.52}}, max_regression={"auc": 0.5})
-        raw["drift_gate"] = {"features": watched, "thresholds": THRESHOLDS}
-        raw["monitoring"] = {"features": watched, "thresholds": THRESHOLDS}
+        raw["drift_gate"] = {"features": watched}
+        raw["monitoring"] = {"features": watched}
     config_file = write_config(root / "taxi.yaml", edit=edit)
     config = load_config(config_file)
     return {"root": root, "data": data, "config_file": config_file,

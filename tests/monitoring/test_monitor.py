@@ -59,8 +59,8 @@ def test_the_training_data_itself_reports_nothing(workspace, capsys):
     assert report["drifted_features"] == [] and report["anomalies"] == []
     assert report["environment"] == "TRAINING" and report["rows"] == 2000
     measured = {d["feature"]: d["measure"] for d in report["drift"]}
-    assert measured["payment_type"] == "L_INFTY" and measured["company"] == "L_INFTY"
-    assert measured["fare"] == "JENSEN_SHANNON_DIVERGENCE"
+    assert measured["payment_type"] == "L-infinity" and measured["company"] == "L-infinity"
+    assert measured["fare"] == "PSI"
     assert len(measured) == len(workspace["config"].features.raw_columns)
     assert "OK: within thresholds" in capsys.readouterr().out
 
@@ -77,6 +77,11 @@ def test_skewed_data_reports_exactly_the_shifted_features(workspace, capsys):
     by_feature = {d["feature"]: d for d in report["drift"]}
     assert by_feature["payment_type"]["value"] == pytest.approx(0.25, abs=0.02)
     assert "DRIFT" in out and "Drifted features: fare, payment_type" in out
+    # What moved, in a person's terms: quantiles of the fare then and now, the new value.
+    assert by_feature["payment_type"]["moved"]["values"][0][0] == "(unseen)"
+    median_then, median_now = by_feature["fare"]["moved"]["quantiles"]["p50"]
+    assert median_now == pytest.approx(median_then * 1.5 + 8, rel=0.05)
+    assert "moved: p10 " in out and "(unseen) 0.0% -> 25" in out
 
 
 def test_results_are_kept_in_the_run_home_and_shown_in_the_pushing_runs_report(

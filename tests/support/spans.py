@@ -23,6 +23,18 @@ def taxi_by_time() -> List[Dict[str, str]]:
     return sorted(rows, key=lambda row: int(row["trip_start_timestamp"]))
 
 
+def taxi_rows() -> List[Dict[str, str]]:
+    """Every trip of the taxi CSV shipped with tfx, as text cells, in file order."""
+    with open(load_config().data.path, newline="") as source:
+        return list(csv.DictReader(source))
+
+
+def random_third(span: int, rows: List[Dict[str, str]]) -> List[Dict[str, str]]:
+    """Span N of 3 dealt by row number (row i goes to span i mod 3 + 1): three random samples
+    of one distribution."""
+    return rows[span - 1::3]
+
+
 def span_rows(span: int, rows: List[Dict[str, str]], size: int = SPAN_ROWS
               ) -> List[Dict[str, str]]:
     """Span N (from 1): the N-th block of `size` trips in time order."""

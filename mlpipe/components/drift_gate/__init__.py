@@ -1,5 +1,6 @@
 """DriftGate: stops a run whose span drifted from the previous span beyond the config's
-thresholds (TFDV's L-infinity and Jensen-Shannon comparators), unless told to accept it."""
+thresholds (`mlpipe.core.drift`: PSI for numbers, L-infinity for strings), unless told to
+accept it."""
 
 from mlpipe.components.drift_gate.component import (BASELINE_KEY, NODE_ID, REPORT_KEY,
                                                     DriftGate, DriftReportArtifact, spec_json)

@@ -31,7 +31,7 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 
 from mlpipe.components.drift_gate import executor
 from mlpipe.components.drift_gate.executor import (ACCEPT_KEY, BASELINE_KEY, EXAMPLES_KEY,
-                                                   REPORT_KEY, SCHEMA_KEY, SPEC_KEY,
+                                                   REPORT_KEY, SPEC_KEY,
                                                    STATISTICS_KEY)
 from mlpipe.config import DriftGateConfig
 
@@ -53,7 +53,6 @@ class DriftGateSpec(ComponentSpec):
     INPUTS = {
         STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics),
         EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
-        SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema),
         BASELINE_KEY: ChannelParameter(type=DriftReportArtifact, optional=True),
     }
     OUTPUTS = {
@@ -66,11 +65,11 @@ class DriftGate(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
     def __init__(self, statistics: types.BaseChannel, examples: types.BaseChannel,
-                 schema: types.BaseChannel, baseline: types.BaseChannel, drift_spec: str,
+                 baseline: types.BaseChannel, drift_spec: str,
                  accept_drift: bool = False):
         executor.parse_spec(drift_spec)  # a bad spec fails when the graph is built
         super().__init__(spec=DriftGateSpec(
-            statistics=statistics, examples=examples, schema=schema, baseline=baseline,
+            statistics=statistics, examples=examples, baseline=baseline,
             drift_spec=drift_spec, accept_drift=int(accept_drift),
             report=types.Channel(type=DriftReportArtifact)))
 
@@ -82,8 +81,8 @@ def spec_json(section: DriftGateConfig, model_features: List[str], pipeline_name
     return json.dumps({
         "features": sorted(section.compared(model_features)),
         "categorical_threshold": section.categorical_threshold,
-        "numeric_threshold": section.numeric_threshold,
-        "thresholds": dict(sorted(section.thresholds.items())),
+        "numeric_psi": section.numeric_psi,
+        "feature_thresholds": dict(sorted(section.feature_thresholds.items())),
         "split": executor.COMPARED_SPLIT,
         "pipeline": pipeline_name,
     }, sort_keys=True)

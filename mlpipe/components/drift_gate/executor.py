@@ -1,10 +1,10 @@
 """The DriftGate executor: the run's span against the newest earlier span that passed the gate.
 
-`measure` is the comparison, TFDV's own: the curated schema (a copy) gets a drift comparator per
-compared feature, by what TFDV's statistics hold for it (string statistics: `infinity_norm`;
-numeric ones: `jensen_shannon_divergence`), and `tfdv.validate_statistics(current, schema,
-previous_statistics=previous)` measures each distance; `judge` is the rule. Only `Executor.Do`
-reads and writes artifacts (TFX's fileio, so local paths and gs:// alike).
+`measure` is the comparison, `mlpipe.core.drift`'s (the one `mlpipe monitor` uses): the
+population stability index over the previous span's deciles for numbers, the L-infinity distance
+of value shares for strings, each against its threshold and what chance gives spans of these
+sizes; `judge` is the rule. Only `Executor.Do` reads and writes artifacts (TFX's fileio, so
+local paths and gs:// alike).
 
 Only the train split is compared: the eval split is a hash sample of the same rows, and a shift
 shows in both.
@@ -15,28 +15,23 @@ import logging
 import os
 from typing import Any, Dict, List, Optional, Sequence
 
-import tensorflow_data_validation as tfdv
-from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
+from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from mlpipe.core.artifacts import SCHEMA_FILE, STATISTICS_FILE, span_of, split_uri
-from mlpipe.core.schema_io import load_schema
+from mlpipe.core import drift
+from mlpipe.core.artifacts import STATISTICS_FILE, span_of, split_uri
 
 # Input, output and exec property keys (the component's spec uses the same names).
 STATISTICS_KEY = "statistics"    # this run's ExampleStatistics
 EXAMPLES_KEY = "examples"        # this run's Examples (the span is recorded there)
-SCHEMA_KEY = "schema"            # the curated schema (the comparators are set on a copy)
 BASELINE_KEY = "baseline"        # optional: DriftReport(s) to compare with
 REPORT_KEY = "report"            # this span's DriftReport
 SPEC_KEY = "drift_spec"          # JSON of the drift_gate section (component.spec_json)
 ACCEPT_KEY = "accept_drift"      # 1 lets a crossing through for this run
 COMPARED_SPLIT = "train"
 REPORT_FILE = "drift.json"
-L_INFINITY, JENSEN_SHANNON = "L-infinity", "Jensen-Shannon"
-_MEASURES = {anomalies_pb2.DriftSkewInfo.Measurement.L_INFTY: L_INFINITY,
-             anomalies_pb2.DriftSkewInfo.Measurement.JENSEN_SHANNON_DIVERGENCE: JENSEN_SHANNON}
 NO_SPAN = -1  # previous_span of a report that had nothing to compare with
 # The DriftReport's custom properties (what `mlpipe runs`, `lineage` and `report` read).
 SPAN_PROPERTY = "span"
@@ -56,58 +51,22 @@ def parse_spec(spec_json: str) -> Dict[str, Any]:
     if not spec.get("features"):
         raise ValueError(f"a drift spec needs the features to compare, got {spec_json}")
     for name, value in [("categorical_threshold", spec.get("categorical_threshold")),
-                        ("numeric_threshold", spec.get("numeric_threshold")),
-                        *spec.get("thresholds", {}).items()]:
-        if not isinstance(value, (int, float)) or not 0 < value <= 1:
-            raise ValueError(f"drift threshold {name}: must be in (0, 1], got {value!r}")
+                        ("numeric_psi", spec.get("numeric_psi")),
+                        *spec.get("feature_thresholds", {}).items()]:
+        if not isinstance(value, (int, float)) or not 0 < value <= 10:
+            raise ValueError(f"drift threshold {name}: must be in (0, 10], got {value!r}")
     return spec
 
 
 def measure(current: statistics_pb2.DatasetFeatureStatisticsList,
             previous: statistics_pb2.DatasetFeatureStatisticsList,
-            schema: schema_pb2.Schema, spec: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """One entry per compared feature TFDV measured: feature, measure, value, threshold,
-    drifted; largest distance (relative to its threshold) first."""
-    compared = schema_pb2.Schema()
-    compared.CopyFrom(schema)
-    thresholds = _set_comparators(compared, current, spec)
-    result = tfdv.validate_statistics(current, compared, previous_statistics=previous)
-    distances = []
-    for info in result.drift_skew_info:
-        feature = info.path.step[0] if info.path.step else ""
-        for measurement in info.drift_measurements:
-            measure_name = _MEASURES.get(measurement.type)
-            if feature in thresholds and measure_name == thresholds[feature][0]:
-                threshold = thresholds[feature][1]
-                distances.append({"feature": feature, "measure": measure_name,
-                                  "value": float(measurement.value), "threshold": threshold,
-                                  "drifted": float(measurement.value) > threshold})
-    return sorted(distances, key=lambda d: (-d["value"] / d["threshold"], d["feature"]))
-
-
-def _set_comparators(schema: schema_pb2.Schema,
-                     statistics: statistics_pb2.DatasetFeatureStatisticsList,
-                     spec: Dict[str, Any]) -> Dict[str, tuple]:
-    """A comparator on each compared feature of `schema`; feature -> (measure, threshold). A
-    feature whose statistics are of strings is compared by L-infinity, any other (numbers,
-    integer codes of categories) by Jensen-Shannon divergence of its histograms."""
-    strings = {feature.path.step[0] for dataset in statistics.datasets
-               for feature in dataset.features
-               if feature.path.step and feature.HasField("string_stats")}
-    wanted = set(spec["features"])
-    thresholds = {}
-    for feature in schema.feature:
-        if feature.name not in wanted:
-            continue
-        if feature.name in strings:
-            threshold = spec["thresholds"].get(feature.name, spec["categorical_threshold"])
-            feature.drift_comparator.infinity_norm.threshold = threshold
-            thresholds[feature.name] = (L_INFINITY, threshold)
-        else:
-            threshold = spec["thresholds"].get(feature.name, spec["numeric_threshold"])
-            feature.drift_comparator.jensen_shannon_divergence.threshold = threshold
-            thresholds[feature.name] = (JENSEN_SHANNON, threshold)
-    return thresholds
+            spec: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """One entry per compared feature present in both spans: feature, measure, value,
+    threshold, chance, moved, drifted; drifted first, then the largest distance relative to
+    its threshold."""
+    return [d.to_json() for d in drift.compare(
+        previous, current, spec["features"], spec["numeric_psi"],
+        spec["categorical_threshold"], spec.get("feature_thresholds", {}))]
 
 
 def judge(span: int, previous_span: Optional[int], distances: Sequence[Dict[str, Any]],
@@ -150,6 +109,12 @@ def describe_distance(distance: Dict[str, Any]) -> str:
             f"{distance['threshold']:.4f}")
 
 
+def describe_move(distance: Dict[str, Any]) -> str:
+    """What moved (quantiles or value shares), from a report written by this gate; '' for a
+    report of an older gate that kept only the distance."""
+    return drift.describe(distance["measure"], distance["moved"]) if "moved" in distance else ""
+
+
 def read_report(uri: str) -> Dict[str, Any]:
     with fileio.open(os.path.join(uri, REPORT_FILE)) as source:
         return json.loads(source.read())
@@ -168,11 +133,8 @@ class Executor(base_executor.BaseExecutor):
         if baseline is None:
             result = judge(span, None, [], spec["features"], accept)
         else:
-            schema = load_schema(os.path.join(
-                artifact_utils.get_single_uri(input_dict[SCHEMA_KEY]), SCHEMA_FILE))
-            distances = measure(_load(current_file), _load(os.path.join(baseline.uri,
-                                                                        STATISTICS_FILE)),
-                                schema, spec)
+            distances = measure(_load(current_file),
+                                _load(os.path.join(baseline.uri, STATISTICS_FILE)), spec)
             result = judge(span, baseline.get_int_custom_property(SPAN_PROPERTY), distances,
                            spec["features"], accept)
         logging.info("DriftGate: %s", summary(result))
@@ -205,7 +167,7 @@ def stop_message(result: Dict[str, Any]) -> str:
              f"({result['split']} split) on {len(crossed)} feature"
              f"{'s' if len(crossed) != 1 else ''}:"]
     lines += [f"  - {d['feature']}: {d['measure']} {d['value']:.4f} > threshold "
-              f"{d['threshold']:.4f}" for d in crossed]
+              f"{d['threshold']:.4f}: {describe_move(d)}" for d in crossed]
     lines.append("A known shift can be let through for one run with `mlpipe run "
                  "--accept-drift` (recorded in the run's metadata); thresholds are in the "
                  "config's drift_gate section.")

@@ -1,10 +1,10 @@
 """The DriftGate executor, run for real on TFDV statistics of small taxi spans cut by time: the
 first span passes and says so, a similar span passes, a planted shift stops the run naming each
-feature with its distance and threshold, --accept-drift lets it through and is recorded."""
+feature with its distance, threshold and what moved, --accept-drift lets it through and is
+recorded."""
 
 import json
 import os
-import shutil
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 import pandas as pd
@@ -17,6 +17,7 @@ from mlpipe.components.drift_gate import executor as gate
 from mlpipe.components.drift_gate.component import (DriftGate, DriftReportArtifact,
                                                     spec_json)
 from mlpipe.config import DriftGateConfig
+from mlpipe.core import drift
 from mlpipe.core.artifacts import STATISTICS_FILE
 from mlpipe.governance import runs as governance_runs
 from tests.support import spans
@@ -33,35 +34,27 @@ def by_time():
 @pytest.fixture
 def spec(taxi_config):
     """The drift spec of the taxi features without the calendar month (it moves by construction
-    between spans cut by time), and generous bounds on the two long-tailed durations."""
+    between spans cut by time), with a feature's own threshold."""
     section = DriftGateConfig(
         features=[f for f in taxi_config.features.raw_columns if f != "trip_start_month"],
-        thresholds={"trip_seconds": 0.8, "trip_miles": 0.8})
+        feature_thresholds={"trip_seconds": 0.5})
     return spec_json(section, taxi_config.features.raw_columns, taxi_config.name)
-
-
-@pytest.fixture
-def schema_artifact(tmp_path, taxi_config):
-    folder = tmp_path / "schema"
-    folder.mkdir()
-    shutil.copyfile(taxi_config.schema_path, folder / gate.SCHEMA_FILE)
-    artifact = standard_artifacts.Schema()
-    artifact.uri = str(folder)
-    return artifact
 
 
 @pytest.fixture
 def span_inputs(tmp_path):
     """span_inputs(span, rows) -> (Examples, ExampleStatistics) as ExampleGen and StatisticsGen
-    leave them: the span on the Examples, TFDV statistics of the train split (columns typed as
-    CsvExampleGen infers them: the schema's INT and FLOAT columns are numbers)."""
+    leave them: the span on the Examples, TFDV statistics of the train split with StatisticsGen's
+    options (columns typed as CsvExampleGen infers them: the schema's INT and FLOAT columns are
+    numbers)."""
     def make(span, rows):
         frame = pd.DataFrame(rows)
         for column in TAXI_KINDS:
             frame[column] = pd.to_numeric(frame[column], errors="coerce")
         split = tmp_path / f"statistics-{span}-{len(list(tmp_path.iterdir()))}" / "Split-train"
         split.mkdir(parents=True)
-        statistics = tfdv.generate_statistics_from_dataframe(frame)
+        statistics = tfdv.generate_statistics_from_dataframe(
+            frame, stats_options=drift.statistics_options())
         (split / STATISTICS_FILE).write_bytes(statistics.SerializeToString())
         examples = standard_artifacts.Examples()
         examples.set_int_custom_property("span", span)
@@ -72,7 +65,7 @@ def span_inputs(tmp_path):
 
 
 @pytest.fixture
-def run_gate(tmp_path, schema_artifact, span_inputs, spec):
+def run_gate(tmp_path, span_inputs, spec):
     """run_gate(span, rows, baseline=[], accept=False) -> the DriftReport it wrote."""
     def run(span, rows, baseline=(), accept=False, drift_spec=None):
         examples, statistics = span_inputs(span, rows)
@@ -81,7 +74,7 @@ def run_gate(tmp_path, schema_artifact, span_inputs, spec):
         report.id = len(list(tmp_path.iterdir()))
         gate.Executor().Do(
             {gate.STATISTICS_KEY: [statistics], gate.EXAMPLES_KEY: [examples],
-             gate.SCHEMA_KEY: [schema_artifact], gate.BASELINE_KEY: list(baseline)},
+             gate.BASELINE_KEY: list(baseline)},
             {gate.REPORT_KEY: [report]},
             {gate.SPEC_KEY: drift_spec or spec, gate.ACCEPT_KEY: int(accept)})
         return report
@@ -106,15 +99,18 @@ def test_the_next_span_by_time_passes_with_its_distances(run_gate, by_time):
     result = drift_gate.read_report(report.uri)
     assert (result["previous_span"], result["drifted"], result["passed"]) == (1, [], True)
     measured = {d["feature"]: d for d in result["distances"]}
-    # Strings by L-infinity, numbers (integer codes of categories too) by Jensen-Shannon.
-    assert measured["payment_type"]["measure"] == gate.L_INFINITY
-    assert measured["company"]["measure"] == gate.L_INFINITY
-    assert measured["fare"]["measure"] == gate.JENSEN_SHANNON
-    assert measured["pickup_community_area"]["measure"] == gate.JENSEN_SHANNON
+    # Strings by L-infinity, numbers (integer codes of categories too) by PSI.
+    assert measured["payment_type"]["measure"] == drift.L_INFINITY
+    assert measured["company"]["measure"] == drift.L_INFINITY
+    assert measured["fare"]["measure"] == drift.PSI
+    assert measured["pickup_community_area"]["measure"] == drift.PSI
     assert "trip_start_month" not in measured
-    assert measured["trip_seconds"]["threshold"] == 0.8  # the per-feature override
-    assert measured["fare"]["threshold"] == 0.15
-    assert all(0 <= d["value"] <= 1 for d in result["distances"])
+    assert measured["trip_seconds"]["threshold"] == 0.5  # the per-feature override
+    assert measured["fare"]["threshold"] == 0.1
+    assert all(0 <= d["value"] < d["threshold"] or d["value"] <= d["chance"]
+               for d in result["distances"])
+    # What a person reads: the previous span's and this span's quantiles side by side.
+    assert set(measured["fare"]["moved"]["quantiles"]) == {"min", "p10", "p50", "p90", "max"}
     assert drift_gate.summary(result).startswith("span 2 vs span 1: no drift (largest: ")
 
 
@@ -126,8 +122,10 @@ def test_a_planted_shift_stops_naming_each_feature(run_gate, by_time):
     assert lines[0] == "span 2 drifted from span 1 (train split) on 2 features:"
     payment = next(line for line in lines if "payment_type" in line)
     hour = next(line for line in lines if "trip_start_hour" in line)
-    assert "L-infinity" in payment and "> threshold 0.1000" in payment
-    assert "Jensen-Shannon 1.0000 > threshold 0.1500" in hour
+    assert "L-infinity" in payment and "> threshold 0.0800" in payment
+    assert "Cash" in payment and "-> 0.0%" in payment  # cash paid trips vanished
+    assert "PSI" in hour and "> threshold 0.1000" in hour
+    assert "p10 " in hour and "-> 3," in hour  # every quantile at 3 am now
     assert "mlpipe run --accept-drift" in lines[-1]
 
 
@@ -164,8 +162,9 @@ def test_the_baseline_is_the_highest_earlier_span(run_gate, by_time):
         "previous_span"] is None
 
 
-def test_a_threshold_of_one_never_stops(run_gate, by_time, taxi_config):
-    section = DriftGateConfig(features=["trip_start_hour"], thresholds={"trip_start_hour": 1})
+def test_a_features_own_threshold_replaces_the_default(run_gate, by_time, taxi_config):
+    section = DriftGateConfig(features=["trip_start_hour"],
+                              feature_thresholds={"trip_start_hour": 10})
     drift_spec = spec_json(section, taxi_config.features.raw_columns, taxi_config.name)
     first = run_gate(1, spans.span_rows(1, by_time, ROWS), drift_spec=drift_spec)
     report = run_gate(2, spans.planted_shift(spans.span_rows(2, by_time, ROWS)),
@@ -175,8 +174,8 @@ def test_a_threshold_of_one_never_stops(run_gate, by_time, taxi_config):
 
 @pytest.mark.parametrize("change, words", [
     ({"features": []}, "needs the features"),
-    ({"numeric_threshold": 0}, "numeric_threshold"),
-    ({"thresholds": {"fare": 2}}, "fare"),
+    ({"numeric_psi": 0}, "numeric_psi"),
+    ({"feature_thresholds": {"fare": 20}}, "fare"),
 ])
 def test_a_bad_spec_fails_when_the_graph_is_built(spec, change, words):
     with pytest.raises(ValueError, match=words):
@@ -184,22 +183,21 @@ def test_a_bad_spec_fails_when_the_graph_is_built(spec, change, words):
 
 
 def test_spec_is_stable_json_of_the_section(taxi_config):
-    section = DriftGateConfig(thresholds={"fare": 0.3, "company": 0.2})
+    section = DriftGateConfig(feature_thresholds={"fare": 0.3, "company": 0.2})
     spec = json.loads(spec_json(section, taxi_config.features.raw_columns, "p"))
     assert spec == {"features": sorted(taxi_config.features.raw_columns),
-                    "categorical_threshold": 0.1, "numeric_threshold": 0.15,
-                    "thresholds": {"company": 0.2, "fare": 0.3}, "split": "train",
+                    "categorical_threshold": 0.08, "numeric_psi": 0.1,
+                    "feature_thresholds": {"company": 0.2, "fare": 0.3}, "split": "train",
                     "pipeline": "p"}
 
 
-def test_component_wires_statistics_examples_schema_and_baseline(spec):
+def test_component_wires_statistics_examples_and_baseline(spec):
     component = DriftGate(
         statistics=channel_utils.as_channel([standard_artifacts.ExampleStatistics()]),
         examples=channel_utils.as_channel([standard_artifacts.Examples()]),
-        schema=channel_utils.as_channel([standard_artifacts.Schema()]),
         baseline=channel_utils.as_channel([DriftReportArtifact()]), drift_spec=spec,
         accept_drift=True)
-    assert set(component.inputs) == {"statistics", "examples", "schema", "baseline"}
+    assert set(component.inputs) == {"statistics", "examples", "baseline"}
     assert set(component.outputs) == {"report"}
     assert component.exec_properties["accept_drift"] == 1
     assert component.executor_spec.executor_class is gate.Executor
