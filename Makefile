@@ -10,7 +10,7 @@ CONFIG ?=
 HOME_DIR ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-scale bench-changes bench-evaluator bench-serving bench-problems bench-warm-start bench-containers schema clean image test-cloud
+.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-scale bench-changes bench-evaluator bench-serving bench-problems bench-warm-start bench-containers bench-drift schema clean image test-cloud
 
 # `make` alone lists the targets; every target documents itself with `## ...` after its name.
 .DEFAULT_GOAL := help
@@ -109,6 +109,9 @@ bench-serving: venv loadtool ## the serving load test and batch scoring benchmar
 # scikit-learn (already pinned in requirements.lock as a TFX dependency) is the reference.
 bench-problems: venv ## init + run on three new problems against scikit-learn on the same split
 	$(PY) -m benchmarks.bench_problems --tune
+
+bench-drift: venv ## drift checks: false alarms on samples of the training data, detection of planted shifts [SAMPLES=50]
+	$(PY) -m benchmarks.bench_drift $(if $(SAMPLES),--samples $(SAMPLES))
 
 bench-warm-start: venv ## warm start against cold start on the taxi data arriving in spans
 	$(PY) -m benchmarks.bench_warm_start

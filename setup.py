@@ -19,6 +19,7 @@ setup(
         "google-crc32c",  # TFRecord checksums of the CSV ExampleGen executor
         "pydantic>=2,<3",
         "PyYAML",
+        "scipy",  # the chance level of a drift distance (mlpipe.core.drift)
         "fastapi",
         "uvicorn",
         "httptools",

@@ -212,12 +212,20 @@ def _numeric_moved(before: Distribution, after: Distribution) -> Dict[str, objec
         for name, share in (("min", 0.0), ("p10", 0.1), ("p50", 0.5), ("p90", 0.9),
                             ("max", 1.0)):
             quantiles[name] = [before.edge(share), after.edge(share)]
-    outside = 0.0
-    if before.quantiles and after.quantiles:
-        low, high = before.quantiles[0][0], before.quantiles[-1][0]
-        outside = after.cdf(np.nextafter(low, -np.inf)) + 1 - after.cdf(high)
-    return {"quantiles": quantiles, "outside_baseline_range": round(float(outside), 4),
+    return {"quantiles": quantiles, "outside_baseline_range": _outside(before, after),
             "missing": [_share(before.missing, before.rows), _share(after.missing, after.rows)]}
+
+
+def _outside(before: Distribution, after: Distribution) -> float:
+    """Share of the new present values certainly outside the baseline's [min, max]: the new
+    quantile buckets lying wholly beyond it (a bucket that straddles the edge, like the top one
+    holding a single outlier, is not counted: the number is a lower bound)."""
+    if not before.quantiles or not after.quantiles:
+        return 0.0
+    low, high = before.quantiles[0][0], before.quantiles[-1][0]
+    points = after.quantiles
+    outside = sum(b[1] - a[1] for a, b in zip(points, points[1:]) if a[0] > high or b[0] < low)
+    return round(float(outside), 4)
 
 
 def _categorical(feature: str, before: Distribution, after: Distribution,
@@ -267,7 +275,8 @@ def describe(measure: str, moved: Mapping[str, object]) -> str:
         parts = [f"{name} {_number(a)} -> {_number(b)}"
                  for name, (a, b) in moved.get("quantiles", {}).items() if name != "min"]
         if moved.get("outside_baseline_range"):
-            parts.append(f"{moved['outside_baseline_range']:.1%} outside the baseline's range")
+            parts.append(f"at least {moved['outside_baseline_range']:.1%} outside the "
+                         "baseline's range")
         before, after = moved.get("missing", [0, 0])
         if before or after:
             parts.append(f"missing {before:.1%} -> {after:.1%}")

@@ -46,7 +46,7 @@ def test_the_drift_gate_is_a_step_before_transform(vertex_spec):
     tasks = vertex_spec["root"]["dag"]["tasks"]
     assert "DriftGate" in tasks["Transform"]["dependentTasks"]
     assert set(tasks["DriftGate"]["dependentTasks"]) == {
-        "CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "drift_resolver"}
+        "CsvExampleGen", "StatisticsGen", "drift_resolver"}
     baseline = tasks["DriftGate"]["inputs"]["artifacts"]["baseline"]["taskOutputArtifact"]
     assert baseline == {"producerTask": "drift_resolver", "outputArtifactKey": "reports"}
     spec = json.loads(_parameter(tasks["DriftGate"], "drift_spec"))
