@@ -110,6 +110,8 @@ def test_results_are_kept_in_the_run_home_and_shown_in_the_pushing_runs_report(
     page = html_file.read_text()
     assert f"Monitoring of version {version}" in page
     assert "id='monitoring'" in page and "id='drift-chart'" in page
+    moved = page.split("id='drift-moved'")[1].split("</ul>")[0]
+    assert "<b>fare</b>: p10 " in moved and "(unseen) 0.0% -&gt; 25" in moved
     assert "Crypto" in page.split("id='monitor-anomalies'")[1]
 
 
