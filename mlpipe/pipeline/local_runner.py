@@ -9,12 +9,14 @@ answered from the last run's record (`mlpipe.pipeline.unchanged_run`).
 
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import importlib.metadata
 import json
 import logging
 import os
 import pathlib
+import shutil
 import sys
 import time
 from typing import Iterator, List, Optional, TextIO
@@ -55,9 +57,40 @@ class PipelineFailed(CallFailedError):
         """The failing component, the first lines of its error, and where the full log is."""
         lines = str(self.error).splitlines() or [type(self.error).__name__]
         shown = lines[:lines_shown] + (["  ..."] if len(lines) > lines_shown else [])
-        return "\n".join([f"\nFAILED at {self.component}: {type(self.error).__name__}", *shown,
+        headline = f"\nFAILED at {self.component}: {type(self.error).__name__}"
+        if out_of_space(self.error):
+            home = self.log_file.parent.parent
+            headline = (f"\nFAILED at {self.component}: no space left on the device of {home} "
+                        f"({_free_mb(home)} MB free); free space and rerun: the steps that "
+                        f"completed are reused from the cache ({type(self.error).__name__})")
+        return "\n".join([headline, *shown,
                           "Nothing downstream ran; no model was pushed by this run.",
                           f"Full log: {self.log_file}"])
+
+
+# How a full disk reads through the layers a step writes with: the OS (ENOSPC), ML Metadata's
+# SQLite ("database or disk is full"), TensorFlow's file system ("No space left on device").
+_OUT_OF_SPACE_TEXTS = ("no space left on device", "database or disk is full")
+
+
+def out_of_space(error: BaseException) -> bool:
+    """Whether `error`, or an error it was raised from, is a full disk."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return True
+        if any(text in str(error).lower() for text in _OUT_OF_SPACE_TEXTS):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _free_mb(path: pathlib.Path) -> int:
+    try:
+        return shutil.disk_usage(path).free // 2**20
+    except OSError:
+        return 0
 
 
 @dataclasses.dataclass

@@ -142,8 +142,11 @@ def test_accept_drift_lets_the_span_through_and_is_recorded(workspace):
     assert completed.returncode in (0, 3), completed.stdout + completed.stderr
     assert "Span:         3 (newest of 3: 1, 2, 3); trained on spans 2, 3 (data.window 2)" \
         in completed.stdout
-    assert "Drift gate:   span 3 vs span 2: drift ACCEPTED for this run (--accept-drift): " \
-           "payment_type" in completed.stdout
+    gate_line = next(line for line in completed.stdout.splitlines()
+                     if line.startswith("Drift gate:"))
+    assert gate_line.startswith("Drift gate:   span 3 vs span 2: drift ACCEPTED for this run "
+                                "(--accept-drift): ")
+    assert "payment_type L-infinity" in gate_line and "trip_start_hour PSI" in gate_line
 
     listed = _mlpipe(workspace, "runs", "--json", timeout=120)
     assert listed.returncode == 0, listed.stderr
@@ -153,7 +156,9 @@ def test_accept_drift_lets_the_span_through_and_is_recorded(workspace):
     assert set(accepted["drift_gate"]["drifted_features"]) == set(spans.SHIFTED_FEATURES)
     assert (stopped["outcome"], stopped["span"]) == ("stopped at the drift gate", 3)
     table = _mlpipe(workspace, "runs", timeout=120).stdout
-    assert "ACCEPTED vs 2: payment_type, trip_start_hour" in table
+    accepted_line = next(line for line in table.splitlines() if "ACCEPTED vs 2: " in line)
+    assert {"payment_type", "trip_start_hour"} <= set(
+        accepted_line.split("ACCEPTED vs 2: ")[1].replace(",", " ").split())
 
     traced = _mlpipe(workspace, "lineage", accepted["run_id"], timeout=120)
     assert "Span:            3 (the model trained on spans 2, 3)" in traced.stdout
