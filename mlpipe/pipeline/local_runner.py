@@ -288,12 +288,16 @@ def _logs_to(log_file: pathlib.Path, reporter: ProgressReporter) -> Iterator[Non
         try:
             yield
         finally:
-            sys.stderr.flush()
+            # On a full disk the log's last lines cannot be written: that must not hide the
+            # run's own outcome (a failure naming the component and the full disk).
+            with contextlib.suppress(OSError):
+                sys.stderr.flush()
             os.dup2(saved_stderr, 2)
             os.close(saved_stderr)
             root.handlers, root.level = saved_handlers, saved_level
             logging.captureWarnings(False)
-            file_handler.close()
+            with contextlib.suppress(OSError):
+                file_handler.close()
 
 
 def _read_outcome(result: RunResult, home: RunHome, reporter: ProgressReporter) -> None:

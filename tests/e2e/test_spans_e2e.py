@@ -33,13 +33,23 @@ pytestmark = pytest.mark.e2e
 RESOLVERS = {"baseline_resolver", "drift_resolver", "span_resolver", "warm_start_resolver"}
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("spans")
+def _span_workspace(root, rows, settings=lambda raw: None) -> dict:
+    """A taxi config reading `root`/data/span-{SPAN}/, with `settings` applied to it."""
     data = root / "data"
 
     def edit(raw):
         raw["data"]["path"] = f"{data}/{spans.SPAN_FOLDER}"
+        settings(raw)
+    config_file = write_config(root / "spans.yaml", edit=edit)
+    config = load_config(config_file)
+    return {"root": root, "data": data, "config_file": config_file, "config": config,
+            "home": RunHome.for_pipeline(config.name, str(root / "runs")),
+            "base": root / "runs", "rows": rows}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    def settings(raw):
         raw["data"]["window"] = 2
         raw["train"].update(batch_size=128, epochs=4, warm_start=True)
         raw["evaluation"].update(kpi={"auc": {"min": 0.6}}, max_regression={"auc": 0.5})
@@ -47,11 +57,7 @@ def workspace(tmp_path_factory):
         # feature is compared at the default thresholds.
         raw["drift_gate"] = {"features": [f for f in load_config().features.raw_columns
                                           if f != "trip_start_month"]}
-    config_file = write_config(root / "spans.yaml", edit=edit)
-    config = load_config(config_file)
-    return {"root": root, "data": data, "config_file": config_file, "config": config,
-            "home": RunHome.for_pipeline(config.name, str(root / "runs")),
-            "base": root / "runs", "rows": spans.taxi_by_time()}
+    return _span_workspace(tmp_path_factory.mktemp("spans"), spans.taxi_by_time(), settings)
 
 
 def _states(result):
@@ -185,16 +191,7 @@ def test_span_one_backfills(workspace):
 
 @pytest.fixture(scope="module")
 def thirds(tmp_path_factory):
-    root = tmp_path_factory.mktemp("thirds")
-    data = root / "data"
-
-    def edit(raw):
-        raw["data"]["path"] = f"{data}/{spans.SPAN_FOLDER}"
-    config_file = write_config(root / "thirds.yaml", edit=edit)
-    config = load_config(config_file)
-    return {"data": data, "config_file": config_file, "config": config, "base": root / "runs",
-            "home": RunHome.for_pipeline(config.name, str(root / "runs")),
-            "rows": spans.taxi_rows()}
+    return _span_workspace(tmp_path_factory.mktemp("thirds"), spans.taxi_rows())
 
 
 def test_random_thirds_of_one_table_pass_the_gate_and_keep_the_monitor_quiet(thirds):
