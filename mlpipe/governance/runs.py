@@ -36,6 +36,7 @@ NOT_BLESSED = "not blessed"
 STOPPED_AT_GATE = "stopped at the gate"
 STOPPED_AT_DRIFT_GATE = "stopped at the drift gate"
 INCOMPLETE = "incomplete"  # no component failed, no blessing: killed, or still running
+PUSHED_INCOMPLETE = "pushed, then incomplete"  # a step after the Pusher never finished
 
 _Execution = metadata_store_pb2.Execution
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
@@ -212,19 +213,20 @@ def _summary(run, nodes, artifacts, home: RunHome, metric_names: List[str]) -> R
     evaluation = artifacts.get((EVALUATOR, "evaluation"))
     return RunSummary(
         run_id=run.name, started=started, seconds=seconds,
-        outcome=outcome(failed, blessings, pushed_version), failed_component=failed,
+        outcome=outcome(failed, blessings, pushed_version, _unfinished(nodes)),
+        failed_component=failed,
         metrics=run_metrics(home, evaluation.uri, metric_names) if evaluation else {},
         pushed_version=pushed_version, data_fingerprint=data_fingerprint(nodes, artifacts),
         code_version=code_version(nodes), executions=nodes, artifacts=artifacts)
 
 
 def outcome(failed: Optional[str], blessings: Dict[str, bool],
-            pushed_version: Optional[str]) -> str:
+            pushed_version: Optional[str], unfinished: bool = False) -> str:
     if failed:
         return {GATE: STOPPED_AT_GATE, DRIFT_GATE: STOPPED_AT_DRIFT_GATE}.get(
             failed, f"failed at {failed}")
     if pushed_version:
-        return BLESSED_AND_PUSHED
+        return PUSHED_INCOMPLETE if unfinished else BLESSED_AND_PUSHED
     if not all(blessings.values()):
         return NOT_BLESSED
     return INCOMPLETE
@@ -234,6 +236,12 @@ def blessings_of(artifacts) -> Dict[str, bool]:
     """Node -> whether its blessing blessed the model (the Evaluator's, and any gate's)."""
     return {node: is_blessed(artifact) for (node, key), artifact in artifacts.items()
             if key == BLESSING}
+
+
+def _unfinished(nodes: Dict[str, _Execution]) -> bool:
+    """Whether a step of the run never finished (killed, or still running)."""
+    return any(execution.last_known_state in (_Execution.NEW, _Execution.RUNNING)
+               for execution in nodes.values())
 
 
 def _failed_node(nodes: Dict[str, _Execution]) -> Optional[str]:
