@@ -61,6 +61,10 @@ def register(command) -> None:
                               "score_<class> per class; regression: value)")
     predict.add_argument("--version", type=int, help="pushed version (default: the newest)")
     predict.add_argument("--batch-size", type=int, default=2048, help="rows per chunk")
+    predict.add_argument("--skip-bad-rows", action="store_true",
+                         help="score the rows whose values pass the check and write the others, "
+                              "with their line, column and reason, to OUTPUT.rejected.csv "
+                              "(default: the first bad row stops the run, nothing is written)")
 
 
 def _serve(invocation) -> int:
@@ -112,7 +116,10 @@ def _predict(invocation) -> int:
     model = LoadedModel.load(version, path, label=config.label)
     encoder = encoder_for_schema(config.schema_path, config.data.missing_values)
     summary = score_csv(model, encoder, args.input, args.output, batch_size=args.batch_size,
-                        progress=sys.stderr)
+                        progress=sys.stderr, skip_bad_rows=args.skip_bad_rows)
     print(f"Wrote {summary.rows:,} rows to {summary.output} "
           f"({summary.rows_per_second:,.0f} rows/s, version {summary.version})")
+    if summary.rejected_output is not None:
+        print(f"Rejected {summary.rejected:,} rows with bad values: {summary.rejected_output} "
+              "(line, column, reason, the row)")
     return EXIT_OK

@@ -33,11 +33,13 @@ Values = List  # one feature's values: list of int, float or bytes
 
 
 class RequestError(ValueError):
-    """A request the schema's SERVING environment does not allow; `field` names the culprit."""
+    """A request the schema's SERVING environment does not allow; `field` names the culprit,
+    `row` (a CSV chunk's check) the row of the chunk when one row is at fault."""
 
-    def __init__(self, message: str, field: Optional[str] = None):
+    def __init__(self, message: str, field: Optional[str] = None, row: Optional[int] = None):
         super().__init__(message)
         self.field = field
+        self.row = row
 
 
 class ExampleEncoder:
@@ -202,12 +204,13 @@ class ExampleEncoder:
                 row = int(missing.argmax())
                 problems.append((row, 1, order, RequestError(
                     f"line {first_line + row}: missing required feature '{name}' "
-                    f"({info.type})", name)))
+                    f"({info.type})", name, row)))
             present = text if missing is None else text.filter(pa.array(~missing))
             values = _arrow_values(present, info)
             if values is None:
                 values, bad = _python_values(text, info, first_line)
                 if bad is not None:
+                    bad[1].row = bad[0]
                     problems.append((bad[0], 0, order, bad[1]))
                     continue
             names.append(name)

@@ -15,10 +15,17 @@ label.classes, in that order; regression `value`. It is written a chunk at a tim
 `<output>.partial` and renamed when complete, so a failed run never leaves a file that looks
 finished. Line numbers in errors count the header as line 1 and one line per data row (blank
 lines are skipped, as the csv module does; a quoted value spanning lines counts once).
+
+By default the first row with a bad value stops the run (nothing written). With
+`skip_bad_rows`, such rows are left out of the output and written, with their line, column and
+reason, to `<output>.rejected.csv`; every output row still carries its own input text, so no
+prediction can land beside another row. A malformed line (a wrong number of fields) stops the
+run either way: the CSV itself is broken there.
 """
 
 import collections
 import concurrent.futures
+import contextlib
 import csv
 import dataclasses
 import io
@@ -49,6 +56,8 @@ class ScoreSummary:
     seconds: float
     version: int
     output: pathlib.Path
+    rejected: int = 0                          # rows left out (skip_bad_rows)
+    rejected_output: Optional[pathlib.Path] = None
 
     @property
     def rows_per_second(self) -> float:
@@ -60,11 +69,20 @@ class InputError(BadInputError):
 
 
 @dataclasses.dataclass
+class RejectedRow:
+    line: int
+    column: Optional[str]
+    reason: str
+    cells: List[str]       # the row's input cells, as strings
+
+
+@dataclasses.dataclass
 class CsvChunk:
     """`batch_size` rows (fewer at the end) of the input CSV."""
     first_line: int        # line number of the chunk's first row (the header is line 1)
-    text: object           # pyarrow.RecordBatch: every input column, as strings
+    text: object           # pyarrow.RecordBatch: every input column, as strings (kept rows)
     serialized: List[bytes]
+    rejected: List[RejectedRow] = dataclasses.field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -86,7 +104,7 @@ def read_header(path: pathlib.Path) -> List[str]:
 
 def csv_chunks(path, encoder: ExampleEncoder, batch_size: int,
                header: Optional[Sequence[str]] = None,
-               workers: int = CHECK_THREADS) -> Iterator[CsvChunk]:
+               workers: int = CHECK_THREADS, skip_bad_rows: bool = False) -> Iterator[CsvChunk]:
     """The CSV a chunk at a time, in order, checked and serialized by `workers` threads (Arrow
     and tfx_bsl release the GIL) while the caller scores; InputError names line and column."""
     path = pathlib.Path(path)
@@ -103,7 +121,8 @@ def csv_chunks(path, encoder: ExampleEncoder, batch_size: int,
                 while in_flight:  # an error on an earlier line is reported first
                     yield in_flight.popleft().result()
                 raise
-            in_flight.append(pool.submit(_checked, path, encoder, text, first_line))
+            in_flight.append(pool.submit(_checked, path, encoder, text, first_line,
+                                         skip_bad_rows))
             if len(in_flight) > workers:
                 yield in_flight.popleft().result()
         while in_flight:
@@ -170,13 +189,43 @@ def _open(path: pathlib.Path, header: Sequence[str], block_size: int, skip_rows:
         raise InputError(_read_error(path, header, error)) from error
 
 
-def _checked(path, encoder: ExampleEncoder, text, first_line: int) -> CsvChunk:
-    columns = {name: text.column(i) for i, name in enumerate(text.schema.names)}
-    try:
-        examples = encoder.check_csv_columns(columns, text.num_rows, first_line)
-    except RequestError as error:
-        raise InputError(f"{path}, {error}") from error
-    return CsvChunk(first_line, text, encoder.serialize_batch(examples))
+def _checked(path, encoder: ExampleEncoder, text, first_line: int,
+             skip_bad_rows: bool = False) -> CsvChunk:
+    """The chunk checked and serialized. With `skip_bad_rows`, each row the check refuses is
+    taken out (and recorded) and the rest checked again."""
+    lines = list(range(first_line, first_line + text.num_rows))  # each kept row's line
+    rejected: List[RejectedRow] = []
+    while True:
+        columns = {name: text.column(i) for i, name in enumerate(text.schema.names)}
+        try:
+            examples = encoder.check_csv_columns(columns, text.num_rows, first_line)
+            break
+        except RequestError as error:
+            if not skip_bad_rows or error.row is None:
+                if rejected:  # rows were taken out: the message's line count is off
+                    raise InputError(f"{path}, {_without_line(error)}") from error
+                raise InputError(f"{path}, {error}") from error
+            rejected.append(RejectedRow(lines.pop(error.row), error.field,
+                                        _without_line(error), _cells(text, error.row)))
+            text = _drop_row(text, error.row)
+    return CsvChunk(first_line, text, encoder.serialize_batch(examples), rejected)
+
+
+def _without_line(error: RequestError) -> str:
+    """The reason, without the 'line N: ' the check put in front."""
+    message = str(error)
+    return message.split(": ", 1)[1] if message.startswith("line ") else message
+
+
+def _cells(text, row: int) -> List[str]:
+    return ["" if value is None else str(value)
+            for value in text.slice(row, 1).to_pylist()[0].values()]
+
+
+def _drop_row(text, row: int):
+    import pyarrow as pa
+    keep = [i for i in range(text.num_rows) if i != row]
+    return text.take(pa.array(keep, pa.int64()))
 
 
 def scored_chunks(model: LoadedModel,
@@ -189,9 +238,10 @@ def scored_chunks(model: LoadedModel,
 
 def scored_outputs(model: LoadedModel,
                    chunks: Iterable[CsvChunk]) -> Iterator[Tuple[CsvChunk, dict]]:
-    """(chunk, the model's outputs: name -> one row per row) for each chunk, any task."""
+    """(chunk, the model's outputs: name -> one row per row) for each chunk, any task (a
+    chunk whose every row was rejected: no outputs)."""
     for chunk in chunks:
-        yield chunk, model.predict(chunk.serialized)
+        yield chunk, model.predict(chunk.serialized) if chunk.rows else {}
 
 
 def model_task(model) -> ModelTask:
@@ -199,12 +249,19 @@ def model_task(model) -> ModelTask:
     return getattr(model, "task", None) or ModelTask()
 
 
+def rejected_path(output_path: pathlib.Path) -> pathlib.Path:
+    return output_path.with_name(output_path.name + ".rejected.csv")
+
+
 def score_csv(model: LoadedModel, encoder: ExampleEncoder, input_path, output_path,
-              batch_size: int = 2048, progress: Optional[TextIO] = None) -> ScoreSummary:
+              batch_size: int = 2048, progress: Optional[TextIO] = None,
+              skip_bad_rows: bool = False) -> ScoreSummary:
     input_path, output_path = pathlib.Path(input_path), pathlib.Path(output_path)
     partial = output_path.with_name(output_path.name + ".partial")
+    rejects = rejected_path(output_path)
+    rejects_partial = rejects.with_name(rejects.name + ".partial")
     started = last_report = time.monotonic()
-    rows_done = 0
+    rows_done = rejected = 0
     task = model_task(model)
     added = task_outputs.output_columns(task)
     try:
@@ -213,10 +270,21 @@ def score_csv(model: LoadedModel, encoder: ExampleEncoder, input_path, output_pa
         if taken:
             raise InputError(f"{input_path}: already has a '{taken[0]}' column (the output "
                              f"adds {', '.join(added)})")
-        with partial.open("wb") as sink:
+        with partial.open("wb") as sink, \
+                (rejects_partial.open("w", newline="") if skip_bad_rows
+                 else contextlib.nullcontext()) as rejects_sink:
             sink.write(_csv_line(header + added))
-            chunks = csv_chunks(input_path, encoder, batch_size, header)
+            rejects_writer = csv.writer(rejects_sink) if skip_bad_rows else None
+            if rejects_writer:
+                rejects_writer.writerow(["line", "column", "error", *header])
+            chunks = csv_chunks(input_path, encoder, batch_size, header,
+                                skip_bad_rows=skip_bad_rows)
             for chunk, outputs in scored_outputs(model, chunks):
+                for row in chunk.rejected:
+                    rejects_writer.writerow([row.line, row.column or "", row.reason, *row.cells])
+                rejected += len(chunk.rejected)
+                if not chunk.rows:
+                    continue
                 sink.write(csv_text(chunk.text, *task_outputs.output_text(
                     task, outputs, chunk.rows, fixed_6)))
                 rows_done += chunk.rows
@@ -224,14 +292,18 @@ def score_csv(model: LoadedModel, encoder: ExampleEncoder, input_path, output_pa
                 if progress is not None and now - last_report >= PROGRESS_SECONDS:
                     _report(progress, rows_done, now - started)
                     last_report = now
+        if skip_bad_rows:
+            os.replace(rejects_partial, rejects)
         os.replace(partial, output_path)
     except BaseException:
         partial.unlink(missing_ok=True)
+        rejects_partial.unlink(missing_ok=True)
         raise
     seconds = time.monotonic() - started
     if progress is not None:
         _report(progress, rows_done, seconds, final=True)
-    return ScoreSummary(rows_done, seconds, model.version, output_path)
+    return ScoreSummary(rows_done, seconds, model.version, output_path, rejected,
+                        rejects if skip_bad_rows else None)
 
 
 def probabilities(outputs, rows: int) -> np.ndarray:

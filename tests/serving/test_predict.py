@@ -62,6 +62,43 @@ def test_a_bad_value_names_line_and_column_and_leaves_no_output(trained_home, mo
     assert not output.exists() and not list(tmp_path.glob("*.partial"))
 
 
+def test_skip_bad_rows_scores_the_good_rows_and_lists_the_bad_by_line(trained_home, model,
+                                                                      tmp_path, write_csv,
+                                                                      taxi_row, capsys):
+    """Bad rows among good ones, across chunks of 4 (one chunk all bad): the good rows are
+    scored as if alone, each beside its own input text; the bad ones are listed by line."""
+    rows = [taxi_row(fare=f"{5 + i}.5") for i in range(14)]
+    rows[2] = taxi_row(fare="twelve")
+    rows[6] = taxi_row(payment_type="")
+    for i in range(8, 12):
+        rows[i] = taxi_row(trip_start_hour="noon")
+    data = write_csv(tmp_path / "mixed.csv", rows)
+    output = tmp_path / "scored.csv"
+    config_file = write_config(tmp_path / "config.yaml", trained_home["config"])
+    code = main(["predict", "--config", str(config_file), "--home", trained_home["base"],
+                 "--input", str(data), "--output", str(output), "--batch-size", "4",
+                 "--skip-bad-rows"])
+    out = capsys.readouterr().out
+    assert code == 0 and "Wrote 8 rows" in out and "Rejected 6 rows with bad values" in out
+
+    good = [row for i, row in enumerate(rows) if i not in (2, 6, 8, 9, 10, 11)]
+    with open(output, newline="") as scored_file:
+        scored = list(csv.DictReader(scored_file))
+    assert [row["fare"] for row in scored] == [row["fare"] for row in good]
+    encoder = encoder_for_schema(trained_home["config"].schema_path)
+    direct = model.predict([_protobuf_example(encoder, encoder.check_csv_row(
+        {k: str(v) for k, v in row.items()}, "")) for row in good])["probability"][:, 0]
+    np.testing.assert_allclose([float(row["probability"]) for row in scored], direct, atol=1e-6)
+
+    with open(tmp_path / "scored.csv.rejected.csv", newline="") as rejected_file:
+        rejected = list(csv.DictReader(rejected_file))
+    assert [(row["line"], row["column"]) for row in rejected] == [
+        ("4", "fare"), ("8", "payment_type"), ("10", "trip_start_hour"),
+        ("11", "trip_start_hour"), ("12", "trip_start_hour"), ("13", "trip_start_hour")]
+    assert "expects a number" in rejected[0]["error"] and rejected[0]["fare"] == "twelve"
+    assert not list(tmp_path.glob("*.partial"))
+
+
 def test_cli_predict_reports_progress_and_pins_a_version(trained_home, tmp_path, capsys):
     config_file = write_config(tmp_path / "config.yaml", trained_home["config"])
     version = trained_home["home"].pushed_versions()[-1].name
