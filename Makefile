@@ -10,7 +10,7 @@ CONFIG ?=
 HOME_DIR ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: help venv browser loadtool run report serve test test-fast test-e2e bench bench-scale bench-changes bench-evaluator bench-serving bench-problems bench-warm-start bench-containers bench-drift schema clean image test-cloud
+.PHONY: help venv browser loadtool run report serve lint test test-fast test-e2e bench bench-scale bench-changes bench-evaluator bench-serving bench-problems bench-warm-start bench-containers bench-drift schema clean image test-cloud
 
 # `make` alone lists the targets; every target documents itself with `## ...` after its name.
 .DEFAULT_GOAL := help
@@ -66,10 +66,13 @@ serve: venv ## serve the newest pushed model on 127.0.0.1 until Ctrl-C
 	$(VENV)/bin/mlpipe serve --home $(HOME_DIR) $(if $(CONFIG),--config $(CONFIG))
 
 # Everything: the fast suite, the slow tests and the end-to-end pipeline runs.
-test: venv browser ## every test: the fast suite, the slow tests and the end-to-end runs
+lint: venv ## ruff: pyflakes and pycodestyle's checks on the code, tests, benchmarks and scripts
+	$(VENV)/bin/ruff check mlpipe tests benchmarks scripts
+
+test: venv browser lint ## the lint, then every test: the fast suite, the slow tests and the end-to-end runs
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
-test-fast: venv ## the fast suite only (no end-to-end runs, no slow or container tests)
+test-fast: venv lint ## the lint, then the fast suite only (no end-to-end runs, no slow or container tests)
 	$(PY) -m pytest tests -m "not e2e and not slow and not containers" $(PYTEST_ARGS)
 
 # The pipeline image (mlpipe/kubeflow/Dockerfile) on a local Debian base with the venv's Python
@@ -107,8 +110,8 @@ bench-serving: venv loadtool ## the serving load test and batch scoring benchmar
 	$(PY) benchmarks/bench_serving.py
 
 # scikit-learn (already pinned in requirements.lock as a TFX dependency) is the reference.
-bench-problems: venv ## init + run on three new problems against scikit-learn on the same split
-	$(PY) -m benchmarks.bench_problems --tune
+bench-problems: venv ## init + run on seven tables (3 seeds, and tuned) against linear and boosted baselines on the same split [ONLY=a,b] [SEEDS=0,1,2]
+	$(PY) -m benchmarks.bench_problems --tune $(if $(ONLY),--only $(ONLY)) $(if $(SEEDS),--seeds $(SEEDS))
 
 bench-drift: venv ## drift checks: false alarms on samples of the training data, detection of planted shifts [SAMPLES=50]
 	$(PY) -m benchmarks.bench_drift $(if $(SAMPLES),--samples $(SAMPLES))

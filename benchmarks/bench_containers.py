@@ -19,7 +19,6 @@ one run, on this machine (these machines are noisy: compare ratios, not seconds 
 
 import argparse
 import pathlib
-import re
 import statistics
 import subprocess
 import sys

@@ -6,10 +6,11 @@ comparators (what both used before), on the statistics TFDV computes for each sa
   5,000 and 50,000 rows, each compared with the whole table's statistics. Target: at most 2% of
   samples alarm on any feature, per size.
 - Detection: fresh 5,000-row samples, each with one planted change on a feature drawn at random
-  among those it applies to (and at least half present in the table): a number's mean moved by 0.5 of its standard deviation, its spread
-  around the mean scaled by 1.5, its unit changed (x100); 10% of a string feature's rows given a
-  value never seen, its most common value's share moved by 15 points; 20% of any feature's cells
-  blanked. Target: at least 95% of samples alarm naming the planted feature.
+  among those it applies to (and at least half present in the table): a number's mean moved by
+  0.5 of its standard deviation, its spread around the mean scaled by 1.5, its unit changed
+  (x100); 10% of a string feature's rows given a value never seen, its most common value's share
+  moved by 15 points; 20% of any feature's cells blanked. Target: at least 95% of samples alarm
+  naming the planted feature.
 - Tables: the bundled taxi table (the taxi config's features), the penguins (multiclass) and the
   taxi fare (regression) tables of `make bench-problems`.
 - A sweep of the thresholds beside the defaults: what the defaults were chosen from.

@@ -60,7 +60,8 @@ def main() -> None:
     parser.add_argument("--scales", default="1,4,16,64",
                         help="comma-separated copies of the taxi CSV (default 1,4,16,64)")
     parser.add_argument("--print", dest="printed", metavar="RESULTS_JSON",
-                        help="print the tables of an earlier invocation's results.json; run nothing")
+                        help="print the tables of an earlier invocation's results.json; "
+                             "run nothing")
     args = parser.parse_args()
     if args.printed:
         results = json.loads(pathlib.Path(args.printed).read_text())
@@ -79,7 +80,8 @@ def main() -> None:
     config = load_config()
     print(f"Benchmark folder: {out}", flush=True)
 
-    results = {"memory": "PSS", "scales": {}, "base_scale": scales[0], "floor_scale": None, "floors": {}}
+    results = {"memory": "PSS", "scales": {}, "base_scale": scales[0], "floor_scale": None,
+               "floors": {}}
     for scale in scales:
         data = _table(pathlib.Path(config.data.path), base_out / "scale-data", scale)
         results["scales"][str(scale)] = _run_scale(config, data, out / f"x{scale}", scale)
@@ -359,7 +361,8 @@ def _print(results, scales) -> None:
         "{:,}")
     row("wall s", [entries[s]["wall_s"] for s in scales], "{:.1f}")
     row("wall / base wall", [entries[s].get("wall_ratio") for s in scales], "{:.2f}")
-    row(f"peak memory GB (tree {results['memory']})", [entries[s]["peak_memory_gb"] for s in scales], "{:.2f}")
+    row(f"peak memory GB (tree {results['memory']})",
+        [entries[s]["peak_memory_gb"] for s in scales], "{:.2f}")
     row("processes in the tree (max)", [entries[s].get("max_processes") for s in scales], "{}")
     row("outside components s", [entries[s].get("outside_components_s") for s in scales],
         "{:.1f}")

@@ -5,11 +5,11 @@
 The server runs as a separate process on 127.0.0.1; wrk (Debian's HTTP load tool: C, so the
 client takes little of the CPU it shares with the server) sends predict requests at concurrency
 1, 8 and 32, with 1 and 100 rows per request, for `--seconds` each, and the server's CPU time
-per request is read from /proc. Side by side: the in-process floor, i.e. the same model's `serving_default`
-called directly on already serialized tf.Examples (one call per request, sequentially), as
-ratios. Then batch scoring of the taxi CSV repeated `--batch-copies` times (150,020 rows by
-default), three ways, with ratios: `mlpipe predict`'s `score_csv` (streaming read, checks,
-encoding, scoring, output CSV); "direct", the fastest hand-written path from the same CSV to
+per request is read from /proc. Side by side: the in-process floor, i.e. the same model's
+`serving_default` called directly on already serialized tf.Examples (one call per request,
+sequentially), as ratios. Then batch scoring of the taxi CSV repeated `--batch-copies` times
+(150,020 rows by default), three ways, with ratios: `mlpipe predict`'s `score_csv` (streaming read,
+checks, encoding, scoring, output CSV); "direct", the fastest hand-written path from the same CSV to
 predictions (pyarrow read_csv typed by the schema, tfx_bsl's encoder, the model on chunks of the
 same size; no checks, nothing written); and the floor, the model alone on pre-serialized chunks.
 
@@ -217,7 +217,8 @@ def _print_serving(http, floor, sample_rate):
         base = floor[size]
         print(f"{size:>8} {concurrency:>5} {result['requests_per_s']:>8.0f} "
               f"{result['rows_per_s']:>9.0f} {result['p50_ms']:>8.2f} {result['p99_ms']:>8.2f}"
-              f" {result['server_cpu_ms']:>10.2f} | {base['p50_ms']:>9.2f} {base['requests_per_s']:>11.0f} | "
+              f" {result['server_cpu_ms']:>10.2f} | {base['p50_ms']:>9.2f} "
+              f"{base['requests_per_s']:>11.0f} | "
               f"{result['p50_ms'] / base['p50_ms']:>6.1f} "
               f"{result['requests_per_s'] / base['requests_per_s']:>7.2f} "
               f"{result['failures']:>5}")

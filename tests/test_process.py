@@ -13,7 +13,8 @@ def test_import_sets_legacy_keras_for_this_process_and_its_children():
     assert os.environ["TF_USE_LEGACY_KERAS"] == "1"
     child = subprocess.run(
         [sys.executable, "-c",
-         "import os, tensorflow as tf; print(os.environ['TF_USE_LEGACY_KERAS'], tf.keras.__name__)"],
+         "import os, tensorflow as tf; "
+         "print(os.environ['TF_USE_LEGACY_KERAS'], tf.keras.__name__)"],
         capture_output=True, text=True, timeout=120, env=dict(os.environ))
     assert child.returncode == 0, child.stderr[-2000:]
     flag, keras_module = child.stdout.split()

@@ -1,4 +1,5 @@
-"""The `cloud:` section of a problem config: where and how the pipeline runs on Kubeflow / Vertex AI.
+"""The `cloud:` section of a problem config: where and how the pipeline runs on Kubeflow /
+Vertex AI.
 
 Every field is optional in the file, because command-line flags may supply or override it
 (`--project`, `--image`, ...). `resolve_cloud()` merges the flags into the section, re-validates
@@ -47,7 +48,8 @@ class CloudBeamConfig(Strict):
 
     runner: Literal["DataflowRunner", "DirectRunner"] = "DirectRunner"
     temp_location: Optional[str] = Field(
-        None, description="gs:// folder for Dataflow staging/temp (default <pipeline_root>/beam-tmp).")
+        None, description="gs:// folder for Dataflow staging/temp "
+                          "(default <pipeline_root>/beam-tmp).")
     machine_type: Optional[str] = Field(None, description="Dataflow worker machine type.")
     max_num_workers: int = Field(4, ge=1)
     # Dataflow workers run the pipeline image (it has TFX, TF Transform and mlpipe, and Beam's
@@ -77,7 +79,8 @@ class TrainingConfig(Strict):
     accelerator_count: int = Field(0, ge=0)
     replica_count: int = Field(1, ge=1)
     cpu_limit: Optional[float] = Field(None, gt=0, description="vCPUs of the Trainer step.")
-    memory_limit: Optional[float] = Field(None, gt=0, description="GB of memory of the Trainer step.")
+    memory_limit: Optional[float] = Field(None, gt=0,
+                                          description="GB of memory of the Trainer step.")
 
     @model_validator(mode="after")
     def _consistent(self) -> "TrainingConfig":
@@ -103,7 +106,8 @@ class DeployConfig(Strict):
     min_replicas: int = Field(1, ge=1)
     max_replicas: int = Field(1, ge=1)
     traffic_percentage: int = Field(100, ge=0, le=100,
-                                    description="Share of the endpoint's traffic for the new model.")
+                                    description="Share of the endpoint's traffic for the "
+                                                "new model.")
     in_pipeline: bool = Field(False, description="The Pusher deploys each blessed model (Vertex "
                                                  "Pusher) instead of copying it to serving_dir.")
 
@@ -123,12 +127,15 @@ class CloudConfig(Strict):
     bucket: Optional[str] = Field(None, description="GCS bucket name; pipeline_root defaults to "
                                                     "gs://<bucket>/mlpipe/<pipeline name>.")
     pipeline_root: Optional[str] = None
-    image: Optional[str] = Field(None, description="The pipeline image (mlpipe/kubeflow/Dockerfile).")
+    image: Optional[str] = Field(
+        None, description="The pipeline image (mlpipe/kubeflow/Dockerfile).")
     service_account: Optional[str] = None
-    data_path: Optional[str] = Field(None, description="gs:// data file, folder (ending in /) or glob "
-                                                       "read in the cloud instead of data.path.")
-    serving_dir: Optional[str] = Field(None, description="gs:// folder the Pusher copies blessed "
-                                                         "models to (default <pipeline_root>/serving).")
+    data_path: Optional[str] = Field(
+        None, description="gs:// data file, folder (ending in /) or glob "
+                          "read in the cloud instead of data.path.")
+    serving_dir: Optional[str] = Field(
+        None, description="gs:// folder the Pusher copies blessed "
+                          "models to (default <pipeline_root>/serving).")
     network: Optional[str] = Field(None, description="VPC network for Vertex Pipelines, "
                                                      "projects/<number>/global/networks/<name>.")
     labels: Dict[str, str] = Field(default_factory=dict)

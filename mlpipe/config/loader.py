@@ -30,7 +30,8 @@ def load_config(path: Optional[str | pathlib.Path] = None) -> ProblemConfig:
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise ConfigError(f"{config_path}: not valid YAML: {err}") from err
     if not isinstance(raw, dict):
-        raise ConfigError(f"{config_path}: expected a mapping of sections, got {type(raw).__name__}")
+        raise ConfigError(f"{config_path}: expected a mapping of sections, "
+                          f"got {type(raw).__name__}")
     try:
         config = ProblemConfig.model_validate(raw)
     except ValidationError as err:

@@ -35,8 +35,8 @@ class DataConfig(Strict):
     split: Dict[str, int] = Field(default_factory=lambda: {"train": 2, "eval": 1},
                                   description="Hash-bucket weights of the train and eval splits.")
     score_path: Optional[str] = Field(
-        None, description="Unlabelled data in data.format (file, folder or glob): scored by BulkInferrer "
-                          "with the new model once it is blessed.")
+        None, description="Unlabelled data in data.format (file, folder or glob): scored by "
+                          "BulkInferrer with the new model once it is blessed.")
     missing_values: List[str] = Field(
         default_factory=list,
         description="Cell texts that mean 'no value' (e.g. NA, NaN, null), in every column, "
@@ -92,7 +92,8 @@ class DataConfig(Strict):
     @classmethod
     def _train_and_eval(cls, split: Dict[str, int]) -> Dict[str, int]:
         if set(split) != {"train", "eval"}:
-            raise ValueError(f"must name exactly the splits 'train' and 'eval', got {sorted(split)}")
+            raise ValueError("must name exactly the splits 'train' and 'eval', "
+                             f"got {sorted(split)}")
         if any(weight < 1 for weight in split.values()):
             raise ValueError("split weights must be positive integers")
         return split

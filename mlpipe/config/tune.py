@@ -2,11 +2,11 @@
 
 The search space is over `train:`'s own fields (the hyperparameters carry their names):
 the MLP's shape (`hidden_units`: candidate lists of layer widths, so depth and width together),
-`learning_rate` (choices, or a log-scale range), `epochs` and `ensemble` (networks averaged). A field left out keeps `train:`'s
-value. The first trial always trains `train:`'s own values, so the model the search picks scores
-at least as well on the eval split as the untuned one. `objective` is a metric the Keras model
-reports on the eval split; which ones exist depends on the label's task (checked at load time by
-`ProblemConfig`, with `check_task`).
+`learning_rate` (choices, or a log-scale range), `epochs` and `ensemble` (networks averaged).
+A field left out keeps `train:`'s value. The first trial always trains `train:`'s own values, so the
+model the search picks scores at least as well on the eval split as the untuned one. `objective` is
+a metric the Keras model reports on the eval split; which ones exist depends on the label's task
+(checked at load time by `ProblemConfig`, with `check_task`).
 
 The hyperparameter values travel as keras-tuner's `HyperParameters` config (JSON) from the Tuner
 to the Trainer; `tuned_train` reads them back into a `train:` section. A list of widths is one

@@ -12,7 +12,8 @@ import pathlib
 from typing import Dict, List
 
 STATISTICS_FILE = "FeatureStats.pb"   # StatisticsGen, per split
-SCHEMA_FILE = "schema.pbtxt"          # a Schema artifact (ImportSchemaGen, SchemaGen, our schema step)
+SCHEMA_FILE = "schema.pbtxt"          # a Schema artifact (ImportSchemaGen, SchemaGen,
+                                      # our schema step)
 ANOMALIES_FILE = "SchemaDiff.pb"      # ExampleValidator, per split
 _SPLIT_PREFIX = "Split-"
 _BLESSED = "blessed"

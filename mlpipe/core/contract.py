@@ -26,7 +26,8 @@ PREDICTION_KEY = {"binary": OUTPUT_KEY, "multiclass": SCORES_KEY, "regression": 
 # TFRecord input, and renaming it would orphan the lineage of existing run homes).
 EXAMPLE_GEN_ID = "CsvExampleGen"
 # The node writing the run's curated schema (mlpipe.components.embedded_schema): the id of TFX's
-# ImportSchemaGen, which it replaced, so lineage and the records of existing run homes still find it.
+# ImportSchemaGen, which it replaced, so lineage and the records of existing run homes still
+# find it.
 SCHEMA_GEN_ID = "ImportSchemaGen"
 
 # Schema environments (TFDV): TRAINING has every column, SERVING lacks the label's sources.

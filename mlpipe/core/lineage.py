@@ -20,7 +20,8 @@ def open_store(metadata_path: pathlib.Path) -> Iterator[mlmd.MetadataStore]:
     yield mlmd.MetadataStore(config)
 
 
-def outputs_of(store: mlmd.MetadataStore, execution_id: int) -> Dict[str, metadata_store_pb2.Artifact]:
+def outputs_of(store: mlmd.MetadataStore,
+               execution_id: int) -> Dict[str, metadata_store_pb2.Artifact]:
     """Output key -> artifact of one execution."""
     events = _output_events(store, [execution_id])
     artifacts = {artifact.id: artifact
@@ -121,7 +122,8 @@ def candidate_model_name(evaluation_uri: str) -> Optional[str]:
     return next((spec.get("name") for spec in specs if not spec.get("isBaseline")), None)
 
 
-def inputs_of(store: mlmd.MetadataStore, execution_id: int) -> Dict[str, metadata_store_pb2.Artifact]:
+def inputs_of(store: mlmd.MetadataStore,
+              execution_id: int) -> Dict[str, metadata_store_pb2.Artifact]:
     """Input key -> artifact of one execution (the first artifact when a key holds several)."""
     events = [event for event in store.get_events_by_execution_ids([execution_id])
               if event.type == metadata_store_pb2.Event.INPUT]

@@ -578,7 +578,8 @@ def _refuse_single_row_classes(table: Table, values: List[str], column: str,
     where = "line" if getattr(table, "format", "csv") == "csv" else "row"
     at = f" (first on {where} {table.lines[row]})" if row is not None else ""
     raise InputDataError(f"{table.path}: label column '{column}': class(es) "
-                         f"{', '.join(map(repr, single))} occur in one row only{at}: a class needs rows to train on and to evaluate "
+                         f"{', '.join(map(repr, single))} occur in one row only{at}: a class "
+                         "needs rows to train on and to evaluate "
                          "on; remove those rows, merge the class into another, or pick another "
                          "column")
 

@@ -37,10 +37,12 @@ def register(command) -> None:
                                               "yaml for kubeflow, .json for vertex)")
 
     submit = command("submit", _submit,
-                     "compile (or take --package) and start a run on Kubeflow Pipelines / Vertex AI")
+                     "compile (or take --package) and start a run on Kubeflow Pipelines / "
+                     "Vertex AI")
     _target(submit)
     _cloud_flags(submit)
-    submit.add_argument("--package", help="an already compiled pipeline file (default: compile now)")
+    submit.add_argument("--package",
+                        help="an already compiled pipeline file (default: compile now)")
     submit.add_argument("--output", help="where to write the compiled pipeline "
                                          "(default: a temporary file)")
     submit.add_argument("--host", help="Kubeflow Pipelines API URL (or cloud.kubeflow_host)")

@@ -103,7 +103,8 @@ def beam_args(config: ProblemConfig, cloud: CloudConfig) -> List[str]:
     if beam.runner == "DataflowRunner":
         args = ["--runner=DataflowRunner", f"--project={cloud.project}",
                 f"--region={cloud.region}",
-                f"--temp_location={beam.temp_location or cloud.root_for(config.name) + '/beam-tmp'}",
+                "--temp_location="
+                f"{beam.temp_location or cloud.root_for(config.name) + '/beam-tmp'}",
                 f"--max_num_workers={beam.max_num_workers}"]
         if beam.machine_type:
             args.append(f"--machine_type={beam.machine_type}")

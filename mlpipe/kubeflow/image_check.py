@@ -6,10 +6,10 @@ With no file it compiles the bundled problem for both targets inside the image (
 made-up cloud settings), which also proves that compiling works there. For every container task
 of each compiled pipeline it checks what the step will need at run time: the module its command
 runs (`python -m ...`), the executor class it names, the Python type of each of its artifacts
-(a custom type is imported from its compiled schema title), every dotted path of user code a parameter
-names (`run_fn`, `preprocessing_fn`, `tuner_fn`, `module_path`, ...), and every absolute file
-path a parameter names that lies inside the image. Prints one line per task and exits 1 naming
-each missing piece, so a broken image is caught before any submit.
+(a custom type is imported from its compiled schema title), every dotted path of user code a
+parameter names (`run_fn`, `preprocessing_fn`, `tuner_fn`, `module_path`, ...), and every
+absolute file path a parameter names that lies inside the image. Prints one line per task and exits
+1 naming each missing piece, so a broken image is caught before any submit.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ def check_cron(expression: str, target: str) -> str:
     if len(parts) != len(fields):
         names = " ".join(name.replace(" ", "-") for name, _, _ in fields)
         raise ConfigError(f"--cron {expression!r}: {target} takes {len(fields)} fields "
-                          f"({names}{', optionally after TZ=Area/City' if target == 'vertex' else ''}"
+                          f"({names}"
+                          f"{', optionally after TZ=Area/City' if target == 'vertex' else ''}"
                           f"), got {len(parts)}")
     for text, (name, lowest, highest) in zip(parts, fields):
         for item in text.split(","):

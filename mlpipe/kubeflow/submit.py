@@ -130,7 +130,8 @@ def submit_kubeflow(package: pathlib.Path, host: str, pipeline_name: str, *,
         service_account=service_account))
     if not getattr(run, "run_id", None):
         raise CloudCallError(f"Kubeflow Pipelines at {host}: create run returned no run id")
-    return KfpSubmission(run_id=run.run_id, run_url=f"{host.rstrip('/')}/#/runs/details/{run.run_id}",
+    return KfpSubmission(run_id=run.run_id,
+                         run_url=f"{host.rstrip('/')}/#/runs/details/{run.run_id}",
                          pipeline_id=pipeline_id, pipeline_version_id=version_id,
                          experiment_id=found.experiment_id)
 

@@ -21,10 +21,10 @@ for the run's provenance record. The same checks hold for every format, each an
 
 Missing values. In a CSV every cell is text, and `data.missing_values` tokens (NA, null, ...)
 mean "no value" in every column (the pipeline's CSV ExampleGen reads them as blank cells:
-`mlpipe.components.csv_example_gen`). Parquet and TFRecord files are typed: a numeric column cannot hold
-`NA` at all, and a missing value has its own spelling there (a null or a float NaN; an absent
-feature or an empty value list), which TFX reads as missing. TFX would read a token in a text
-column as a category like any other, and only the CSV ExampleGen blanks tokens, so with
+`mlpipe.components.csv_example_gen`). Parquet and TFRecord files are typed: a numeric column
+cannot hold `NA` at all, and a missing value has its own spelling there (a null or a float NaN;
+an absent feature or an empty value list), which TFX reads as missing. TFX would read a token in a
+text column as a category like any other, and only the CSV ExampleGen blanks tokens, so with
 `data.format` parquet or tfrecord a config that declares `data.missing_values` is refused here:
 write missing values as nulls (or leave the feature out) and remove the tokens.
 

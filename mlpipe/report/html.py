@@ -17,7 +17,8 @@ from mlpipe.report.terminal import (attributions_caption, direction_text, format
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem;
   color:#1d2433;max-width:1100px}
-h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde;padding-bottom:.3rem}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde;\
+padding-bottom:.3rem}
 table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .7rem;text-align:right;
   border-bottom:1px solid #eef}th{background:#f4f6fa}td:first-child,th:first-child{text-align:left}
 .badge{display:inline-block;padding:.2rem .7rem;border-radius:1rem;color:#fff;font-weight:600}
@@ -127,13 +128,16 @@ def _line_chart(title: str, x_label: str, y_label: str, points: Sequence[Tuple[f
         return HEIGHT - PAD - value * (HEIGHT - PAD - 25)
     parts = [f"<svg id='{chart_id}' role='img' aria-label='{_e(title)}' width='{WIDTH}' "
              f"height='{HEIGHT}' viewBox='0 0 {WIDTH} {HEIGHT}'>",
-             f"<text x='{WIDTH / 2}' y='15' text-anchor='middle' font-weight='600'>{_e(title)}</text>",
+             f"<text x='{WIDTH / 2}' y='15' text-anchor='middle' font-weight='600'>"
+             f"{_e(title)}</text>",
              f"<rect x='{PAD}' y='25' width='{WIDTH - PAD - 10}' height='{HEIGHT - PAD - 25}' "
              "fill='#fafbfd' stroke='#dadce0'/>"]
     for tick in (0, 0.5, 1):
-        parts.append(f"<text x='{x(tick)}' y='{HEIGHT - PAD + 14}' text-anchor='middle'>{tick}</text>")
+        parts.append(f"<text x='{x(tick)}' y='{HEIGHT - PAD + 14}' text-anchor='middle'>"
+                     f"{tick}</text>")
         parts.append(f"<text x='{PAD - 5}' y='{y(tick) + 4}' text-anchor='end'>{tick}</text>")
-    parts.append(f"<text x='{WIDTH / 2}' y='{HEIGHT - 8}' text-anchor='middle'>{_e(x_label)}</text>")
+    parts.append(f"<text x='{WIDTH / 2}' y='{HEIGHT - 8}' text-anchor='middle'>"
+                 f"{_e(x_label)}</text>")
     parts.append(f"<text x='12' y='{HEIGHT / 2}' text-anchor='middle' "
                  f"transform='rotate(-90 12 {HEIGHT / 2})'>{_e(y_label)}</text>")
     if diagonal:

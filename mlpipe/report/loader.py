@@ -129,8 +129,9 @@ def load_report(home: RunHome, selector: Optional[str], main_metric: str,
         if gate_blessing is not None:  # the gate's blessing is the one the Pusher read
             blessed = is_blessed(gate_blessing)
         run_lineage = _lineage(store, nodes, inputs, blessed)
-        statistics_uri, anomalies_uri = _artifact_uri(store, nodes, "StatisticsGen", "statistics"), \
-            _artifact_uri(store, nodes, "ExampleValidator", "anomalies")
+        statistics_uri, anomalies_uri = (
+            _artifact_uri(store, nodes, "StatisticsGen", "statistics"),
+            _artifact_uri(store, nodes, "ExampleValidator", "anomalies"))
         attributions_uri = _attributions_uri(store, nodes)
         spans = _spans(store, nodes)
     run_lineage.update(_span_lines(spans))
@@ -399,7 +400,7 @@ def _merge_buckets(buckets, target: int = 20):
         bins[index][0] += prediction * count
         bins[index][1] += label * count
         bins[index][2] += count
-    return [(p / n, l / n, n) for p, l, n in bins if n > 0]
+    return [(p / n, label_sum / n, n) for p, label_sum, n in bins if n > 0]
 
 
 def _finite(value) -> bool:

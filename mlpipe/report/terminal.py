@@ -38,7 +38,8 @@ def render_text(report: Report) -> str:
             continue
         mark = "PASS" if check.passed else "FAIL"
         lines.append(f"  {mark} {check.metric:<16} {what} {format_number(check.value)} "
-                     f"{check.comparison} {format_number(check.bound)}  (margin {format_signed(check.margin)})")
+                     f"{check.comparison} {format_number(check.bound)}  "
+                     f"(margin {format_signed(check.margin)})")
     lines += ["", f"Overall metrics ({report.task}):"
               + ("" if report.baseline else "  (no baseline model)")]
     header = f"  {'metric':<22}{'candidate':>12}"

@@ -1,4 +1,5 @@
-"""Schema as code: propose a schema from data with TFDV and show how it differs from the curated one.
+"""Schema as code: propose a schema from data with TFDV and show how it differs from the
+curated one.
 
 The curated `schema.pbtxt` in this folder is reviewed by people and is what the pipeline imports;
 a proposal is only ever written beside it for review, never over it. `mlpipe init` writes a new

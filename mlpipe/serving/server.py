@@ -83,7 +83,8 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
             logged = (f", {state.request_log.rows_logged} rows logged"
                       if state.request_log is not None else "")
             print(f"Stopped: {state.requests_served} requests served in {batcher.calls} model "
-                  f"calls, {state.requests_refused} refused, {state.requests_shed} shed for overload"
+                  f"calls, {state.requests_refused} refused, {state.requests_shed} shed for "
+                  "overload"
                   f"{logged}", file=out, flush=True)
 
     app = FastAPI(title=f"mlpipe serving: {state.model_name}", lifespan=lifespan,

@@ -19,7 +19,6 @@ from mlpipe.config import load_config
 from mlpipe.config.cloud import resolve_cloud
 from mlpipe.core.contract import SERVING
 from mlpipe.core.schema_io import environment_features, load_schema
-from mlpipe.core.run_home import RunHome
 from mlpipe.kubeflow.compile import compile_pipeline
 from tests.cloud.backend import LocalBackend, StepFailed
 from tests.cloud.problem import BUCKET

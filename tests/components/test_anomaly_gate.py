@@ -63,7 +63,8 @@ def _gate_error(anomalies, schema) -> str:
 
 
 def test_clean_data_passes(taxi_row, anomalies_artifact, schema_artifact):
-    anomalies = anomalies_artifact({"train": _clean_rows(taxi_row), "eval": _clean_rows(taxi_row, 5)})
+    anomalies = anomalies_artifact({"train": _clean_rows(taxi_row),
+                                    "eval": _clean_rows(taxi_row, 5)})
     assert os.path.isfile(os.path.join(anomalies.uri, "Split-train", ANOMALIES_FILE))
     assert _do(anomalies, schema_artifact) is None
 

@@ -190,7 +190,8 @@ def test_confidence_intervals_are_a_config_switch_off_by_default():
     config = build_eval_config(evaluation, load_config().label)
     assert config.options.compute_confidence_intervals.value is False
     switched = evaluation.model_copy(update={"confidence_intervals": True})
-    assert build_eval_config(switched, load_config().label).options.compute_confidence_intervals.value
+    assert (build_eval_config(switched, load_config().label)
+            .options.compute_confidence_intervals.value)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The statistics the pipeline's gate judges, computed as the pipeline computes them: the CSV
 through the pipeline's CSV ExampleGen's CSV-to-tf.Example transform (declared tokens read as
-blank cells, given as the pipeline gives them: in its custom_config), then TFDV statistics of those examples (StatisticsGen), validated against a schema
-the way ExampleValidator does (every feature, no environment) and per environment."""
+blank cells, given as the pipeline gives them: in its custom_config), then TFDV statistics of
+those examples (StatisticsGen), validated against a schema the way ExampleValidator does (every
+feature, no environment) and per environment."""
 
 import csv
 import pathlib

@@ -70,7 +70,8 @@ def test_blessing_without_its_model_is_ignored():
     assert _ids(baseline.latest_other_blessed(models, blessings, candidate_ids=set())) == ([1], [1])
 
 
-@pytest.mark.parametrize("candidates, expected", [(set(), 3), ({3}, 2), ({3, 2}, 1), ({1, 2, 3}, None)])
+@pytest.mark.parametrize("candidates, expected",
+                         [(set(), 3), ({3}, 2), ({3, 2}, 1), ({1, 2, 3}, None)])
 def test_candidates_are_excluded(candidates, expected):
     models = [_model(i) for i in (1, 2, 3)]
     blessings = [_blessing(i) for i in (1, 2, 3)]

@@ -19,7 +19,7 @@ from google.protobuf import json_format
 import tensorflow_model_analysis as tfma
 from tfx.components.evaluator import executor as evaluator_executor
 from tfx.dsl.components.base import base_beam_executor
-from tfx.types import artifact_utils, standard_artifacts
+from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 from mlpipe.core import lineage

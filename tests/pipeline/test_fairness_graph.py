@@ -44,7 +44,8 @@ def test_eval_config_computes_the_rate_metrics_without_thresholds(fair_config, t
     for class_name in ("FPR", "FNR"):
         assert not metrics[class_name].per_slice_thresholds
         assert not metrics[class_name].HasField("threshold")
-    assert not build_eval_config(fair_config.evaluation, fair_config.label).options.HasField("min_slice_size")
+    assert not (build_eval_config(fair_config.evaluation, fair_config.label)
+                .options.HasField("min_slice_size"))
     [plain] = build_eval_config(taxi_config.evaluation, taxi_config.label).metrics_specs
     assert not {"FPR", "FNR"} & {metric.class_name for metric in plain.metrics}
 

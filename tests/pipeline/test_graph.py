@@ -18,7 +18,8 @@ CORE_NODES = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValid
               "AnomalyGate", "Transform", "Trainer", "baseline_resolver", "Evaluator", "Pusher"}
 LOCAL = RunnerSettings(pipeline_root="/runs/p/pipeline_root", serving_dir="/runs/p/serving",
                        schema_text=SCHEMA_TEXT, code_version="abc",
-                       metadata_path="/runs/p/metadata.sqlite", beam_args=["--direct_num_workers=1"])
+                       metadata_path="/runs/p/metadata.sqlite",
+                       beam_args=["--direct_num_workers=1"])
 CLOUD = RunnerSettings(
     pipeline_root="gs://b/mlpipe/p", serving_dir="gs://b/mlpipe/p/serving",
     schema_text=SCHEMA_TEXT, code_version="abc",

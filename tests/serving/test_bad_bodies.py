@@ -93,7 +93,8 @@ def _cases(rng: random.Random):
         return "wrong shape", _json(body), None
 
     def not_json():
-        content, kind = rng.choice([(b"fare=12.5&trip_miles=2", "application/x-www-form-urlencoded"),
+        content, kind = rng.choice([(b"fare=12.5&trip_miles=2",
+                                     "application/x-www-form-urlencoded"),
                                     (b"<instances><fare>1</fare></instances>", "application/xml"),
                                     (b"fare,trip_miles\n12.5,2\n", "text/csv"),
                                     (b"\x00\x01\x02", "application/octet-stream")])

@@ -57,8 +57,8 @@ def test_a_bad_value_names_line_and_column_and_leaves_no_output(trained_home, mo
     bad = write_csv(tmp_path / "bad.csv", [taxi_row()] * 5 + [taxi_row(fare="twelve")])
     output = tmp_path / "out.csv"
     with pytest.raises(InputError, match=r"bad.csv, line 7: column 'fare' expects a number"):
-        score_csv(model, encoder_for_schema(trained_home["config"].schema_path), bad, output, batch_size=4,
-                  progress=None)
+        score_csv(model, encoder_for_schema(trained_home["config"].schema_path), bad, output,
+                  batch_size=4, progress=None)
     assert not output.exists() and not list(tmp_path.glob("*.partial"))
 
 

@@ -31,7 +31,8 @@ class Executor(base_executor.BaseExecutor):
             for line in describe_anomalies(anomalies, schema):
                 found_in_splits.setdefault(line, []).append(split)
         if found_in_splits:
-            lines = [f"  - {line} [{', '.join(splits)}]" for line, splits in found_in_splits.items()]
+            lines = [f"  - {line} [{', '.join(splits)}]"
+                     for line, splits in found_in_splits.items()]
             raise DataAnomaliesError(
                 f"the data has {len(lines)} anomal{'y' if len(lines) == 1 else 'ies'} "
                 "against the curated schema:\n" + "\n".join(lines))

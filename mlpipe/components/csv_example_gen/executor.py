@@ -6,9 +6,10 @@ See the package docstring for why it exists and what it measured. The Beam pipel
    ranges of about `CHUNK_BYTES`, each ending where TFX's own reader ends a record: at a newline
    after an even number of quotes since the header line.
 2. `InferKinds`: each chunk is read by `pyarrow.csv` (every column as text; a blank cell, or
-   one that is exactly a declared missing-value token, is a null), a RecordBatch at a time, and its columns' kinds inferred by tfx_bsl's rules
-   (`_infer_kind`); the kinds of all chunks of a split are combined (`_MergeKinds`) into a side
-   input, so the types are those of all rows of all files, and memory stays flat.
+   one that is exactly a declared missing-value token, is a null), a RecordBatch at a time, and
+   its columns' kinds inferred by tfx_bsl's rules (`_infer_kind`); the kinds of all chunks of a
+   split are combined (`_MergeKinds`) into a side input, so the types are those of all rows of
+   all files, and memory stays flat.
 3. `WriteShards`: each chunk is read again; each RecordBatch is typed by the global kinds and
    serialized straight from its Arrow columns (`_serialize`) into the bytes of
    `Example.SerializeToString(deterministic=True)` of the Example TFX builds for the row; the

@@ -230,7 +230,8 @@ def roc_curve(plots_by_output) -> List[Tuple[float, float]]:
         matrices = [matrices[round(i * step)] for i in range(ROC_POINTS)]
     points = []
     for matrix in matrices:
-        fpr, tpr = finite_or_none(matrix.get("falsePositiveRate")), finite_or_none(matrix.get("recall"))
+        fpr, tpr = (finite_or_none(matrix.get("falsePositiveRate")),
+                    finite_or_none(matrix.get("recall")))
         if fpr is not None and tpr is not None:
             points.append((fpr, tpr))
     return points
