@@ -44,6 +44,7 @@ import re
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from mlpipe.core import data_files
+from mlpipe.core.metrics import auc
 from mlpipe.errors import BadInputError, InputDataError
 
 # Texts that stand for "no value" when they are the only non-numbers of a numeric column.
@@ -999,26 +1000,6 @@ def correlation(xs: Sequence[float], ys: Sequence[float]) -> Optional[float]:
 def _same_number(a: str, b: str) -> bool:
     first, second = _number(a), _number(b)
     return first is not None and first == second
-
-
-def auc(labels: Sequence[int], scores: Sequence[float]) -> float:
-    """ROC AUC by ranks (ties get their average rank); 0.5 when only one class is present."""
-    positives = sum(labels)
-    negatives = len(labels) - positives
-    if positives == 0 or negatives == 0:
-        return 0.5
-    order = sorted(range(len(scores)), key=lambda i: scores[i])
-    ranks = [0.0] * len(scores)
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and scores[order[end + 1]] == scores[order[start]]:
-            end += 1
-        for position in range(start, end + 1):
-            ranks[order[position]] = (start + end) / 2.0 + 1.0
-        start = end + 1
-    positive_ranks = sum(rank for rank, label in zip(ranks, labels) if label)
-    return (positive_ranks - positives * (positives + 1) / 2.0) / (positives * negatives)
 
 
 def _slug(text: str) -> str:

@@ -31,6 +31,7 @@ from typing import Dict, List, Mapping, Optional
 import numpy as np
 
 from mlpipe.config.metrics import LOWER_IS_BETTER
+from mlpipe.core.metrics import auc
 from mlpipe.serving import outputs as task_outputs
 from mlpipe.serving.examples import ExampleEncoder, RequestError
 from mlpipe.serving.predict import InputError, csv_chunks, read_header, scored_outputs
@@ -279,18 +280,3 @@ def _label_of(row, label, line: int) -> int:
     return int(denominator > 0 and numerator > rule.threshold * denominator)
 
 
-def auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC by ranks (ties get their average rank); NaN when only one class is present."""
-    positives = int(labels.sum())
-    negatives = len(labels) - positives
-    if positives == 0 or negatives == 0:
-        return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    sorted_scores = scores[order]
-    # Average rank of each run of tied scores (1-based), vectorized.
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    ends = np.r_[starts[1:], len(scores)] - 1
-    ranks = np.empty(len(scores))
-    ranks[order] = np.repeat((starts + ends) / 2 + 1, ends - starts + 1)
-    return float((ranks[labels == 1].sum() - positives * (positives + 1) / 2)
-                 / (positives * negatives))

@@ -66,19 +66,6 @@ def _predict_from_cause(rows):
     return 1 / (1 + np.exp(-4 * cause))
 
 
-def test_auc_is_the_rank_statistic_with_ties_averaged():
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 2, 300)
-    scores = np.round(rng.random(300), 1)  # many ties
-    positives, negatives = scores[labels == 1], scores[labels == 0]
-    pairs = [(p > q) + 0.5 * (p == q) for p in positives for q in negatives]
-    assert auc(labels, scores) == pytest.approx(np.mean(pairs), abs=1e-12)
-    assert auc([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0
-    assert auc([0, 0, 1, 1], [0.4, 0.3, 0.2, 0.1]) == 0.0
-    assert auc([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]) == 0.5
-    assert math.isnan(auc([1, 1, 1], [0.1, 0.2, 0.3]))  # one class: undefined
-
-
 def test_binary_accuracy_thresholds_at_one_half():
     assert binary_accuracy([1, 0, 1, 0], [0.9, 0.1, 0.4, 0.6]) == 0.5
     assert binary_accuracy([0], [0.5]) == 1.0  # 0.5 is not above the threshold

@@ -273,12 +273,6 @@ def test_label_name_never_shadows_a_column():
     assert inference.label_name("y", "1", ["y", "y_is_1"]) == "y_is_1_label"
 
 
-def test_auc_by_ranks_with_ties():
-    assert inference.auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
-    assert inference.auc([0, 1, 0, 1], [1, 1, 1, 1]) == 0.5
-    assert inference.auc([1, 1], [0.2, 0.3]) == 0.5
-
-
 def test_columns_without_a_leak_check_when_a_class_is_too_rare(tmp_path):
     """Five positives: too few to call any column a leak, however well it ranks them."""
     rows = [{"x": i, "copy": "p" if i < 5 else "n", "y": "p" if i < 5 else "n", "z": i % 4}

@@ -5,24 +5,13 @@ numbers shown are TFMA's for that version."""
 import csv
 import json
 
-import numpy as np
 import pytest
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
-from mlpipe.monitoring.evaluate import EvaluationResult, auc, compare_with_push_time
+from mlpipe.monitoring.evaluate import EvaluationResult, compare_with_push_time
 from tests.support.configs import write_config
 
 EXIT_ALARM = 4
-
-
-def test_rank_auc_matches_the_pairwise_definition():
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 2, 300)
-    scores = np.round(rng.random(300) + labels * 0.3, 1)  # many ties
-    pairs = [(s_pos > s_neg) + 0.5 * (s_pos == s_neg)
-             for s_pos in scores[labels == 1] for s_neg in scores[labels == 0]]
-    assert auc(labels, scores) == pytest.approx(np.mean(pairs))
-    assert np.isnan(auc(np.ones(3), np.array([0.1, 0.2, 0.3])))
 
 
 def test_a_drop_beyond_max_regression_since_push_is_a_crossed_threshold():
