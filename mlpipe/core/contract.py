@@ -29,6 +29,12 @@ EXAMPLE_GEN_ID = "CsvExampleGen"
 # ImportSchemaGen, which it replaced, so lineage and the records of existing run homes still
 # find it.
 SCHEMA_GEN_ID = "ImportSchemaGen"
+# The nodes readers look up by id (lineage, `mlpipe runs`, the report, the local runner's
+# summary): TFX's default ids, which the pipeline keeps.
+TRANSFORM_ID = "Transform"
+TRAINER_ID = "Trainer"
+EVALUATOR_ID = "Evaluator"
+PUSHER_ID = "Pusher"
 
 # Schema environments (TFDV): TRAINING has every column, SERVING lacks the label's sources.
 TRAINING = "TRAINING"

@@ -4,6 +4,7 @@ itself)."""
 import datetime
 from typing import List, Optional
 
+from mlpipe.core.contract import EVALUATOR_ID
 from mlpipe.governance.runs import RunSummary, drift_text, short_digest
 
 _LABEL = 17  # width of a lineage line's label
@@ -99,7 +100,7 @@ def run_lineage(traced: dict) -> str:
         verdict = {True: "BLESSED", False: "NOT BLESSED", None: "no decision"}[
             evaluation["blessed"]]
         by_node = evaluation["blessings"]
-        if set(by_node) - {"Evaluator"}:
+        if set(by_node) - {EVALUATOR_ID}:
             verdict += " (" + ", ".join(f"{node}: {'yes' if blessed else 'no'}"
                                         for node, blessed in by_node.items()) + ")"
         add("Blessing", f"{verdict}; {evaluation['blessing'] or '-'}")

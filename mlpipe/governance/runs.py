@@ -17,7 +17,8 @@ from ml_metadata.proto import metadata_store_pb2
 
 from mlpipe.core import lineage, run_record
 from mlpipe.core.artifacts import is_blessed, span_of
-from mlpipe.core.contract import EXAMPLE_GEN_ID, SCHEMA_GEN_ID
+from mlpipe.core.contract import (EVALUATOR_ID, EXAMPLE_GEN_ID, PUSHER_ID, SCHEMA_GEN_ID,
+                                  TRAINER_ID, TRANSFORM_ID)
 from mlpipe.core.run_home import RunHome
 
 # Node ids of the pipeline (mlpipe.pipeline.pipeline: TFX's default ids and `with_id` names).
@@ -26,10 +27,7 @@ SCHEMA_GEN = SCHEMA_GEN_ID
 STATISTICS_GEN = "StatisticsGen"
 GATE = "AnomalyGate"
 DRIFT_GATE = "DriftGate"  # mlpipe.components.drift_gate (data by span)
-TRANSFORM = "Transform"
-TRAINER = "Trainer"
-EVALUATOR = "Evaluator"
-PUSHER = "Pusher"
+TRANSFORM, TRAINER, EVALUATOR, PUSHER = TRANSFORM_ID, TRAINER_ID, EVALUATOR_ID, PUSHER_ID
 
 BLESSED_AND_PUSHED = "blessed and pushed"
 NOT_BLESSED = "not blessed"

@@ -25,6 +25,7 @@ from absl import logging as absl_logging
 
 from mlpipe.config import ProblemConfig
 from mlpipe.core import lineage, run_record
+from mlpipe.core.contract import EVALUATOR_ID, PUSHER_ID, TRANSFORM_ID
 from mlpipe.core.artifacts import is_blessed, span_of
 from mlpipe.core.code_version import trainer_code_version
 from mlpipe.core.run_home import RunHome
@@ -304,7 +305,7 @@ def _read_outcome(result: RunResult, home: RunHome, reporter: ProgressReporter) 
     """Blessing, evaluation and pushed version, read from ML Metadata by execution id."""
     components = reporter.by_name()
     with lineage.open_store(home.metadata_path) as store:
-        evaluator = components.get("Evaluator")
+        evaluator = components.get(EVALUATOR_ID)
         if evaluator and evaluator.execution_id:
             outputs = lineage.outputs_of(store, evaluator.execution_id)
             if "blessing" in outputs:
@@ -313,7 +314,7 @@ def _read_outcome(result: RunResult, home: RunHome, reporter: ProgressReporter) 
                 result.evaluation_uri = outputs["evaluation"].uri
         _read_fairness_gate(result, store, components.get("FairnessGate"))
         _read_spans(result, store, components)
-        pusher = components.get("Pusher")
+        pusher = components.get(PUSHER_ID)
         if pusher and pusher.execution_id:
             result.pushed_version = lineage.pushed_destination(store, pusher.execution_id)
         inferrer = components.get("BulkInferrer")
@@ -342,7 +343,7 @@ def _read_fairness_gate(result: RunResult, store, gate: Optional[ComponentRun]) 
 
 def _read_spans(result: RunResult, store, components) -> None:
     """The spans Transform read (the model's training data) and the DriftGate's verdict."""
-    transform = components.get("Transform")
+    transform = components.get(TRANSFORM_ID)
     if result.span is not None and transform and transform.execution_id:
         result.trained_spans = sorted({span_of(artifact) for artifact in lineage.input_artifacts(
             store, transform.execution_id, TRANSFORM_EXAMPLES_KEY)})

@@ -24,7 +24,8 @@ from mlpipe.components import parquet_executor
 from mlpipe.config import ProblemConfig
 from mlpipe.config.span_pattern import span_kind
 from mlpipe.config.tune import TUNE_CONFIG_KEY
-from mlpipe.core.contract import EXAMPLE_GEN_ID, SCHEMA_GEN_ID, SERVING_SIGNATURE
+from mlpipe.core.contract import (EVALUATOR_ID, EXAMPLE_GEN_ID, PUSHER_ID, SCHEMA_GEN_ID,
+                                  SERVING_SIGNATURE, TRAINER_ID)
 from mlpipe.core.drift import statistics_options
 from mlpipe.pipeline import baseline, span_resolvers
 from mlpipe.pipeline.span_files import input_base_and_pattern
@@ -88,7 +89,7 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
         eval_args=tfx.proto.EvalArgs(splits=["eval"]))
     tuners = _tuner(config, settings, custom_config, **training_inputs)
     # The baseline is a model blessed by the node whose blessing the Pusher reads.
-    blessed_by = fairness_gate.NODE_ID if config.evaluation.fairness else "Evaluator"
+    blessed_by = fairness_gate.NODE_ID if config.evaluation.fairness else EVALUATOR_ID
     warm_start = _warm_start_resolver(config, settings, transform.outputs["transformed_examples"],
                                       blessed_by)
     trainer = _trainer(
@@ -252,7 +253,7 @@ def _trainer(settings: RunnerSettings, custom_config: Dict[str, Any], **inputs):
         }, **inputs)
     if settings.trainer_resources is not None:
         trainer.with_platform_config(_resource_spec(settings.trainer_resources))
-    return trainer.with_id("Trainer")
+    return trainer.with_id(TRAINER_ID)
 
 
 def _resource_spec(resources: StepResources):
@@ -288,7 +289,7 @@ def _pusher(settings: RunnerSettings, **inputs):
             vertex.VERTEX_CONTAINER_IMAGE_URI_KEY: push.serving_image,
             vertex.SERVING_ARGS_KEY: push.serving_args,
         }, **inputs)
-    return pusher.with_id("Pusher")
+    return pusher.with_id(PUSHER_ID)
 
 
 def _baseline_resolver(settings: RunnerSettings, candidate, blessed_by: str) -> tfx.dsl.Resolver:

@@ -23,7 +23,8 @@ import pathlib
 from typing import Dict, List, Optional, Tuple
 
 from mlpipe.config.metrics import LOWER_IS_BETTER, PER_CLASS_METRICS
-from mlpipe.core.contract import EXAMPLE_GEN_ID, PREDICTION_KEY, SCHEMA_GEN_ID
+from mlpipe.core.contract import (EVALUATOR_ID, EXAMPLE_GEN_ID, PREDICTION_KEY, PUSHER_ID,
+                                  SCHEMA_GEN_ID, TRANSFORM_ID)
 from mlpipe.core.thresholds import ThresholdCheck, threshold_checks
 from mlpipe.core import lineage, tfma_results
 from mlpipe.core.artifacts import (ANOMALIES_FILE, STATISTICS_FILE, is_blessed, span_of,
@@ -114,7 +115,7 @@ def load_report(home: RunHome, selector: Optional[str], main_metric: str,
     with lineage.open_store(home.metadata_path) as store:
         run = _select_run(store, home, selector)
         nodes = lineage.executions_by_node(store, run.id)
-        evaluator = nodes.get("Evaluator")
+        evaluator = nodes.get(EVALUATOR_ID)
         if evaluator is None:
             raise ReportError(f"run {run.name} never reached the Evaluator: "
                               f"{_where_it_stopped(nodes)}")
@@ -162,7 +163,7 @@ def _spans(store, nodes) -> dict:
     if example_gen is None or not lineage.reads_spans(example_gen):
         return {}
     examples = lineage.outputs_of(store, example_gen.id).get("examples")
-    transform = nodes.get("Transform")
+    transform = nodes.get(TRANSFORM_ID)
     trained = lineage.input_artifacts(store, transform.id, "examples") if transform else []
     from mlpipe.components import drift_gate  # TFX: only for a run with data by span
     report_uri = _artifact_uri(store, nodes, drift_gate.NODE_ID, drift_gate.REPORT_KEY)
@@ -227,7 +228,7 @@ def _select_run(store, home: RunHome, selector: Optional[str]):
 
 def _run_of_pushed_version(store, runs, version: str):
     for run in reversed(runs):
-        pusher = lineage.executions_by_node(store, run.id).get("Pusher")
+        pusher = lineage.executions_by_node(store, run.id).get(PUSHER_ID)
         if pusher is None:
             continue
         pushed = lineage.outputs_of(store, pusher.id).get("pushed_model")
@@ -253,8 +254,8 @@ def _artifact_uri(store, nodes, node: str, key: str) -> Optional[str]:
 
 
 def _lineage(store, nodes, evaluator_inputs, blessed) -> Dict[str, Optional[str]]:
-    pushed_version = (lineage.pushed_destination(store, nodes["Pusher"].id)
-                      if "Pusher" in nodes else None)
+    pushed_version = (lineage.pushed_destination(store, nodes[PUSHER_ID].id)
+                      if PUSHER_ID in nodes else None)
     baseline = evaluator_inputs.get("baseline_model")
     return {
         "data": _artifact_uri(store, nodes, EXAMPLE_GEN_ID, "examples"),
