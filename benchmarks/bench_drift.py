@@ -182,12 +182,12 @@ def _alarmed(distances: dict, statistic: str, numeric: float, categorical: float
         return {f for f, value in distances["tfdv"].items()
                 if value > (categorical if f in distances["ours"] and
                             distances["ours"][f][0] == drift.L_INFINITY else numeric)}
-    found = set()
-    for feature, (measure, value, floor) in distances["ours"].items():
-        threshold = numeric if measure == drift.PSI else categorical
-        if value > threshold and (value > floor or not chance):
-            found.add(feature)
-    return found
+    # The library's own rule (FeatureDrift.drifted) at the swept thresholds; no chance level
+    # for the sweep's "without the chance bound" rows.
+    return {feature for feature, (measure, value, floor) in distances["ours"].items()
+            if drift.FeatureDrift(feature, measure, value,
+                                  numeric if measure == drift.PSI else categorical,
+                                  floor if chance else 0.0, {}).drifted}
 
 
 def _rates(table: dict, statistic: str, numeric: float, categorical: float,

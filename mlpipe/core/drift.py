@@ -169,7 +169,7 @@ def psi(before: Sequence[float], after: Sequence[float]) -> float:
 
 def chance_level(bins: int, rows: int, baseline_rows: int, measure: str) -> float:
     """The distance two samples of one distribution exceed with probability CHANCE_P_VALUE.
-    PSI: (1/n + 1/m) PSI is close to chi-square with bins-1 degrees of freedom. L-infinity: the
+    PSI: PSI / (1/n + 1/m) is close to chi-square with bins-1 degrees of freedom. L-infinity: the
     largest of `bins` share differences, each a normal with variance p(1-p)(1/n + 1/m) <= that
     of p = 1/2 (Bonferroni over the bins)."""
     from scipy import stats
