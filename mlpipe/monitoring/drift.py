@@ -16,12 +16,13 @@ the model's task.
 import csv
 import dataclasses
 import glob
-from typing import List
+from typing import List, Optional
 
 from mlpipe.config.monitoring import MonitoringConfig
 from mlpipe.core import drift as drift_measure
 from mlpipe.core.drift import FeatureDrift
-from mlpipe.core.schema_io import SERVING, TRAINING
+from mlpipe.core.schema_io import SERVING, TRAINING, environment_features
+from mlpipe.errors import BadInputError
 from mlpipe.monitoring.training_stats import TrainingStatistics
 from mlpipe.serving.request_log import is_meta_column
 
@@ -112,7 +113,7 @@ def monitor(data_pattern: str, schema, training: TrainingStatistics, settings: M
     environment = TRAINING if label_columns and set(label_columns) <= set(header) else SERVING
     options = drift_measure.statistics_options(schema=schema, infer_type_from_schema=True,
                                                feature_allowlist=columns)
-    new_statistics = tfdv.generate_statistics_from_csv(data_pattern, stats_options=options)
+    new_statistics = _csv_statistics(data_pattern, options, schema)
     training_statistics = tfdv.load_stats_binary(str(training.path))
     wanted = settings.features if settings.features is not None else model_features
     drift = drift_measure.compare(training_statistics, new_statistics, wanted,
@@ -125,6 +126,33 @@ def monitor(data_pattern: str, schema, training: TrainingStatistics, settings: M
         rows=new_statistics.datasets[0].num_examples if new_statistics.datasets else 0,
         training_statistics=str(training.path), found_by=training.found_by,
         drift=drift, anomalies=anomalies, min_rows=settings.min_rows)
+
+
+def _csv_statistics(data_pattern: str, options, schema):
+    """TFDV's statistics of the CSV file(s); a cell the schema's type cannot hold is a
+    BadInputError naming file, line and column (TFDV's own error names neither)."""
+    import tensorflow_data_validation as tfdv
+    try:
+        return tfdv.generate_statistics_from_csv(data_pattern, stats_options=options)
+    except ValueError as error:
+        raise BadInputError(_first_bad_cell(data_pattern, schema)
+                            or f"{data_pattern}: {error}") from error
+
+
+def _first_bad_cell(data_pattern: str, schema) -> Optional[str]:
+    """Where the first cell the schema's SERVING types refuse is, found with the request check
+    that `mlpipe predict` uses (read again only on this error path); None when no feature cell
+    is at fault."""
+    from mlpipe.serving.examples import ExampleEncoder
+    from mlpipe.serving.predict import InputError, csv_chunks
+    encoder = ExampleEncoder(environment_features(schema, SERVING))
+    for path in sorted(glob.glob(data_pattern)):
+        try:
+            for _ in csv_chunks(path, encoder, batch_size=4096):
+                pass
+        except InputError as error:
+            return str(error)
+    return None
 
 
 def _schema_anomalies(result) -> List[SchemaAnomaly]:

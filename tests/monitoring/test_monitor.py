@@ -148,3 +148,20 @@ def test_missing_input_is_a_clear_error(workspace, capsys):
     code, _ = _monitor(workspace, "--input", str(workspace["folder"] / "none.csv"))
     assert code == 2
     assert "no file matches" in capsys.readouterr().err
+
+
+def test_a_cell_the_schema_type_cannot_hold_names_file_line_and_column(workspace, capsys):
+    """TFDV's CSV reader fails with "could not convert string to float" and nothing else; the
+    monitor names where (exit 2, no report)."""
+    bad = workspace["folder"] / "bad-cell.csv"
+    with open(workspace["csv"], newline="") as source, open(bad, "w", newline="") as sink:
+        reader = csv.DictReader(source)
+        writer = csv.DictWriter(sink, reader.fieldnames)
+        writer.writeheader()
+        for i, row in enumerate(reader):
+            if i == 4:
+                row["fare"] = "twelve"
+            writer.writerow(row)
+    code, report = _monitor(workspace, "--input", str(bad))
+    assert code == 2 and report is None
+    assert f"{bad}, line 6: column 'fare' expects a number" in capsys.readouterr().err
