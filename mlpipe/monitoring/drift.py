@@ -69,14 +69,15 @@ class MonitorReport:
         }
 
     def summary(self) -> str:
+        width = max([24, *(len(d.feature) for d in self.drift)])
         lines = [f"Data:      {self.data} ({self.rows:,} rows, {self.environment} environment)",
                  f"Baseline:  {self.training_statistics}",
                  f"           ({self.found_by})", "",
-                 f"  {'feature':<24} {'measure':<11} {'value':>8} {'threshold':>10} "
+                 f"  {'feature':<{width}} {'measure':<11} {'value':>8} {'threshold':>10} "
                  f"{'chance':>8}"]
         for d in self.drift:
             flag = "  DRIFT" if d.drifted and self.drift_judged else ""
-            lines.append(f"  {d.feature:<24} {d.measure:<11} {d.value:>8.4f} "
+            lines.append(f"  {d.feature:<{width}} {d.measure:<11} {d.value:>8.4f} "
                          f"{d.threshold:>10.4f} {d.chance:>8.4f}{flag}")
             if d.drifted and self.drift_judged:
                 lines.append(f"      moved: {drift_measure.describe(d.measure, d.moved)}")
