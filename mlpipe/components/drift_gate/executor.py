@@ -20,57 +20,31 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
+from mlpipe.components.drift_gate.spec import (ACCEPT_KEY, ACCEPTED_PROPERTY, BASELINE_KEY,
+                                               DRIFTED_PROPERTY, EXAMPLES_KEY, NO_SPAN,
+                                               PIPELINE_PROPERTY, PREVIOUS_SPAN_PROPERTY,
+                                               REPORT_FILE, REPORT_KEY, SPAN_PROPERTY, SPEC_KEY,
+                                               STATISTICS_KEY, ComparedDrift)
 from mlpipe.core import drift
 from mlpipe.core.artifacts import STATISTICS_FILE, span_of, split_uri
-
-# Input, output and exec property keys (the component's spec uses the same names).
-STATISTICS_KEY = "statistics"    # this run's ExampleStatistics
-EXAMPLES_KEY = "examples"        # this run's Examples (the span is recorded there)
-BASELINE_KEY = "baseline"        # optional: DriftReport(s) to compare with
-REPORT_KEY = "report"            # this span's DriftReport
-SPEC_KEY = "drift_spec"          # JSON of the drift_gate section (component.spec_json)
-ACCEPT_KEY = "accept_drift"      # 1 lets a crossing through for this run
-COMPARED_SPLIT = "train"
-REPORT_FILE = "drift.json"
-NO_SPAN = -1  # previous_span of a report that had nothing to compare with
-# The DriftReport's custom properties (what `mlpipe runs`, `lineage` and `report` read).
-SPAN_PROPERTY = "span"
-PREVIOUS_SPAN_PROPERTY = "previous_span"
-DRIFTED_PROPERTY = "drifted_features"      # "payment_type, trip_miles" ('' when none)
-ACCEPTED_PROPERTY = "accepted_drift"       # 1: a crossing was let through by accept_drift
-PIPELINE_PROPERTY = "pipeline"
-
 
 class DataDriftError(RuntimeError):
     """The span moved too far from the previous one; the message names each feature."""
 
 
-def parse_spec(spec_json: str) -> Dict[str, Any]:
-    """The gate's exec property (see component.spec_json), checked."""
-    spec = json.loads(spec_json)
-    if not spec.get("features"):
-        raise ValueError(f"a drift spec needs the features to compare, got {spec_json}")
-    for name, value in [("categorical_threshold", spec.get("categorical_threshold")),
-                        ("numeric_psi", spec.get("numeric_psi")),
-                        *spec.get("feature_thresholds", {}).items()]:
-        if not isinstance(value, (int, float)) or not 0 < value <= 10:
-            raise ValueError(f"drift threshold {name}: must be in (0, 10], got {value!r}")
-    return spec
-
-
 def measure(current: statistics_pb2.DatasetFeatureStatisticsList,
             previous: statistics_pb2.DatasetFeatureStatisticsList,
-            spec: Dict[str, Any]) -> List[Dict[str, Any]]:
+            spec: ComparedDrift) -> List[Dict[str, Any]]:
     """One entry per compared feature present in both spans: feature, measure, value,
     threshold, chance, moved, drifted; drifted first, then the largest distance relative to
     its threshold."""
     return [d.to_json() for d in drift.compare(
-        previous, current, spec["features"], spec["numeric_psi"],
-        spec["categorical_threshold"], spec.get("feature_thresholds", {}))]
+        previous, current, spec.features, spec.numeric_psi, spec.categorical_threshold,
+        spec.feature_thresholds)]
 
 
 def judge(span: int, previous_span: Optional[int], distances: Sequence[Dict[str, Any]],
-          features: Sequence[str], accept: bool) -> Dict[str, Any]:
+          spec: ComparedDrift, accept: bool) -> Dict[str, Any]:
     """What `drift.json` says: the spans compared, every distance, the features that crossed,
     whether the gate let them through (passed) and why."""
     drifted = [d["feature"] for d in distances if d["drifted"]]
@@ -78,9 +52,10 @@ def judge(span: int, previous_span: Optional[int], distances: Sequence[Dict[str,
     return {
         "span": span,
         "previous_span": previous_span,
-        "split": COMPARED_SPLIT,
+        "split": spec.split,
         "distances": list(distances),
-        "not_measured": sorted(set(features) - measured) if previous_span is not None else [],
+        "not_measured": (sorted(set(spec.features) - measured) if previous_span is not None
+                         else []),
         "drifted": drifted,
         "accepted": bool(drifted) and accept,
         "passed": not drifted or accept,
@@ -124,24 +99,24 @@ class Executor(base_executor.BaseExecutor):
 
     def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
            exec_properties: Dict[str, Any]) -> None:
-        spec = parse_spec(exec_properties[SPEC_KEY])
+        spec = ComparedDrift.model_validate_json(exec_properties[SPEC_KEY])
         accept = bool(exec_properties.get(ACCEPT_KEY, 0))
         span = span_of(artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY]))
         statistics_uri = artifact_utils.get_single_uri(input_dict[STATISTICS_KEY])
-        current_file = os.path.join(split_uri(statistics_uri, COMPARED_SPLIT), STATISTICS_FILE)
-        baseline = pick_baseline(input_dict.get(BASELINE_KEY, []), span, spec["pipeline"])
+        current_file = os.path.join(split_uri(statistics_uri, spec.split), STATISTICS_FILE)
+        baseline = pick_baseline(input_dict.get(BASELINE_KEY, []), span, spec.pipeline)
         if baseline is None:
-            result = judge(span, None, [], spec["features"], accept)
+            result = judge(span, None, [], spec, accept)
         else:
             distances = measure(_load(current_file),
                                 _load(os.path.join(baseline.uri, STATISTICS_FILE)), spec)
             result = judge(span, baseline.get_int_custom_property(SPAN_PROPERTY), distances,
-                           spec["features"], accept)
+                           spec, accept)
         logging.info("DriftGate: %s", summary(result))
         if not result["passed"]:
             raise DataDriftError(stop_message(result))
         _write_report(artifact_utils.get_single_instance(output_dict[REPORT_KEY]), result,
-                      current_file, spec["pipeline"])
+                      current_file, spec.pipeline)
 
 
 def pick_baseline(reports: Sequence[Any], span: int, pipeline: str):

@@ -13,9 +13,10 @@ import tensorflow_data_validation as tfdv
 from tfx.types import channel_utils, standard_artifacts
 
 from mlpipe.components import drift_gate
-from mlpipe.components.drift_gate import executor as gate
-from mlpipe.components.drift_gate.component import (DriftGate, DriftReportArtifact,
-                                                    spec_json)
+from mlpipe.components.drift_gate import executor
+from mlpipe.components.drift_gate import spec as gate
+from mlpipe.components.drift_gate.component import DriftGate
+from mlpipe.components.drift_gate.spec import DriftReportArtifact, spec_json
 from mlpipe.config import DriftGateConfig
 from mlpipe.core import drift
 from mlpipe.core.artifacts import STATISTICS_FILE
@@ -72,7 +73,7 @@ def run_gate(tmp_path, span_inputs, spec):
         report = DriftReportArtifact()
         report.uri = str(tmp_path / f"report-{span}-{len(list(tmp_path.iterdir()))}")
         report.id = len(list(tmp_path.iterdir()))
-        gate.Executor().Do(
+        executor.Executor().Do(
             {gate.STATISTICS_KEY: [statistics], gate.EXAMPLES_KEY: [examples],
              gate.BASELINE_KEY: list(baseline)},
             {gate.REPORT_KEY: [report]},
@@ -173,13 +174,14 @@ def test_a_features_own_threshold_replaces_the_default(run_gate, by_time, taxi_c
 
 
 @pytest.mark.parametrize("change, words", [
-    ({"features": []}, "needs the features"),
+    ({"features": []}, "features"),
     ({"numeric_psi": 0}, "numeric_psi"),
     ({"feature_thresholds": {"fare": 20}}, "fare"),
 ])
 def test_a_bad_spec_fails_when_the_graph_is_built(spec, change, words):
     with pytest.raises(ValueError, match=words):
-        gate.parse_spec(json.dumps({**json.loads(spec), **change}))
+        DriftGate(statistics=None, examples=None, baseline=None,
+                  drift_spec=json.dumps({**json.loads(spec), **change}))
 
 
 def test_spec_is_stable_json_of_the_section(taxi_config):
@@ -200,7 +202,7 @@ def test_component_wires_statistics_examples_and_baseline(spec):
     assert set(component.inputs) == {"statistics", "examples", "baseline"}
     assert set(component.outputs) == {"report"}
     assert component.exec_properties["accept_drift"] == 1
-    assert component.executor_spec.executor_class is gate.Executor
+    assert component.executor_spec.executor_class is executor.Executor
 
 
 def test_governance_reads_the_property_names_the_gate_writes():
