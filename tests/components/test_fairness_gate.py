@@ -14,11 +14,16 @@ from tfx.types import standard_artifacts
 
 from mlpipe.components import fairness_gate
 from mlpipe.components.fairness_gate import executor
-from mlpipe.components.fairness_gate.component import FairnessChecksArtifact
+from mlpipe.components.fairness_gate.spec import FairnessChecksArtifact, JudgedFairness
 from mlpipe.config import EvaluationConfig, load_config
 
-SPEC = {"features": ["group"], "min_slice_size": 50,
-        "metrics": {"fpr": {"max": 0.3, "max_gap": 0.1}}}
+SPEC = JudgedFairness(features=["group"], min_slice_size=50,
+                      metrics={"fpr": {"max": 0.3, "max_gap": 0.1}})
+
+
+def _spec(**changes):
+    """SPEC with some fields replaced (and checked, as the executor reads it)."""
+    return JudgedFairness.model_validate({**SPEC.model_dump(), **changes})
 
 
 def _slices(overall_fpr=0.10, **groups):
@@ -71,7 +76,7 @@ def test_a_gap_to_the_overall_value_is_refused_either_way():
 
 
 def test_min_bound():
-    spec = {**SPEC, "metrics": {"tpr": {"min": 0.6}}}
+    spec = _spec(metrics={"tpr": {"min": 0.6}})
     slices = {(): {"example_count": 900.0, "tpr": 0.8},
               (("group", "a"),): {"example_count": 500.0, "tpr": 0.9},
               (("group", "b"),): {"example_count": 400.0, "tpr": 0.55}}
@@ -114,8 +119,8 @@ def test_an_undefined_overall_rate_leaves_the_absolute_bounds():
 
 
 def test_several_features_and_metrics():
-    spec = {"features": ["group", "hour"], "min_slice_size": 10,
-            "metrics": {"fpr": {"max_gap": 0.1}, "fnr": {"max": 0.5}}}
+    spec = JudgedFairness(features=["group", "hour"], min_slice_size=10,
+                          metrics={"fpr": {"max_gap": 0.1}, "fnr": {"max": 0.5}})
     slices = {(): {"example_count": 100.0, "fpr": 0.1, "fnr": 0.2},
               (("group", "a"),): {"example_count": 60.0, "fpr": 0.1, "fnr": 0.2},
               (("hour", 7),): {"example_count": 30.0, "fpr": 0.3, "fnr": 0.6},
@@ -138,7 +143,7 @@ def test_a_metric_tfma_did_not_compute_fails_the_gate():
 
 
 def test_a_feature_without_any_slice_fails():
-    result = executor.judge(_slices(a=(0.1, 600)), {**SPEC, "features": ["group", "region"]})
+    result = executor.judge(_slices(a=(0.1, 600)), _spec(features=["group", "region"]))
     assert not result["passed"] and result["missing_features"] == ["region"]
     assert result["failures"] == ["region: no slice of this feature in the evaluation"]
 
@@ -146,16 +151,16 @@ def test_a_feature_without_any_slice_fails():
 def test_spec_json_from_the_config_resolves_min_slice_size():
     evaluation = EvaluationConfig(kpi={}, min_slice_size=70, fairness={
         "features": ["group"], "metrics": {"fpr": {"max": 0.3}, "fnr": {"max_gap": 0.2}}})
-    spec = executor.parse_spec(fairness_gate.spec_json(evaluation))
-    assert spec == {"features": ["group"], "min_slice_size": 70,
+    spec = JudgedFairness.model_validate_json(fairness_gate.spec_json(evaluation))
+    assert spec.model_dump(exclude_none=True) == {"features": ["group"], "min_slice_size": 70,
                     "metrics": {"fnr": {"max_gap": 0.2}, "fpr": {"max": 0.3}}}
 
 
 @pytest.mark.parametrize("spec, words", [
-    ({"features": [], "metrics": {"fpr": {"max": 1}}, "min_slice_size": 1}, "needs features"),
+    ({"features": [], "metrics": {"fpr": {"max": 1}}, "min_slice_size": 1}, "features"),
     ({"features": ["g"], "metrics": {"auc": {"max": 1}}, "min_slice_size": 1}, "unknown rate"),
-    ({"features": ["g"], "metrics": {"fpr": {}}, "min_slice_size": 1}, "give max"),
-    ({"features": ["g"], "metrics": {"fpr": {"max": 1}}, "min_slice_size": 0}, "at least 1"),
+    ({"features": ["g"], "metrics": {"fpr": {}}, "min_slice_size": 1}, "give 'max'"),
+    ({"features": ["g"], "metrics": {"fpr": {"max": 1}}, "min_slice_size": 0}, "min_slice_size"),
 ])
 def test_a_bad_spec_fails_when_the_graph_is_built(spec, words):
     with pytest.raises(ValueError, match=words):
@@ -187,7 +192,7 @@ def _run_executor(tmp_path, monkeypatch, slices, evaluator_blessed=True):
         {"evaluation": [_artifact(standard_artifacts.ModelEvaluation, tmp_path / "evaluation")],
          "model_blessing": [evaluator_blessing]},
         {"fairness": [checks], "blessing": [blessing]},
-        {"fairness_spec": json.dumps(SPEC)})
+        {"fairness_spec": SPEC.model_dump_json()})
     return fairness_gate.read_fairness(checks.uri), blessing
 
 

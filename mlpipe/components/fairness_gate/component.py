@@ -1,4 +1,4 @@
-"""The FairnessGate component: spec, output artifact type and component class.
+"""The FairnessGate component class (its keys, spec and types: `spec`).
 
 It sits between the Evaluator and the Pusher. It reads the Evaluator's `evaluation` (the rate
 metrics TFMA computed on every slice of the sensitive features) and its `blessing`, judges every
@@ -12,44 +12,13 @@ and its `options.min_slice_size` replaces a small slice's metrics with an error,
 metrics validator then counts as a failed threshold ("Metric not found.") on that slice.
 """
 
-import json
-
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
-from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from mlpipe.components.fairness_gate import executor
-from mlpipe.config import EvaluationConfig
-
-NODE_ID = "FairnessGate"             # the node's id in the pipeline, where readers find it
-EVALUATION_KEY = "evaluation"        # input: the Evaluator's ModelEvaluation
-MODEL_BLESSING_KEY = "model_blessing"  # input: the Evaluator's ModelBlessing
-FAIRNESS_KEY = "fairness"            # output: fairness.json
-BLESSING_KEY = "blessing"            # output: the blessing the Pusher reads
-SPEC_KEY = "fairness_spec"           # exec property: JSON of the fairness section (see spec_json)
-
-
-class FairnessChecksArtifact(types.Artifact):
-    """Every slice of the sensitive features with its rate metrics, bounds and margins
-    (`fairness.json`).
-
-    Kubeflow / Vertex need a custom type name of the form `<namespace>.<Title>`."""
-    TYPE_NAME = "mlpipe.FairnessChecks"
-
-
-class FairnessGateSpec(ComponentSpec):
-    PARAMETERS = {
-        SPEC_KEY: ExecutionParameter(type=str),
-    }
-    INPUTS = {
-        EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
-        MODEL_BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
-    }
-    OUTPUTS = {
-        FAIRNESS_KEY: ChannelParameter(type=FairnessChecksArtifact),
-        BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
-    }
+from mlpipe.components.fairness_gate.spec import (FairnessChecksArtifact, FairnessGateSpec,
+                                                  JudgedFairness)
 
 
 class FairnessGate(base_component.BaseComponent):
@@ -58,22 +27,8 @@ class FairnessGate(base_component.BaseComponent):
 
     def __init__(self, evaluation: types.BaseChannel, model_blessing: types.BaseChannel,
                  fairness_spec: str):
-        executor.parse_spec(fairness_spec)  # a bad spec fails when the graph is built
+        JudgedFairness.model_validate_json(fairness_spec)  # a bad spec fails when built
         super().__init__(spec=FairnessGateSpec(
             evaluation=evaluation, model_blessing=model_blessing, fairness_spec=fairness_spec,
             fairness=types.Channel(type=FairnessChecksArtifact),
             blessing=types.Channel(type=standard_artifacts.ModelBlessing)))
-
-
-def spec_json(evaluation: EvaluationConfig) -> str:
-    """The gate's exec property: the fairness section with `min_slice_size` resolved, as stable
-    JSON (sorted keys), so an unchanged section keeps the gate's cache key."""
-    fairness = evaluation.fairness
-    if fairness is None:
-        raise ValueError("the config has no evaluation.fairness section")
-    return json.dumps({
-        "features": list(fairness.features),
-        "metrics": {name: bound.model_dump(exclude_none=True)
-                    for name, bound in sorted(fairness.metrics.items())},
-        "min_slice_size": evaluation.fairness_min_slice_size,
-    }, sort_keys=True)

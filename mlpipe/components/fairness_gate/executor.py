@@ -18,11 +18,13 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from mlpipe.config.metrics import RATE_METRIC_NAMES
+from mlpipe.components.fairness_gate.spec import (BLESSING_KEY, EVALUATION_KEY,
+                                                  EVALUATOR_BLESSED_PROPERTY, FAIRNESS_FILE,
+                                                  FAIRNESS_KEY, FAIRNESS_PASSED_PROPERTY,
+                                                  MODEL_BLESSING_KEY, SPEC_KEY, JudgedFairness)
 from mlpipe.core import strict_json
 from mlpipe.core.lineage import metric_values
 
-FAIRNESS_FILE = "fairness.json"
 EVAL_CONFIG_FILE = "eval_config.json"  # TFMA's copy of the EvalConfig in its output folder
 EXAMPLE_COUNT = "example_count"
 # The ModelBlessing's meaning, as TFX's Evaluator writes it and TFX's Pusher and
@@ -32,35 +34,15 @@ BLESSED_FILE, NOT_BLESSED_FILE = "BLESSED", "NOT_BLESSED"
 # What the Evaluator records about the models it compared; copied onto the gate's blessing.
 COPIED_INT_PROPERTIES = ("current_model_id", "baseline_model_id")
 COPIED_STRING_PROPERTIES = ("current_model", "baseline_model", "component_id")
-EVALUATOR_BLESSED_PROPERTY = "evaluator_blessed"
-FAIRNESS_PASSED_PROPERTY = "fairness_passed"
 
 SliceKey = Tuple[Tuple[str, Any], ...]
 
 
-def parse_spec(spec_json: str) -> Dict[str, Any]:
-    """The gate's exec property (see component.spec_json), checked."""
-    spec = json.loads(spec_json)
-    features, metrics = spec.get("features"), spec.get("metrics")
-    if not features or not metrics:
-        raise ValueError(f"a fairness spec needs features and metrics, got {spec_json}")
-    unknown = sorted(set(metrics) - RATE_METRIC_NAMES)
-    if unknown:
-        raise ValueError(f"unknown rate metric(s) {unknown}; known: {sorted(RATE_METRIC_NAMES)}")
-    for name, bound in metrics.items():
-        if not set(bound) & {"max", "min", "max_gap"} or set(bound) - {"max", "min", "max_gap"}:
-            raise ValueError(f"metric {name}: give max, min and/or max_gap, got {bound}")
-    if int(spec.get("min_slice_size", 0)) < 1:
-        raise ValueError(f"min_slice_size must be at least 1, got {spec.get('min_slice_size')}")
-    return spec
-
-
-def judge(slices: Mapping[SliceKey, Mapping[str, float]], spec: Mapping[str, Any]
+def judge(slices: Mapping[SliceKey, Mapping[str, float]], spec: JudgedFairness
           ) -> Dict[str, Any]:
     """Every slice of every sensitive feature, judged or not, and whether all judged ones pass.
 
     slices: slice key (TFMA's: () overall, (("group", "b"),) one feature) -> metric -> value.
-    spec: features, metrics (name -> max / min / max_gap), min_slice_size.
     Raises ValueError when a bounded metric is absent from the overall slice (TFMA did not
     compute it): the gate fails rather than pass a model it could not judge.
 
@@ -72,8 +54,9 @@ def judge(slices: Mapping[SliceKey, Mapping[str, float]], spec: Mapping[str, Any
     `bound` (the bounds as text), `margin` (the smallest distance inside (+) or outside (-) any
     bound), `judged`, `reason` (why not judged), `passed` (None when not judged), `violations`.
     """
-    min_size = int(spec["min_slice_size"])
-    bounds: Dict[str, Dict[str, float]] = dict(sorted(spec["metrics"].items()))
+    min_size = spec.min_slice_size
+    bounds = {name: bound.model_dump(exclude_none=True)
+              for name, bound in sorted(spec.metrics.items())}
     overall_metrics = slices.get((), {})
     absent = [name for name in bounds if name not in overall_metrics]
     if absent:  # NaN means undefined; absent means never computed (or not read): not a pass
@@ -84,7 +67,7 @@ def judge(slices: Mapping[SliceKey, Mapping[str, float]], spec: Mapping[str, Any
     rows: List[Dict[str, Any]] = []
     failures: List[str] = []
     missing = []
-    for feature in spec["features"]:
+    for feature in spec.features:
         feature_slices = [(key[0][1], metrics) for key, metrics in slices.items()
                           if len(key) == 1 and key[0][0] == feature]
         if not feature_slices:
@@ -101,7 +84,7 @@ def judge(slices: Mapping[SliceKey, Mapping[str, float]], spec: Mapping[str, Any
     judged = {(row["feature"], row["slice"]) for row in rows if row["judged"]}
     shown = {(row["feature"], row["slice"]) for row in rows}
     return {"passed": not failures, "failures": failures, "min_slice_size": min_size,
-            "features": list(spec["features"]), "bounds": bounds, "overall": overall,
+            "features": list(spec.features), "bounds": bounds, "overall": overall,
             "judged_slices": len(judged), "unjudged_slices": len(shown - judged),
             "missing_features": missing, "rows": rows}
 
@@ -211,9 +194,9 @@ class Executor(base_executor.BaseExecutor):
 
     def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
            exec_properties: Dict[str, Any]) -> None:
-        spec = parse_spec(exec_properties["fairness_spec"])
-        evaluation = artifact_utils.get_single_instance(input_dict["evaluation"])
-        evaluator_blessing = artifact_utils.get_single_instance(input_dict["model_blessing"])
+        spec = JudgedFairness.model_validate_json(exec_properties[SPEC_KEY])
+        evaluation = artifact_utils.get_single_instance(input_dict[EVALUATION_KEY])
+        evaluator_blessing = artifact_utils.get_single_instance(input_dict[MODEL_BLESSING_KEY])
         evaluator_blessed = evaluator_blessing.get_int_custom_property(BLESSED_PROPERTY) == 1
 
         result = judge(load_slices(evaluation.uri), spec)
@@ -221,13 +204,13 @@ class Executor(base_executor.BaseExecutor):
         result.update(evaluator_blessed=evaluator_blessed, blessed=blessed,
                       evaluation=evaluation.uri)
 
-        checks = artifact_utils.get_single_instance(output_dict["fairness"])
+        checks = artifact_utils.get_single_instance(output_dict[FAIRNESS_KEY])
         # Output folders exist beforehand only where the orchestrator made them (TFX's local
         # launcher does, a KFP v2 launcher on a mounted bucket does not).
         fileio.makedirs(checks.uri)
         with fileio.open(os.path.join(checks.uri, FAIRNESS_FILE), "w") as sink:
             sink.write(to_json(result))
-        write_blessing(artifact_utils.get_single_instance(output_dict["blessing"]),
+        write_blessing(artifact_utils.get_single_instance(output_dict[BLESSING_KEY]),
                        evaluator_blessing, blessed, result["passed"])
         log = logging.info if result["passed"] else logging.warning
         log("FairnessGate: %s judged slice(s), %s too small or undefined; %s",
