@@ -10,7 +10,8 @@ import tensorflow_data_validation as tfdv
 from tfx.types import artifact_utils, standard_artifacts
 
 from mlpipe.components.anomaly_gate import DataAnomaliesError
-from mlpipe.components.anomaly_gate.component import ANOMALIES_KEY, SCHEMA_KEY, AnomalyGate
+from mlpipe.components.anomaly_gate.component import AnomalyGate
+from mlpipe.components.anomaly_gate.spec import ANOMALIES_KEY, SCHEMA_KEY
 from mlpipe.components.anomaly_gate.executor import ANOMALIES_FILE, SCHEMA_FILE, Executor
 
 PAYMENT_DOMAIN = ["Cash", "Credit Card", "Dispute", "No Charge", "Pcard", "Prcard", "Unknown"]

@@ -18,7 +18,7 @@ from mlpipe.components.attributions import (ATTRIBUTIONS_FILE, ATTRIBUTIONS_KEY,
                                             FeatureAttributions, FeatureAttributionsArtifact,
                                             attribution_metric, permutation_importance,
                                             read_attributions)
-from mlpipe.components.attributions import component as spec
+from mlpipe.components.attributions import spec
 from mlpipe.components.attributions.executor import (Executor, FeatureShuffler, auc,
                                                      binary_accuracy, to_json)
 from mlpipe.core.contract import OUTPUT_KEY, SERVING_SIGNATURE, TRANSFORM_SIGNATURE

@@ -16,7 +16,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from mlpipe.components.attributions import (ATTRIBUTIONS_KEY, NODE_ID, FeatureAttributions,
                                             FeatureAttributionsArtifact, attribution_metric,
                                             permutation_importance, read_attributions)
-from mlpipe.components.attributions import component as spec
+from mlpipe.components.attributions import spec
 from mlpipe.components.attributions.executor import Executor, accuracy, rmse, task_of_metric
 from mlpipe.core.contract import (CLASSES_KEY, SCORES_KEY, SERVING_SIGNATURE,
                                   TRANSFORM_SIGNATURE, VALUE_KEY)

@@ -12,7 +12,7 @@ from tfx.components.schema_gen.import_schema_gen import executor as import_schem
 from tfx.types import standard_artifacts
 
 from mlpipe.components.embedded_schema import NODE_ID, EmbeddedSchemaGen
-from mlpipe.components.embedded_schema.component import SCHEMA_KEY, SCHEMA_TEXT_KEY
+from mlpipe.components.embedded_schema.spec import SCHEMA_KEY, SCHEMA_TEXT_KEY
 from mlpipe.components.embedded_schema.executor import SCHEMA_FILE, Executor
 from mlpipe.core.schema_io import schema_text
 

@@ -1,4 +1,4 @@
-"""The AnomalyGate component: spec and component class.
+"""The AnomalyGate component class (its keys and spec: `spec`).
 
 ExampleValidator records anomalies but never fails; the gate turns them into a failed execution,
 so nothing that depends on the gate (Transform, Trainer, ...) runs on data that breaks the schema,
@@ -7,22 +7,9 @@ under every orchestrator alike.
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
-from tfx.types import standard_artifacts
-from tfx.types.component_spec import ChannelParameter, ComponentSpec
 
 from mlpipe.components.anomaly_gate import executor
-
-ANOMALIES_KEY = "anomalies"
-SCHEMA_KEY = "schema"
-
-
-class AnomalyGateSpec(ComponentSpec):
-    PARAMETERS = {}
-    INPUTS = {
-        ANOMALIES_KEY: ChannelParameter(type=standard_artifacts.ExampleAnomalies),
-        SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema),
-    }
-    OUTPUTS = {}
+from mlpipe.components.anomaly_gate.spec import AnomalyGateSpec
 
 
 class AnomalyGate(base_component.BaseComponent):

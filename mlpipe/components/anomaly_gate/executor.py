@@ -8,9 +8,9 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
+from mlpipe.components.anomaly_gate.spec import ANOMALIES_KEY, SCHEMA_KEY
 from mlpipe.core.artifacts import ANOMALIES_FILE, SCHEMA_FILE, split_uri
 from mlpipe.core.schema_io import load_schema
-
 
 
 class DataAnomaliesError(RuntimeError):
@@ -21,9 +21,9 @@ class Executor(base_executor.BaseExecutor):
 
     def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
            exec_properties: Dict[str, Any]) -> None:
-        anomalies_artifact = artifact_utils.get_single_instance(input_dict["anomalies"])
+        anomalies_artifact = artifact_utils.get_single_instance(input_dict[ANOMALIES_KEY])
         schema = load_schema(
-            os.path.join(artifact_utils.get_single_uri(input_dict["schema"]), SCHEMA_FILE))
+            os.path.join(artifact_utils.get_single_uri(input_dict[SCHEMA_KEY]), SCHEMA_FILE))
         found_in_splits: Dict[str, List[str]] = {}
         for split in artifact_utils.decode_split_names(anomalies_artifact.split_names):
             anomalies = read_anomalies(os.path.join(split_uri(anomalies_artifact.uri, split),

@@ -30,12 +30,13 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from mlpipe.core import strict_json
+from mlpipe.components.attributions import spec
+from mlpipe.components.attributions.spec import ATTRIBUTIONS_FILE
 from mlpipe.config.metrics import LOWER_IS_BETTER, TASKS
+from mlpipe.core import strict_json
 from mlpipe.core.contract import PREDICTION_KEY, SERVING_SIGNATURE, TRANSFORM_SIGNATURE
 from mlpipe.core.metrics import accuracy, auc, binary_accuracy, rmse
 
-ATTRIBUTIONS_FILE = "attributions.json"
 MODEL_BATCH = 2048   # rows per call of a model signature
 READ_BATCH = 1024    # serialized records per read from the TFRecord files
 _GZIP_FORMAT = "tfrecords_gzip"
@@ -330,7 +331,6 @@ class Executor(base_executor.BaseExecutor):
 
     def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
            exec_properties: Dict[str, Any]) -> None:
-        from mlpipe.components.attributions import component as spec
         examples = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY])
         model = artifact_utils.get_single_instance(input_dict[spec.MODEL_KEY])
         output = artifact_utils.get_single_instance(output_dict[spec.ATTRIBUTIONS_KEY])

@@ -1,4 +1,4 @@
-"""The EmbeddedSchemaGen component: spec and component class.
+"""The EmbeddedSchemaGen component class (its keys and spec: `spec`).
 
 TFX's ImportSchemaGen copies a schema file by path, so the file must exist where the step runs:
 on the laptop for a local run, inside the pipeline image or on GCS for Kubeflow / Vertex AI. This
@@ -7,27 +7,16 @@ curated schema itself, whichever problem it is, and every runner writes the same
 (`schema.pbtxt`, the bytes ImportSchemaGen would copy). Its cache key is the text: an edited
 schema re-runs it and what reads it; an unchanged one stays cached.
 
-It keeps ImportSchemaGen's node id (`NODE_ID`): lineage, `mlpipe runs`, the report and the
+It keeps ImportSchemaGen's node id (`spec.NODE_ID`): lineage, `mlpipe runs`, the report and the
 governance records find the run's schema by it.
 """
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
-from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from mlpipe.components.embedded_schema import executor
-from mlpipe.core.contract import SCHEMA_GEN_ID
-
-NODE_ID = SCHEMA_GEN_ID
-SCHEMA_TEXT_KEY = executor.SCHEMA_TEXT_KEY
-SCHEMA_KEY = executor.SCHEMA_KEY
-
-
-class EmbeddedSchemaGenSpec(ComponentSpec):
-    PARAMETERS = {SCHEMA_TEXT_KEY: ExecutionParameter(type=str)}
-    INPUTS = {}
-    OUTPUTS = {SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema)}
+from mlpipe.components.embedded_schema.spec import EmbeddedSchemaGenSpec
 
 
 class EmbeddedSchemaGen(base_component.BaseComponent):

@@ -12,10 +12,8 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
+from mlpipe.components.embedded_schema.spec import SCHEMA_KEY, SCHEMA_TEXT_KEY
 from mlpipe.core.artifacts import SCHEMA_FILE
-
-SCHEMA_TEXT_KEY = "schema_text"
-SCHEMA_KEY = "schema"
 
 
 class Executor(base_executor.BaseExecutor):
