@@ -19,7 +19,8 @@ from mlpipe.components.csv_example_gen import executor as csv_executor
 from mlpipe.components import drift_gate
 from mlpipe.components.embedded_schema import EmbeddedSchemaGen
 from mlpipe.components import fairness_gate
-from mlpipe.components import model_card
+from mlpipe.components.model_card import spec as model_card
+from mlpipe.components.model_card.component import ModelCard
 from mlpipe.components import parquet_executor
 from mlpipe.config import ProblemConfig
 from mlpipe.config.span_pattern import span_kind
@@ -123,7 +124,7 @@ def create_pipeline(config: ProblemConfig, settings: RunnerSettings) -> tfx.dsl.
         components += _bulk_inference(config.data.format, config.data.score_path,
                                       config.data.missing_values, trainer, blessing)
     # After the Pusher: model_card.json / .html beside the pushed model (nothing when not pushed).
-    components.append(model_card.ModelCard(
+    components.append(ModelCard(
         pushed_model=pusher.outputs["pushed_model"], model=trainer.outputs["model"],
         evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"],
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],

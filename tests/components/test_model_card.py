@@ -25,7 +25,8 @@ from mlpipe.components.model_card import CARD_HTML, CARD_JSON
 from mlpipe.components.model_card import card as card_lib
 from mlpipe.components.model_card import render
 from mlpipe.components.model_card.commands import CardError, load_card, show_card
-from mlpipe.config import ModelCardConfig, load_config
+from mlpipe.components.model_card.spec import CardFacts
+from mlpipe.config import LabelConfig, ModelCardConfig, load_config
 from mlpipe.core import lineage
 from mlpipe.core.run_home import RunHome
 from tests.support.configs import write_config
@@ -51,7 +52,7 @@ SLICING_METRICS = [
         "example_count": {"doubleValue": 395.0}, "auc": {"doubleValue": 0.95},
         "binary_accuracy": {"doubleValue": 0.9}}}}),
 ]
-PROBLEM = {
+PROBLEM = CardFacts.model_validate({
     "name": "taxi-big-tipper",
     "label": {"name": "big_tipper", "derive": {"kind": "ratio_above", "numerator": "tips",
                                                "denominator": "fare", "threshold": 0.2}},
@@ -61,15 +62,15 @@ PROBLEM = {
     "evaluation": {"kpi": {"auc": {"min": 0.8}}, "max_regression": {}, "main_metric": "auc",
                    "min_slice_size": 100, "slices": [["payment_type"], ["trip_start_hour"]]},
     "data_path": "/data/taxi.csv",
-}
-CARD_CONFIG = {
+})
+CARD_CONFIG = ModelCardConfig.model_validate({
     "name": None, "overview": "", "owners": [{"name": "ML team", "contact": "ml@example.com"}],
     "intended_use": "Rank trips for <promotions> & offers", "users": ["Marketing analysts"],
     "limitations": ["Chicago only"], "tradeoffs": [],
     "ethical_considerations": [{"name": "Areas as a proxy", "mitigation": "Per-slice review"},
                                {"name": "Unmitigated risk", "mitigation": ""}],
     "references": ["Design doc https://example.com/doc?a=1&b=2"],
-}
+})
 
 
 def _evaluation(slicing=SLICING_METRICS):
@@ -206,13 +207,13 @@ def test_card_follows_the_model_card_toolkit_field_names():
     assert details["name"] == "taxi-big-tipper"
     assert details["version"] == {"name": "1795920254", "date": "2026-11-29T02:44:14Z"}
     assert details["owners"] == [{"name": "ML team", "contact": "ml@example.com"}]
-    assert details["references"] == [{"reference": CARD_CONFIG["references"][0]}]
+    assert details["references"] == [{"reference": CARD_CONFIG.references[0]}]
     assert set(card["model_parameters"]) >= {"model_architecture", "data", "input_format",
                                              "output_format"}
     assert "[64, 32]" in card["model_parameters"]["model_architecture"]
     assert "tips / fare > 0.2" in card["model_parameters"]["output_format"]
     considerations = card["considerations"]
-    assert considerations["use_cases"] == [{"description": CARD_CONFIG["intended_use"]}]
+    assert considerations["use_cases"] == [{"description": CARD_CONFIG.intended_use}]
     assert considerations["users"] == [{"description": "Marketing analysts"}]
     assert considerations["ethical_considerations"][0] == {
         "name": "Areas as a proxy", "mitigation_strategy": "Per-slice review"}
@@ -234,15 +235,15 @@ def test_small_slices_are_grouped_by_feature():
                  "value": 500.0},
                 {"type": "example_count", "slice": "pay = Dispute",
                  "slice_key": [["pay", "Dispute"]], "value": 1.0}]
-    [note] = card_lib.considerations({}, metrics, 100)["limitations"]
+    [note] = card_lib.considerations(ModelCardConfig(), metrics, 100)["limitations"]
     assert note["description"].endswith("(hour: all 2 values; pay: Dispute).")
-    assert card_lib.considerations({}, metrics, 1)["limitations"] == []
+    assert card_lib.considerations(ModelCardConfig(), metrics, 1)["limitations"] == []
 
 
 def test_input_format_lists_the_features_the_model_reads_typed_by_the_schema(tmp_path):
     config = load_config()
     shutil.copy(config.schema_path, tmp_path / "schema.pbtxt")
-    problem = {**PROBLEM, "features": config.features.model_dump()}
+    problem = PROBLEM.model_copy(update={"features": config.features})
     text = card_lib.input_format(str(tmp_path), problem)
     assert "reads 10 raw features: company (BYTES, may be missing), " in text
     assert "fare (FLOAT)" in text and "payment_type (BYTES)" in text
@@ -254,14 +255,15 @@ def test_input_format_lists_the_features_the_model_reads_typed_by_the_schema(tmp
     ({"name": "y", "column": "churned"}, "y = column 'churned' (0/1)"),
     ({"name": "y", "column": "status", "positive_class": "left"},
      "y = 1 when column 'status' is 'left'"),
-    (PROBLEM["label"], "big_tipper = 1 when tips / fare > 0.2"),
+    (PROBLEM.label.model_dump(), "big_tipper = 1 when tips / fare > 0.2"),
 ])
 def test_label_definition(label, text):
-    assert card_lib.label_definition(label) == text
+    assert card_lib.label_definition(LabelConfig.model_validate(label)) == text
 
 
 def test_card_name_and_overview_from_the_section_win():
-    card = _card(card_config={**CARD_CONFIG, "name": "Big tipper v2", "overview": "Ranks trips"})
+    card = _card(card_config=CARD_CONFIG.model_copy(
+        update={"name": "Big tipper v2", "overview": "Ranks trips"}))
     assert card["model_details"]["name"] == "Big tipper v2"
     assert card["model_details"]["overview"] == "Ranks trips"
 
@@ -320,7 +322,7 @@ def test_html_shows_the_numbers_with_their_intervals():
 
 def test_html_without_optional_sections_says_so():
     page = render.render_html(_card(attributions=None, fairness=None,
-                                    card_config={"owners": [], "limitations": []}))
+                                    card_config=ModelCardConfig()))
     assert "id='attributions-none'" in page and "id='fairness-none'" in page
     assert page.count(render.NOT_STATED) >= 3
 
@@ -376,7 +378,7 @@ def _pushed(tmp_path, pushed: int, version="1795920254", with_model=True):
 
 
 def test_executor_writes_nothing_when_the_pusher_did_not_push(tmp_path, caplog):
-    from mlpipe.components.model_card.component import ModelCardArtifact
+    from mlpipe.components.model_card.spec import ModelCardArtifact
     from mlpipe.components.model_card.executor import Executor
     pushed, output = _pushed(tmp_path, 0), ModelCardArtifact()
     output.uri = str(tmp_path / "card")

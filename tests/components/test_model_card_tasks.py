@@ -23,12 +23,14 @@ import pytest
 from mlpipe.components.model_card import CARD_HTML, CARD_JSON
 from mlpipe.components.model_card import card as card_lib
 from mlpipe.components.model_card import render
+from mlpipe.components.model_card.spec import CardFacts
+from mlpipe.config import ModelCardConfig
 from mlpipe.core import lineage
 
 CLASSES = ["Adelie", "Chinstrap", "Gentoo"]
 TRAIN = {"epochs": 30, "batch_size": 32, "hidden_units": [64, 32], "learning_rate": 0.01,
          "seed": 0}
-MULTICLASS_PROBLEM = {
+MULTICLASS_PROBLEM = CardFacts.model_validate({
     "name": "penguins",
     "label": {"name": "species_id", "task": "multiclass", "column": "species",
               "classes": CLASSES},
@@ -38,8 +40,8 @@ MULTICLASS_PROBLEM = {
     "evaluation": {"kpi": {"accuracy": {"min": 0.6}}, "max_regression": {},
                    "main_metric": "accuracy", "min_slice_size": 5, "slices": []},
     "data_path": "/data/penguins.csv",
-}
-REGRESSION_PROBLEM = {
+})
+REGRESSION_PROBLEM = CardFacts.model_validate({
     "name": "taxi-fare",
     "label": {"name": "fare_value", "task": "regression", "column": "fare"},
     "features": {"numeric": ["trip_miles", "trip_seconds"], "categorical": ["payment_type"],
@@ -48,7 +50,7 @@ REGRESSION_PROBLEM = {
     "evaluation": {"kpi": {"rmse": {"max": 20.0}}, "max_regression": {"rmse": 1.0},
                    "main_metric": "rmse", "min_slice_size": 20, "slices": [["payment_type"]]},
     "data_path": "/data/taxi.csv",
-}
+})
 MULTICLASS_OVERALL = {"": {
     "": {"accuracy": {"doubleValue": 0.95}, "log_loss": {"doubleValue": 0.12},
          "example_count": {"doubleValue": 116.0}},
@@ -106,7 +108,7 @@ def _card(problem, evaluation, attributions=None):
         evaluation=evaluation, evaluation_uri="/runs/p/pipeline_root/Evaluator/evaluation/10",
         model_uri="/runs/p/pipeline_root/Trainer/model/7", datasets={},
         input_format="Serialized tf.Example protos", attributions=attributions, fairness=None,
-        card_config={}, problem=problem,
+        card_config=ModelCardConfig(), problem=problem,
         written_at=datetime.datetime(2026, 11, 29, tzinfo=datetime.timezone.utc))))
 
 
@@ -135,7 +137,7 @@ def test_multiclass_card_describes_a_classifier_of_named_classes():
         "output_format"] and "P(label = 1)" not in parameters["output_format"]
     assert card["evaluation"]["task"] == "multiclass"
     assert card["evaluation"]["lower_is_better"] is False
-    assert card_lib.label_definition(MULTICLASS_PROBLEM["label"]) == \
+    assert card_lib.label_definition(MULTICLASS_PROBLEM.label) == \
         "species_id = the class in column 'species', one of 3: Adelie, Chinstrap, Gentoo"
 
 

@@ -36,6 +36,9 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.dsl.io import fileio
 
 from mlpipe.components.attributions import read_attributions as read_attributions_file
+from mlpipe.components.fairness_gate.spec import FAIRNESS_FILE
+from mlpipe.components.model_card.spec import CardFacts
+from mlpipe.config import LabelConfig, ModelCardConfig
 from mlpipe.config.metrics import LOWER_IS_BETTER, PER_CLASS_METRICS
 from mlpipe.core import lineage, strict_json, tfma_results
 from mlpipe.core.artifacts import SCHEMA_FILE, STATISTICS_FILE, split_uri
@@ -49,7 +52,6 @@ from mlpipe.components.model_card import render
 
 CARD_FORMAT = "mlpipe.model_card/1"
 EVAL_CONFIG_FILE = "eval_config.json"   # TFMA's copy of the EvalConfig it applied
-FAIRNESS_FILE = "fairness.json"         # the FairnessGate's output file
 ROC_POINTS = 101
 TOP_VALUES = 3
 
@@ -57,21 +59,14 @@ TOP_VALUES = 3
 def build_card(*, version: str, destination: str, evaluation_uri: str, blessed: Optional[bool],
                model_uri: str, statistics_uri: Optional[str], statistics_splits: Sequence[str],
                schema_uri: Optional[str], attributions_uri: Optional[str],
-               fairness_uri: Optional[str], card_config: Dict[str, Any],
-               problem: Dict[str, Any], written_at: datetime.datetime) -> Dict[str, Any]:
-    """The card of one pushed version, read from the run's artifacts (see `assemble_card`).
-
-    card_config: the config's `model_card:` section as a dict (ModelCardConfig.model_dump()).
-    problem: the facts `component.problem_facts` gives (name, label, features, train,
-        evaluation, data_path).
-    """
+               fairness_uri: Optional[str], card_config: ModelCardConfig,
+               problem: CardFacts, written_at: datetime.datetime) -> Dict[str, Any]:
+    """The card of one pushed version, read from the run's artifacts (see `assemble_card`)."""
     return assemble_card(
         version=version, destination=destination, blessed=blessed,
-        evaluation=read_evaluation(evaluation_uri,
-                                   classes=problem.get("label", {}).get("classes")),
+        evaluation=read_evaluation(evaluation_uri, classes=problem.label.classes),
         evaluation_uri=evaluation_uri, model_uri=model_uri,
-        datasets=dataset_summaries(statistics_uri, statistics_splits,
-                                   problem.get("data_path", "")),
+        datasets=dataset_summaries(statistics_uri, statistics_splits, problem.data_path),
         input_format=input_format(schema_uri, problem),
         attributions=read_attributions(attributions_uri),
         fairness=read_json(fairness_uri, FAIRNESS_FILE),
@@ -82,13 +77,13 @@ def assemble_card(*, version: str, destination: str, blessed: Optional[bool],
                   evaluation: Dict[str, Any], evaluation_uri: str, model_uri: str,
                   datasets: Dict[str, Any], input_format: str,
                   attributions: Optional[Dict[str, Any]], fairness: Optional[Any],
-                  card_config: Dict[str, Any], problem: Dict[str, Any],
+                  card_config: ModelCardConfig, problem: CardFacts,
                   written_at: datetime.datetime) -> Dict[str, Any]:
     """The card from what was read (`read_evaluation`'s dict, the dataset summaries, ...):
     Model Card Toolkit sections, then thresholds, evaluation, fairness, feature_attributions."""
-    min_slice_size = int(problem.get("evaluation", {}).get("min_slice_size", 0))
-    task = evaluation.get("task") or problem_task(problem)
-    main_metric = problem.get("evaluation", {}).get("main_metric", "auc")
+    min_slice_size = problem.evaluation.min_slice_size
+    task = evaluation.get("task") or problem.label.task
+    main_metric = problem.evaluation.main_metric
     quantitative = {
         "performance_metrics": evaluation["performance_metrics"],
         "confidence_intervals": evaluation["confidence_intervals"],
@@ -102,17 +97,16 @@ def assemble_card(*, version: str, destination: str, blessed: Optional[bool],
     card = {
         "format": CARD_FORMAT,
         "model_details": {
-            "name": card_config.get("name") or problem["name"],
-            "overview": card_config.get("overview") or default_overview(problem),
-            "owners": [{"name": o["name"], "contact": o.get("contact", "")}
-                       for o in card_config.get("owners", [])],
+            "name": card_config.name or problem.name,
+            "overview": card_config.overview or default_overview(problem),
+            "owners": [owner.model_dump() for owner in card_config.owners],
             "version": {"name": version, "date": version_date(version, written_at)},
-            "references": [{"reference": text} for text in card_config.get("references", [])],
+            "references": [{"reference": text} for text in card_config.references],
             "path": destination,
         },
         "model_parameters": {
             "model_architecture": architecture(problem),
-            "hyperparameters": dict(problem.get("train", {})),
+            "hyperparameters": problem.train.model_dump(mode="json"),
             "data": datasets,
             "input_format": input_format,
             "output_format": output_format(problem),
@@ -245,10 +239,6 @@ def task_of(eval_config) -> str:
     return next((task for task, name in PREDICTION_KEY.items() if name == key), "binary")
 
 
-def problem_task(problem: Dict[str, Any]) -> str:
-    return problem.get("label", {}).get("task") or "binary"
-
-
 def per_class_metrics(metrics_by_output, classes: Optional[Sequence[str]]
                       ) -> List[Dict[str, Any]]:
     """multiclass: one entry per class and per-class metric (precision, recall) of the overall
@@ -339,35 +329,32 @@ def dataset_summaries(statistics_uri: Optional[str], splits: Sequence[str],
     return summaries
 
 
-def label_definition(label: Dict[str, Any]) -> str:
-    task = label.get("task") or "binary"
-    if task == "multiclass":
-        classes = label.get("classes") or []
-        return (f"{label['name']} = the class in column '{label.get('column')}', one of "
-                f"{len(classes)}: {', '.join(map(str, classes))}")
-    if task == "regression":
-        return f"{label['name']} = the number in column '{label.get('column')}'"
-    derive = label.get("derive")
+def label_definition(label: LabelConfig) -> str:
+    if label.task == "multiclass":
+        return (f"{label.name} = the class in column '{label.column}', one of "
+                f"{len(label.classes)}: {', '.join(label.classes)}")
+    if label.task == "regression":
+        return f"{label.name} = the number in column '{label.column}'"
+    derive = label.derive
     if derive:
-        return (f"{label['name']} = 1 when {derive['numerator']} / {derive['denominator']} > "
-                f"{derive['threshold']:g}")
-    if label.get("positive_class") is not None:
-        return f"{label['name']} = 1 when column '{label.get('column')}' is " \
-               f"'{label['positive_class']}'"
-    return f"{label['name']} = column '{label.get('column')}' (0/1)"
+        return (f"{label.name} = 1 when {derive.numerator} / {derive.denominator} > "
+                f"{derive.threshold:g}")
+    if label.positive_class is not None:
+        return f"{label.name} = 1 when column '{label.column}' is '{label.positive_class}'"
+    return f"{label.name} = column '{label.column}' (0/1)"
 
 
-def default_overview(problem: Dict[str, Any]) -> str:
-    count = len(raw_features(problem))
-    task = problem_task(problem)
-    if task == "multiclass":
-        return (f"Multiclass classifier for the '{problem['name']}' problem: a probability per "
-                f"class, where {label_definition(problem['label'])}, from {count} raw features.")
-    if task == "regression":
-        return (f"Regression model for the '{problem['name']}' problem: the predicted value of "
-                f"{label_definition(problem['label'])}, from {count} raw features.")
-    return (f"Binary classifier for the '{problem['name']}' problem: the probability that "
-            f"{label_definition(problem['label'])}, from {count} raw features.")
+def default_overview(problem: CardFacts) -> str:
+    count = len(problem.features.raw_columns)
+    definition = label_definition(problem.label)
+    if problem.label.task == "multiclass":
+        return (f"Multiclass classifier for the '{problem.name}' problem: a probability per "
+                f"class, where {definition}, from {count} raw features.")
+    if problem.label.task == "regression":
+        return (f"Regression model for the '{problem.name}' problem: the predicted value of "
+                f"{definition}, from {count} raw features.")
+    return (f"Binary classifier for the '{problem.name}' problem: the probability that "
+            f"{definition}, from {count} raw features.")
 
 
 # The network's kind and output layer, by task (mlpipe.trainer.model's heads).
@@ -381,32 +368,26 @@ _HEADS = {
 }
 
 
-def architecture(problem: Dict[str, Any]) -> str:
+def architecture(problem: CardFacts) -> str:
     """mlpipe.trainer.model's network, with this problem's hyperparameters."""
-    train = problem.get("train", {})
-    kind, head = _HEADS[problem_task(problem)]
+    train = problem.train
+    kind, head = _HEADS[problem.label.task]
     return (f"{kind} (Keras, mlpipe.trainer.model): one-hot categorical "
             "and quantile-bucket ids plus z-scored numerics feed an MLP with hidden units "
-            f"{train.get('hidden_units')} (ReLU) and, directly, {head}. "
-            f"Adam, learning rate {train.get('learning_rate')}, "
-            f"{train.get('epochs')} epochs, batch size {train.get('batch_size')}, seed "
-            f"{train.get('seed')}; preprocessing by TF Transform inside the exported model.")
+            f"{train.hidden_units} (ReLU) and, directly, {head}. "
+            f"Adam, learning rate {train.learning_rate}, "
+            f"{train.epochs} epochs, batch size {train.batch_size}, seed "
+            f"{train.seed}; preprocessing by TF Transform inside the exported model.")
 
 
-def raw_features(problem: Dict[str, Any]) -> List[str]:
-    features = problem.get("features", {})
-    return sorted(set(features.get("numeric", [])) | set(features.get("categorical", []))
-                  | set(features.get("bucketized", {})))
-
-
-def input_format(schema_uri: Optional[str], problem: Dict[str, Any]) -> str:
+def input_format(schema_uri: Optional[str], problem: CardFacts) -> str:
     """The serving signature's input: the raw features the model reads, typed by the curated
     schema's SERVING environment (which says what a request may carry)."""
     serving = {}
     if schema_uri:
         serving = environment_features(load_schema(os.path.join(schema_uri, SCHEMA_FILE)),
                                        SERVING)
-    read = raw_features(problem)
+    read = problem.features.raw_columns
     columns = ", ".join(
         f"{name} ({serving[name].type}{'' if serving[name].required else ', may be missing'})"
         if name in serving else name for name in read)
@@ -418,27 +399,26 @@ def input_format(schema_uri: Optional[str], problem: Dict[str, Any]) -> str:
                " The label's source columns are not needed."))
 
 
-def output_format(problem: Dict[str, Any]) -> str:
-    task = problem_task(problem)
-    if task == "multiclass":
-        classes = problem["label"].get("classes") or []
+def output_format(problem: CardFacts) -> str:
+    label = problem.label
+    if label.task == "multiclass":
         return (f"'{SCORES_KEY}': a probability per class per example (softmax, summing to 1), "
-                f"in the order {', '.join(map(str, classes))}; '{CLASSES_KEY}': those class "
-                f"names, where {label_definition(problem['label'])}.")
-    if task == "regression":
+                f"in the order {', '.join(label.classes)}; '{CLASSES_KEY}': those class "
+                f"names, where {label_definition(label)}.")
+    if label.task == "regression":
         return (f"'{VALUE_KEY}': the predicted value per example, a float in the label's units, "
-                f"where {label_definition(problem['label'])}.")
+                f"where {label_definition(label)}.")
     return (f"'{OUTPUT_KEY}': P(label = 1) per example, a float in [0, 1], where "
-            f"{label_definition(problem['label'])}.")
+            f"{label_definition(label)}.")
 
 
 # ----------------------------------------------------------------------------- considerations
 
-def considerations(card_config: Dict[str, Any], metrics: List[Dict[str, Any]],
+def considerations(card_config: ModelCardConfig, metrics: List[Dict[str, Any]],
                    min_slice_size: int) -> Dict[str, Any]:
     """The config's considerations in the Model Card Toolkit's shape; the slices under
     `min_slice_size` examples are added to the limitations (their metrics are not trustworthy)."""
-    limitations = [{"description": text} for text in card_config.get("limitations", [])]
+    limitations = [{"description": text} for text in card_config.limitations]
     counts = [entry for entry in metrics
               if entry["type"] == "example_count" and len(entry.get("slice_key") or []) == 1]
     small: Dict[str, List[Any]] = {}
@@ -457,15 +437,15 @@ def considerations(card_config: Dict[str, Any], metrics: List[Dict[str, Any]],
         limitations.append({"description": (
             f"{total} evaluated slice(s) have fewer than {min_slice_size} examples, so their "
             f"metrics are not reliable ({'; '.join(described)}).")})
-    intended = card_config.get("intended_use")
+    intended = card_config.intended_use
     return {
-        "users": [{"description": text} for text in card_config.get("users", [])],
+        "users": [{"description": text} for text in card_config.users],
         "use_cases": [{"description": intended}] if intended else [],
         "limitations": limitations,
-        "tradeoffs": [{"description": text} for text in card_config.get("tradeoffs", [])],
+        "tradeoffs": [{"description": text} for text in card_config.tradeoffs],
         "ethical_considerations": [
-            {"name": item["name"], "mitigation_strategy": item.get("mitigation", "")}
-            for item in card_config.get("ethical_considerations", [])],
+            {"name": item.name, "mitigation_strategy": item.mitigation}
+            for item in card_config.ethical_considerations],
     }
 
 

@@ -22,46 +22,48 @@ from tfx.types import artifact_utils
 from mlpipe.components.model_card import CARD_HTML, CARD_JSON
 from mlpipe.components.model_card import card as model_card
 from mlpipe.components.model_card import render
+from mlpipe.components.model_card.spec import (ATTRIBUTIONS_KEY, BLESSING_KEY, CARD_CONFIG_KEY,
+                                               CARD_URI_PROPERTY, EVALUATION_KEY, FAIRNESS_KEY,
+                                               MODEL_CARD_KEY, MODEL_KEY, PROBLEM_KEY,
+                                               PUSHED_MODEL_KEY, SCHEMA_KEY, STATISTICS_KEY,
+                                               WRITTEN_PROPERTY, CardFacts)
+from mlpipe.config import ModelCardConfig
 
 SAVED_MODEL_FILE = "saved_model.pb"
 # The PushedModel's custom properties, as TFX's Pusher writes them (tfx/components/pusher).
 PUSHED_PROPERTY = "pushed"
 PUSHED_DESTINATION_PROPERTY = "pushed_destination"
 PUSHED_VERSION_PROPERTY = "pushed_version"
-# What this step records on its own output artifact.
-WRITTEN_PROPERTY = "written"
-CARD_URI_PROPERTY = "card_uri"
 
 
 class Executor(base_executor.BaseExecutor):
 
     def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
            exec_properties: Dict[str, Any]) -> None:
-        from mlpipe.components.model_card import component as spec  # it imports this module
-        pushed = artifact_utils.get_single_instance(input_dict[spec.PUSHED_MODEL_KEY])
-        output = artifact_utils.get_single_instance(output_dict[spec.MODEL_CARD_KEY])
+        pushed = artifact_utils.get_single_instance(input_dict[PUSHED_MODEL_KEY])
+        output = artifact_utils.get_single_instance(output_dict[MODEL_CARD_KEY])
         if pushed.get_int_custom_property(PUSHED_PROPERTY) != 1:
             logging.info("ModelCard: the Pusher pushed nothing (the model was not blessed); "
                          "no model card written")
             output.set_int_custom_property(WRITTEN_PROPERTY, 0)
             return
         destination = card_destination(pushed)
-        blessing = _single(input_dict, spec.BLESSING_KEY)
-        statistics = _single(input_dict, spec.STATISTICS_KEY)
+        blessing = _single(input_dict, BLESSING_KEY)
+        statistics = _single(input_dict, STATISTICS_KEY)
         card = model_card.build_card(
             version=version_of(pushed, destination),
             destination=destination,
-            evaluation_uri=_single(input_dict, spec.EVALUATION_KEY).uri,
+            evaluation_uri=_single(input_dict, EVALUATION_KEY).uri,
             blessed=(blessing.get_int_custom_property("blessed") == 1) if blessing else None,
-            model_uri=_single(input_dict, spec.MODEL_KEY).uri,
+            model_uri=_single(input_dict, MODEL_KEY).uri,
             statistics_uri=statistics.uri if statistics else None,
             statistics_splits=(artifact_utils.decode_split_names(statistics.split_names)
                                if statistics else []),
-            schema_uri=_uri(input_dict, spec.SCHEMA_KEY),
-            attributions_uri=_uri(input_dict, spec.ATTRIBUTIONS_KEY),
-            fairness_uri=_uri(input_dict, spec.FAIRNESS_KEY),
-            card_config=json.loads(exec_properties[spec.CARD_CONFIG_KEY]),
-            problem=json.loads(exec_properties[spec.PROBLEM_KEY]),
+            schema_uri=_uri(input_dict, SCHEMA_KEY),
+            attributions_uri=_uri(input_dict, ATTRIBUTIONS_KEY),
+            fairness_uri=_uri(input_dict, FAIRNESS_KEY),
+            card_config=ModelCardConfig.model_validate_json(exec_properties[CARD_CONFIG_KEY]),
+            problem=CardFacts.model_validate_json(exec_properties[PROBLEM_KEY]),
             written_at=datetime.datetime.now(datetime.timezone.utc))
         write_card(destination, card)
         output.set_int_custom_property(WRITTEN_PROPERTY, 1)
