@@ -14,10 +14,10 @@ _process.apply_environment()
 # as a class path. So each such type must import as `mlpipe.<Title>`; loaded on first use, so
 # `import mlpipe` stays light.
 _ARTIFACT_TYPES = {
-    "FeatureAttributions": ("mlpipe.components.attributions.component",
+    "FeatureAttributions": ("mlpipe.components.attributions.spec",
                             "FeatureAttributionsArtifact"),
-    "FairnessChecks": ("mlpipe.components.fairness_gate.component", "FairnessChecksArtifact"),
-    "ModelCard": ("mlpipe.components.model_card.component", "ModelCardArtifact"),
+    "FairnessChecks": ("mlpipe.components.fairness_gate.spec", "FairnessChecksArtifact"),
+    "ModelCard": ("mlpipe.components.model_card.spec", "ModelCardArtifact"),
 }
 
 

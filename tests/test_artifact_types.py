@@ -7,9 +7,9 @@ from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as entrypoint
 from tfx.utils import import_utils
 
-from mlpipe.components.attributions.component import FeatureAttributionsArtifact
-from mlpipe.components.fairness_gate.component import FairnessChecksArtifact
-from mlpipe.components.model_card.component import ModelCardArtifact
+from mlpipe.components.attributions.spec import FeatureAttributionsArtifact
+from mlpipe.components.fairness_gate.spec import FairnessChecksArtifact
+from mlpipe.components.model_card.spec import ModelCardArtifact
 
 
 @pytest.mark.parametrize("artifact_type", [FeatureAttributionsArtifact, FairnessChecksArtifact,
