@@ -1,8 +1,8 @@
 """`mlpipe serve` over real HTTP on 127.0.0.1, with a model pushed by the real pipeline.
 
-One server (a child process) answers the format and error tests, in file order; the last test
-stops it and reads its request log back with TFDV. The hot switch runs on a second server over a
-copy of the pushed version.
+One server (a child process) answers the format and error tests, in any order (none stops it or
+depends on another's requests); the request log test stops a server of its own and reads its log
+back with TFDV. The hot switch runs on a second server over a copy of the pushed version.
 """
 
 import concurrent.futures
@@ -35,15 +35,19 @@ ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(trained_home, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("serve")
+def _start_server(trained_home, folder):
     config_file = write_config(
         folder / "config.yaml", trained_home["config"],
         serving=ServingConfig(log_dir=str(folder / "log"), max_body_bytes=64 * 1024,
                               log_flush_seconds=0.2))
     process = ServerProcess(config_file, trained_home["base"])
     process.log_dir = folder / "log"
+    return process
+
+
+@pytest.fixture(scope="module")
+def server(trained_home, tmp_path_factory):
+    process = _start_server(trained_home, tmp_path_factory.mktemp("serve"))
     yield process
     process.stop()
 
@@ -126,12 +130,18 @@ def test_row_and_columnar_predictions_match_the_model_called_directly(server, in
     np.testing.assert_allclose(same.json()["predictions"], expected[:1], rtol=1e-6)
 
 
-def test_concurrent_requests_sharing_model_calls_each_get_their_own_rows(server, in_process):
+def _concurrent_requests(server):
+    """64 requests of 1-4 rows from 16 threads: (the rows of each, its answer)."""
     requests = [[{**ROWS[i % 3], "fare": 2.0 + i, "trip_miles": 0.5 * i}] * (1 + i % 4)
                 for i in range(64)]
     with httpx.Client(timeout=60) as http, concurrent.futures.ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(
             lambda rows: http.post(f"{server.url}:predict", json={"instances": rows}), requests))
+    return requests, answers
+
+
+def test_concurrent_requests_sharing_model_calls_each_get_their_own_rows(server, in_process):
+    requests, answers = _concurrent_requests(server)
     for rows, answer in zip(requests, answers):
         assert answer.status_code == 200, answer.text
         np.testing.assert_allclose(answer.json()["predictions"], in_process(rows), rtol=1e-6)
@@ -189,23 +199,31 @@ def test_unknown_model_or_version_is_404(server):
     assert "Specific(taxi-big-tipper, 1)" in response.json()["error"]
 
 
-def test_request_log_is_flushed_on_stop_and_read_by_tfdv(server, trained_home):
+def test_request_log_is_flushed_on_stop_and_read_by_tfdv(trained_home, tmp_path):
     import tensorflow_data_validation as tfdv
-    served = 0
-    for _ in range(5):
-        assert httpx.post(f"{server.url}:predict", json={"instances": ROWS}).status_code == 200
-        served += 1
-    assert server.stop() == 0
+    server = _start_server(trained_home, tmp_path)
+    try:
+        requests, answers = _concurrent_requests(server)
+        refused = httpx.post(f"{server.url}:predict", json={"instances": [{"fare": "x"}]})
+        served = 0
+        for _ in range(5):
+            assert httpx.post(f"{server.url}:predict",
+                              json={"instances": ROWS}).status_code == 200
+            served += 1
+    finally:
+        assert server.stop() == 0
+    assert refused.status_code == 400 and all(a.status_code == 200 for a in answers)
     stopped = re.search(r"Stopped: (\d+) requests served in (\d+) model calls", server.output())
-    # The concurrent test's requests shared calls: fewer calls than requests.
-    assert stopped and int(stopped[2]) < int(stopped[1]), server.output()[-2000:]
+    # The concurrent requests shared calls: fewer calls than requests.
+    assert stopped and int(stopped[1]) == len(requests) + served, server.output()[-2000:]
+    assert int(stopped[2]) < int(stopped[1]), server.output()[-2000:]
     files = log_files(server.log_dir)
     assert files
     lines = [line for path in files for line in path.read_text().splitlines()[1:]]
     rows_logged = len(lines)
-    # Every row of every successful predict (sample rate 1), refused requests not.
+    # Every row of every successful predict (sample rate 1), the refused request's not.
     assert f"{rows_logged} rows logged" in server.output()
-    assert rows_logged >= served * len(ROWS)
+    assert rows_logged == sum(map(len, requests)) + served * len(ROWS)
     fares = [float(line.split(",")[1]) for line in lines[-served * len(ROWS):]]
     assert fares == [row["fare"] for row in ROWS] * served
 
