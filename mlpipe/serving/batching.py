@@ -84,12 +84,22 @@ class PredictBatcher:
             self._wake.clear()   # no await since the queue was seen empty: nothing is missed
 
     def _next_batch(self) -> List[_Request]:
-        batch = [self._waiting.popleft()]
-        rows = len(batch[0].rows)
-        while (self._waiting and self._waiting[0].model is batch[0].model
-               and rows + len(self._waiting[0].rows) <= self._max_rows):
-            batch.append(self._waiting.popleft())
-            rows += len(batch[-1].rows)
+        """The oldest request and the next ones on its model version, in order, up to
+        max_rows. Requests on another version (a canary served beside the stable one) are
+        stepped over and keep their place, so interleaved versions still share calls."""
+        head = self._waiting.popleft()
+        batch, rows, others = [head], len(head.rows), collections.deque()
+        while self._waiting:
+            request = self._waiting[0]
+            if request.model is not head.model:
+                others.append(self._waiting.popleft())
+            elif rows + len(request.rows) <= self._max_rows:
+                batch.append(self._waiting.popleft())
+                rows += len(request.rows)
+            else:
+                break
+        others.extend(self._waiting)
+        self._waiting = others
         self._queued_rows -= rows
         return [request for request in batch if not request.answer.done()]  # not cancelled
 
