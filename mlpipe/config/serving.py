@@ -1,8 +1,9 @@
 """The optional `serving:` section of a problem config."""
 
-from typing import Optional
+import re
+from typing import Dict, Optional
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mlpipe.config.base import Strict
 
@@ -34,3 +35,27 @@ class ServingConfig(Strict):
     poll_seconds: float = Field(2.0, gt=0,
                                 description="How often the server looks for a newer pushed "
                                             "version to switch to.")
+    labels: Dict[str, int] = Field(
+        default_factory=dict,
+        description="Version labels, as TF Serving's model config has them (stable: 3, canary: "
+                    "4): each labelled version is loaded and served beside the newest one, and "
+                    "a request may name the label instead of the version.")
+    grpc_max_message_bytes: int = Field(
+        4 * 2**20, ge=1024, description="Larger gRPC requests are refused (RESOURCE_EXHAUSTED), "
+                                        "as max_body_bytes bounds REST bodies.")
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, labels: Dict[str, int]) -> Dict[str, int]:
+        for name, version in labels.items():
+            if not LABEL_NAME.fullmatch(name):
+                raise ValueError(f"label '{name}': letters, digits, '_' and '-' only, "
+                                 "starting with a letter (TF Serving's label names)")
+            if version < 1:
+                raise ValueError(f"label '{name}': version {version} is not a pushed version "
+                                 "number (1 or more)")
+        return labels
+
+
+# A label is a word; a number would be read as a version in the REST paths.
+LABEL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")

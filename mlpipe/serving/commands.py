@@ -12,7 +12,11 @@ from mlpipe.errors import EXIT_OK, BadInputError
 
 SERVE_DESCRIPTION = """\
 Serves the newest pushed model over HTTP with TensorFlow Serving's REST API
-(POST /v1/models/NAME:predict, :classify, :regress; GET /v1/models/NAME[/metadata]).
+(POST /v1/models/NAME:predict, :classify, :regress; GET /v1/models/NAME[/metadata]),
+and with --grpc-port over its gRPC API (PredictionService: Predict, Classify, Regress,
+MultiInference, GetModelMetadata; ModelService: GetModelStatus). With --label NAME=VERSION
+that version is served too, by number or by label (/v1/models/NAME/labels/LABEL:predict,
+ModelSpec.version_label).
 A prediction, by the config's label.task:
 
   binary      [p]                                      P(label = 1)
@@ -45,6 +49,12 @@ def register(command) -> None:
     serve.add_argument("--port", type=int, default=8501,
                        help="port (default 8501, TF Serving's REST port; 0 picks a free one)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--grpc-port", type=int,
+                       help="also serve TF Serving's gRPC API (PredictionService, ModelService) "
+                            "on this port (TF Serving's is 8500; 0 picks a free one)")
+    serve.add_argument("--label", action="append", default=[], metavar="NAME=VERSION",
+                       help="a version label (e.g. --label stable=3 --label canary=4; added to "
+                            "serving.labels): the version is served beside the newest one")
     serve.add_argument("--log-sample-rate", type=float,
                        help="fraction of requests logged (default: serving.log_sample_rate)")
     serve.add_argument("--no-log", action="store_true", help="log no requests")
@@ -75,6 +85,7 @@ def _serve(invocation) -> int:
             raise BadInputError("--log-sample-rate must be between 0 and 1")
         settings = settings.model_copy(update={"log_sample_rate": args.log_sample_rate})
     from mlpipe.serving.examples import encoder_for_schema
+    from mlpipe.serving.labels import merged_labels
     from mlpipe.serving.model import ModelManager
     from mlpipe.serving.request_log import RequestLog
     from mlpipe.serving.server import ServerState, serve
@@ -85,7 +96,8 @@ def _serve(invocation) -> int:
         print(f"Switched from version {old} to version {new}", flush=True)
 
     manager = ModelManager(home, args.version, settings.poll_seconds, announce_switch,
-                           label=config.label)
+                           label=config.label,
+                           labels=merged_labels(settings.labels, args.label))
     request_log = None
     if not args.no_log and settings.log_sample_rate > 0:
         request_log = RequestLog(
@@ -95,7 +107,7 @@ def _serve(invocation) -> int:
             flush_rows=settings.log_flush_rows, classes=manager.current.task.classes)
     state = ServerState(config.name, encoder, manager, settings, request_log)
     try:
-        serve(state, args.host, args.port)
+        serve(state, args.host, args.port, grpc_port=args.grpc_port)
     except OSError as error:
         raise BadInputError(f"cannot listen on {args.host}:{args.port}: {error}") from error
     return EXIT_OK

@@ -136,7 +136,7 @@ class ExampleEncoder:
             values = _json_values(value, info, where)
             if values:
                 checked[name] = values
-        self._check_required(checked, where)
+        self.check_required(checked, where)
         return checked
 
     # ---- CSV rows --------------------------------------------------------------------------
@@ -149,10 +149,10 @@ class ExampleEncoder:
             if text is None or text == "" or text in self.csv_missing_values:
                 continue
             checked[name] = [_parse_text(text, info, where)]
-        self._check_required(checked, where)
+        self.check_required(checked, where)
         return checked
 
-    def _check_required(self, checked: Dict[str, Values], where: str) -> None:
+    def check_required(self, checked: Dict[str, Values], where: str) -> None:
         for name in self.required:
             if name not in checked:
                 raise RequestError(f"{where}: missing required feature '{name}' "

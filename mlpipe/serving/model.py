@@ -3,6 +3,8 @@
 `ModelManager` holds the version being served. A poller thread loads a newer pushed version off
 the request path, warms it up, then swaps one reference: requests already running keep the model
 object they started with, so none is dropped; the old version is freed once the last one ends.
+Versions named by a label (`labels.py`) are loaded at start and held beside it, whatever the
+newest is, so a request may ask for any of them by number or by label.
 """
 
 import dataclasses
@@ -17,6 +19,7 @@ import numpy as np
 from mlpipe.core.contract import SERVING_SIGNATURE as SIGNATURE
 from mlpipe.core.run_home import RunHome
 from mlpipe.errors import BadInputError
+from mlpipe.serving.labels import UnknownServable, servable_text
 from mlpipe.serving.outputs import ModelTask
 
 INPUT_NAME = "examples"
@@ -96,9 +99,11 @@ class ModelManager:
     """The served version; follows the newest pushed one unless a version is pinned."""
 
     def __init__(self, home: RunHome, version: Optional[int] = None, poll_seconds: float = 2.0,
-                 on_switch: Callable[[int, int], None] = lambda old, new: None, label=None):
+                 on_switch: Callable[[int, int], None] = lambda old, new: None, label=None,
+                 labels: Optional[Dict[str, int]] = None):
         """`label`: the config's LabelConfig; a version whose outputs do not fit it is not
-        served (the first one: an error; a newer push: logged, the current one kept)."""
+        served (the first one: an error; a newer push: logged, the current one kept).
+        `labels`: version labels (name -> version), each version loaded and held."""
         self.home = home
         self.label = label
         self.pinned = version
@@ -110,7 +115,39 @@ class ModelManager:
         self._thread: Optional[threading.Thread] = None
         self._refreeze = False
         self.current = LoadedModel.load(*resolve_version(home, version), label=label)
+        self.labels = dict(labels or {})
+        # Labelled versions other than the current one; never switched away from.
+        self._held: Dict[int, LoadedModel] = {}
+        for number in sorted(set(self.labels.values()) - {self.current.version}):
+            self._held[number] = LoadedModel.load(*resolve_version(home, number), label=label)
         _freeze_heap()
+
+    def find(self, model_name: str, version: Optional[int] = None,
+             label: Optional[str] = None) -> LoadedModel:
+        """The served model a request names (by version, by label, or the newest); raises
+        UnknownServable with TF Serving's wording otherwise. Read once per request."""
+        current = self.current
+        if label:
+            if label not in self.labels:
+                raise UnknownServable(f"Unrecognized servable version label: {label} "
+                                      f"({servable_text(model_name, label=label)}; labels: "
+                                      f"{', '.join(sorted(self.labels)) or 'none'})")
+            version = self.labels[label]
+        if version is None or version == current.version:
+            return current
+        held = self._held.get(version)
+        if held is None:
+            raise UnknownServable(f"Servable not found for request: "
+                                  f"{servable_text(model_name, version)}; serving version(s) "
+                                  f"{', '.join(str(v) for v in self.served_versions())}")
+        return held
+
+    def served_versions(self) -> List[int]:
+        """Every version loaded and answering, newest first."""
+        return sorted({self.current.version, *self._held}, reverse=True)
+
+    def labels_of(self, version: int) -> List[str]:
+        return sorted(name for name, number in self.labels.items() if number == version)
 
     def check_for_newer(self) -> bool:
         """Loads and switches to a newer pushed version, if any; True when it switched."""
@@ -132,6 +169,8 @@ class ModelManager:
                       version, self._attempts(version), LOAD_ATTEMPTS, self.current.version,
                       error)
             return False
+        if self.current.version in self.labels.values():   # a label still names it
+            self._held[self.current.version] = self.current
         old, self.current = self.current, model
         self._refreeze = True
         self.on_switch(old.version, model.version)

@@ -94,11 +94,41 @@ class RequestLog:
                             + [version, _prediction(prediction), now]
                             + ([f"{score:.6g}" for score in row_scores] if len(row_scores)
                                else blank))
+        self._queue(buffer.getvalue(), len(rows))
+
+    def log_columns(self, columns: Mapping[str, object], predictions, version: int,
+                    scores=None) -> None:
+        """`log` for rows given as flat Arrow arrays (feature -> one value per row, null when
+        missing; e.g. a gRPC request's tensors), written by Arrow's C++ CSV writer: no Python
+        object per cell, so a 100-row request costs tens of microseconds instead of
+        milliseconds. Strings come quoted and floats in their shortest form; the same CSV to
+        any reader (TFDV, `mlpipe monitor`)."""
+        # Imported here: monitoring's command module imports this module, and `mlpipe --help`
+        # must not pay for numpy and pyarrow.
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+        count = len(predictions)
+        arrays = [_arrow_cell_column(columns.get(name), kind, count)
+                  for name, kind in self.feature_types.items()]
+        arrays += [pa.array(np.full(count, version, dtype=np.int64)),
+                   pa.array(np.asarray(predictions).reshape(count)),
+                   pa.array(np.full(count, round(time.time(), 3)))]
+        if self.classes:
+            score_rows = (np.full((count, len(self.classes)), np.nan) if scores is None
+                          else np.asarray(scores, dtype=np.float64))
+            arrays += [pa.array(score_rows[:, i]) for i in range(len(self.classes))]
+        buffer = io.BytesIO()
+        pa_csv.write_csv(pa.Table.from_arrays(arrays, names=self.columns), buffer,
+                         pa_csv.WriteOptions(include_header=False))
+        self._queue(buffer.getvalue().decode("utf-8"), count)
+
+    def _queue(self, text: str, rows: int) -> None:
         with self._wake:
             if self._closed:
                 return
-            self._pending.append(buffer.getvalue())
-            self._pending_rows += len(rows)
+            self._pending.append(text)
+            self._pending_rows += rows
             if self._pending_rows >= self.flush_rows:
                 self._wake.notify()
 
@@ -198,6 +228,21 @@ def _csv_line(fields: Sequence[str]) -> str:
 
 def _prediction(value) -> str:
     return value if isinstance(value, str) else f"{value:.6g}"
+
+
+def _arrow_cell_column(column, kind: str, count: int):
+    """A feature's flat column as the log writes it: missing -> null (an empty cell), bytes
+    as UTF-8 text (undecodable bytes replaced, as `_cell` does)."""
+    import pyarrow as pa   # see log_columns
+    if column is None:
+        return pa.nulls(count)
+    if kind != BYTES:
+        return column
+    try:
+        return column.cast(pa.string())
+    except pa.ArrowInvalid:
+        return pa.array([None if value is None else value.decode("utf-8", "replace")
+                         for value in column.to_pylist()], type=pa.string())
 
 
 def _cell(values: Optional[list], kind: str) -> str:

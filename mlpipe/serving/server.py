@@ -6,6 +6,7 @@
                                                  or {"inputs": {feature: [value, ...], ...}}
     POST /v1/models/NAME[/versions/N]:classify   {"examples": [{...}, ...], "context": {...}}
     POST /v1/models/NAME[/versions/N]:regress    (the same body)
+    /v1/models/NAME/labels/LABEL[...]            the same, for the version a label names
     GET  /healthz   the process is up;   GET /readyz   a model is loaded and answering
 
 NAME is the problem config's name. Requests carry raw feature values (JSON numbers and strings;
@@ -19,13 +20,13 @@ regression [value]; multiclass {"scores": [...], "classes": [...]} per row, or
 order of label.classes. :classify (binary, multiclass) answers {"result": [[[class, score],
 ...], ...]} (binary: the classes "0" and "1"); :regress (regression) {"result": [value, ...]};
 the other task's verb gets a 400 naming the right one. Errors {"error": "...", "field": "..."}
-with status 400 (bad request) or 404 (unknown model or version). The response header
+with status 400 (bad request) or 404 (unknown model, version or label). The response header
 X-Model-Version names the version that answered. Concurrent requests share model calls
-(`batching.PredictBatcher`).
+(`batching.PredictBatcher`); the gRPC API (`grpc_server.py`) shares this app's model holder,
+batcher, checks, counters and request log, on the same event loop.
 """
 
 import dataclasses
-import functools
 import logging
 import socket
 import sys
@@ -36,6 +37,8 @@ from mlpipe.core.contract import SERVING_SIGNATURE
 from mlpipe.serving import outputs as task_outputs
 from mlpipe.serving.batching import Overloaded, PredictBatcher
 from mlpipe.serving.examples import ExampleEncoder, RequestError, as_json_predictions
+from mlpipe.serving.grpc_server import start_grpc
+from mlpipe.serving.labels import UnknownServable
 from mlpipe.serving.model import ModelManager
 from mlpipe.serving.request_log import RequestLog
 
@@ -54,8 +57,11 @@ class ServerState:
     requests_shed: int = 0       # refused for overload (503)
 
 
-def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO = sys.stdout):
-    """The FastAPI app; `announce` is printed once it is ready to answer."""
+def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO = sys.stdout,
+               grpc_address: Optional[str] = None):
+    """The FastAPI app; `announce` is printed once it is ready to answer. With `grpc_address`
+    (host:port, port 0 picks one) the gRPC API is served on the same loop, and a line
+    `  grpc:    HOST:PORT` goes before the announcement's last line."""
     import contextlib
 
     import orjson
@@ -63,19 +69,28 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
     from fastapi.responses import Response
     from starlette.concurrency import run_in_threadpool
 
-    batcher = PredictBatcher(functools.partial(_infer, state.encoder),
-                             state.settings.max_batch_rows, run_in_threadpool,
+    # Requests are serialized by their handlers (REST from checked rows, gRPC from tensors or
+    # tf.Examples), so one model call may carry both APIs' requests.
+    batcher = PredictBatcher(_infer, state.settings.max_batch_rows, run_in_threadpool,
                              max_queued_rows=state.settings.max_queued_rows)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         state.manager.start()
         batcher.start()
+        grpc_service = text = None
+        if grpc_address is not None:
+            grpc_service, bound = await start_grpc(state, batcher, grpc_address)
+            text = f"  grpc:    {bound} (TF Serving's PredictionService and ModelService)"
         if announce:
-            print(announce, file=out, flush=True)
+            lines = announce.split("\n")
+            print("\n".join(lines[:-1] + ([text] if text else []) + lines[-1:]), file=out,
+                  flush=True)
         try:
             yield
         finally:
+            if grpc_service is not None:
+                await grpc_service.stop(grace=30)
             await batcher.stop()
             state.manager.stop()
             if state.request_log is not None:
@@ -104,15 +119,18 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
             body["field"] = field
         return reply(body, status)
 
-    def find_model(name: str, version: Optional[str]):
+    def find_model(name: str, version: Optional[str], label: Optional[str] = None):
         """(model, None) or (None, 404 response); the model is captured once per request."""
-        model = state.manager.current
         if name != state.model_name:
             return None, error(f"Servable not found for request: Latest({name})", 404)
-        if version is not None and version != str(model.version):
-            return None, error(f"Servable not found for request: Specific({name}, {version}); "
-                               f"serving version {model.version}", 404)
-        return model, None
+        if version is not None and not version.isdigit():
+            return None, error(f"Servable not found for request: Specific({name}, {version})",
+                               404)
+        try:
+            return state.manager.find(name, None if version is None else int(version),
+                                      label), None
+        except UnknownServable as unknown:
+            return None, error(str(unknown), 404)
 
     @app.get("/healthz")
     async def healthz():
@@ -128,30 +146,34 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
         return reply({"status": "ready", "model": state.model_name, "version": model.version},
                      version=model.version)
 
-    async def status(name: str, version: Optional[str] = None):
-        model, failure = find_model(name, version)
+    async def status(name: str, version: Optional[str] = None, label: Optional[str] = None):
+        model, failure = find_model(name, version, label)
         if failure:
             return failure
-        served = {"version": str(model.version), "state": "AVAILABLE",
-                  "status": {"error_code": "OK", "error_message": ""}}
+        named = version is not None or label is not None
+        served = [{"version": str(number), "state": "AVAILABLE",
+                   "status": {"error_code": "OK", "error_message": ""}}
+                  for number in ([model.version] if named
+                                 else state.manager.served_versions())]
         # As TF Serving lists them, newest first: a newer push that cannot be loaded is retried
         # (LOADING), then given up (END), with its load error, while the served one stays.
-        failed = [] if version is not None else [
+        failed = [] if named else [
             {"version": str(number), "state": "END" if given_up else "LOADING",
              "status": {"error_code": "UNKNOWN", "error_message": why}}
             for number, (why, given_up) in sorted(state.manager.failed_versions().items(),
                                                   reverse=True)]
-        return reply({"model_version_status": failed + [served]}, version=model.version)
+        return reply({"model_version_status": failed + served}, version=model.version)
 
-    async def metadata(name: str, version: Optional[str] = None):
-        model, failure = find_model(name, version)
+    async def metadata(name: str, version: Optional[str] = None, label: Optional[str] = None):
+        model, failure = find_model(name, version, label)
         if failure:
             return failure
         return reply(model.metadata(state.model_name), version=model.version)
 
-    async def answer(verb: str, request: Request, name: str, version: Optional[str]):
+    async def answer(verb: str, request: Request, name: str, version: Optional[str],
+                     label: Optional[str]):
         """:predict, :classify or :regress: check, score (batched), log, answer."""
-        model, failure = find_model(name, version)
+        model, failure = find_model(name, version, label)
         if failure:
             return failure
         try:
@@ -179,7 +201,7 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
             state.requests_refused += 1
             return error(f"request body is not valid JSON: {refused}", 400)
         try:
-            outputs = await batcher.predict(model, rows)
+            outputs = await batcher.predict(model, state.encoder.serialize_all(rows))
         except Overloaded as overloaded:
             state.requests_shed += 1
             return reply({"error": f"overloaded: {overloaded}; retry shortly"}, 503,
@@ -197,8 +219,9 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
         return reply(body, version=model.version)
 
     def verb_route(verb: str):
-        async def route(request: Request, name: str, version: Optional[str] = None):
-            return await answer(verb, request, name, version)
+        async def route(request: Request, name: str, version: Optional[str] = None,
+                        label: Optional[str] = None):
+            return await answer(verb, request, name, version, label)
         route.__name__ = verb
         return route
 
@@ -207,10 +230,14 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
     app.add_api_route("/v1/models/{name}/metadata", metadata, methods=["GET"])
     app.add_api_route("/v1/models/{name}/versions/{version}/metadata", metadata,
                       methods=["GET"])
+    app.add_api_route("/v1/models/{name}/labels/{label}", status, methods=["GET"])
+    app.add_api_route("/v1/models/{name}/labels/{label}/metadata", metadata, methods=["GET"])
     for verb in ("predict", "classify", "regress"):
         route = verb_route(verb)
         app.add_api_route(f"/v1/models/{{name}}:{verb}", route, methods=["POST"])
         app.add_api_route(f"/v1/models/{{name}}/versions/{{version}}:{verb}", route,
+                          methods=["POST"])
+        app.add_api_route(f"/v1/models/{{name}}/labels/{{label}}:{verb}", route,
                           methods=["POST"])
     return app
 
@@ -234,8 +261,8 @@ async def _read_body(request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _infer(encoder: ExampleEncoder, model, rows):
-    return model.predict(encoder.serialize_all(rows))
+def _infer(model, serialized):
+    return model.predict(serialized)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -252,8 +279,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(state: ServerState, host: str, port: int, out: TextIO = sys.stdout) -> None:
-    """Runs until SIGINT/SIGTERM; in-flight requests finish, the request log is flushed."""
+def serve(state: ServerState, host: str, port: int, out: TextIO = sys.stdout,
+          grpc_port: Optional[int] = None) -> None:
+    """Runs until SIGINT/SIGTERM; in-flight requests finish, the request log is flushed.
+    With `grpc_port` the gRPC API listens on it too (same host)."""
     import uvicorn
     sock = bind(host, port)
     bound_port = sock.getsockname()[1]
@@ -265,12 +294,20 @@ def serve(state: ServerState, host: str, port: int, out: TextIO = sys.stdout) ->
                 f"  status:  GET  {url}\n"
                 f"  log:     {state.request_log.directory if state.request_log else 'off'}\n"
                 f"READY {url}")
-    app = create_app(state, announce=announce, out=out)
+    labels = ", ".join(f"{name}={number}" for name, number in sorted(state.manager.labels.items()))
+    if labels:
+        announce = announce.replace("\nREADY", f"\n  labels:  {labels}\nREADY")
+    grpc_address = None if grpc_port is None else _grpc_address(host, grpc_port)
+    app = create_app(state, announce=announce, out=out, grpc_address=grpc_address)
     # httptools and uvloop (pinned): uvicorn's C parser and loop, named so that a missing one
     # is an error here rather than a silent fallback to the pure-Python ones.
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=30, http="httptools", loop="uvloop")
     _graceful_server_class()(config).run(sockets=[sock])
+
+
+def _grpc_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _graceful_server_class():

@@ -97,3 +97,45 @@ def test_tfdv_reads_the_log_with_the_schema_types(tmp_path, taxi_schema):
     assert by_name["fare"].num_stats.max == 299.0
     assert {v.value for v in by_name["payment_type"].string_stats.top_values} == {
         "Cash", "Credit, Card"}
+
+
+def test_columns_are_logged_as_the_same_csv_as_rows(tmp_path):
+    """log_columns (Arrow's writer, for gRPC tensors) and log (Python rows) give lines that
+    read back as the same values; a missing feature is an empty cell, bad UTF-8 replaced."""
+    import csv
+
+    import numpy as np
+    import pyarrow as pa
+    log = RequestLog(tmp_path, TYPES, flush_seconds=60)
+    log.log([_row(1), {"fare": [2.5], "payment_type": [b"\xff"]}], [0.5, 0.25], version=7)
+    log.log_columns({"fare": pa.array([1.0, 2.5], pa.float32()),
+                     "trip_start_hour": pa.array([1, None], pa.int64()),
+                     "payment_type": pa.array([b"Cash", b"\xff"], pa.binary())},
+                    np.array([[0.5], [0.25]], np.float32), version=7)
+    log.close()
+    with open(log_files(tmp_path)[0], newline="") as source:
+        rows = list(csv.DictReader(source))
+    by_rows, by_columns = rows[:2], rows[2:]
+    assert len(by_columns) == 2 and log.rows_logged == 4
+    for left, right in zip(by_rows, by_columns):
+        assert float(left["fare"]) == float(right["fare"])
+        assert left["trip_start_hour"] == right["trip_start_hour"]
+        assert left["payment_type"] == right["payment_type"]
+        assert left["_model_version"] == right["_model_version"] == "7"
+        assert float(left["_prediction"]) == float(right["_prediction"])
+        assert abs(float(left["_logged_at"]) - float(right["_logged_at"])) < 60
+    assert by_columns[1]["trip_start_hour"] == "" and by_columns[1]["payment_type"] == "\ufffd"
+
+
+def test_a_multiclass_log_takes_columns_with_their_scores(tmp_path):
+    import csv
+
+    import numpy as np
+    import pyarrow as pa
+    log = RequestLog(tmp_path, TYPES, classes=["a", "b"])
+    log.log_columns({"fare": pa.array([1.0], pa.float32())}, ["b"], version=3,
+                    scores=np.array([[0.25, 0.75]]))
+    log.close()
+    (line,) = _lines(tmp_path)
+    cells = next(csv.reader([line]))
+    assert cells[:5] == ["1", "", "", "3", "b"] and cells[6:] == ["0.25", "0.75"]
