@@ -1,13 +1,18 @@
-"""Serving benchmark: `mlpipe serve` over HTTP vs calling the same SavedModel in process.
+"""Serving benchmark: `mlpipe serve` over HTTP and gRPC vs calling the same SavedModel in process.
 
     .venv/bin/python benchmarks/bench_serving.py [--home runs] [--seconds 4] [--batch-only]
 
-The server runs as a separate process on 127.0.0.1; wrk (Debian's HTTP load tool: C, so the
-client takes little of the CPU it shares with the server) sends predict requests at concurrency
-1, 8 and 32, with 1 and 100 rows per request, for `--seconds` each, and the server's CPU time
-per request is read from /proc. Side by side: the in-process floor, i.e. the same model's
-`serving_default` called directly on already serialized tf.Examples (one call per request,
-sequentially), as ratios. Then batch scoring of the taxi CSV repeated `--batch-copies` times
+The server runs as a separate process on 127.0.0.1 with its REST and gRPC ports. REST: wrk
+(Debian's HTTP load tool: C, so the client takes little of the CPU it shares with the server)
+sends predict requests at concurrency 1, 8 and 32, with 1 and 100 rows per request, for
+`--seconds` each. gRPC: `benchmarks/grpc_load.py` (grpcio's asyncio API, its own process) sends
+TF Serving PredictRequests, one tensor per feature, at the same levels, and 100 rows as
+serialized tf.Examples at concurrency 8; it reports its own CPU time, printed beside the
+server's (both share the same 2 cores, so a client's CPU is CPU the server did not get). The
+server's CPU time per request is read from /proc. Side by side: the in-process floor, i.e. the
+same model's `serving_default` called directly on already serialized tf.Examples (one call per
+request, sequentially), as ratios, and the issue's targets checked against them. Then batch
+scoring of the taxi CSV repeated `--batch-copies` times
 (150,020 rows by default), three ways, with ratios: `mlpipe predict`'s `score_csv` (streaming read,
 checks, encoding, scoring, output CSV); "direct", the fastest hand-written path from the same CSV to
 predictions (pyarrow read_csv typed by the schema, tfx_bsl's encoder, the model on chunks of the
@@ -52,8 +57,9 @@ def main() -> None:
                         help="batch scoring reads the taxi CSV repeated this many times")
     parser.add_argument("--batch-only", action="store_true",
                         help="only the batch scoring comparison (no HTTP server)")
+    parser.add_argument("--grpc-only", action="store_true", help="no REST levels (no wrk)")
     args = parser.parse_args()
-    if not args.batch_only and shutil.which("wrk") is None:
+    if not args.batch_only and not args.grpc_only and shutil.which("wrk") is None:
         sys.exit("wrk not found: `make bench-serving` installs Debian's wrk (or use --batch-only)")
     import tensorflow  # noqa: F401  (loaded before anything is timed)
 
@@ -72,11 +78,17 @@ def main() -> None:
             floor = _in_process_floor(config, home, rows, args.seconds)
             server = _start_server(config_file, base, args.log_sample_rate)
             try:
-                http = _http_levels(server, rows, args.seconds, pathlib.Path(scratch))
+                http = {} if args.grpc_only else _http_levels(server, rows, args.seconds,
+                                                              pathlib.Path(scratch))
+                grpc_results = _grpc_levels(server, config.name, rows, args.seconds,
+                                            pathlib.Path(scratch))
             finally:
                 server["process"].terminate()
                 server["process"].wait(60)
-            _print_serving(http, floor, args.log_sample_rate)
+            if http:
+                _print_serving(http, floor, args.log_sample_rate)
+            _print_grpc(grpc_results, floor, args.log_sample_rate)
+            _print_targets(http, grpc_results, floor)
         _batch_scoring(config, home, pathlib.Path(scratch), args.batch_copies)
 
 
@@ -143,11 +155,15 @@ def _in_process_floor(config, home, rows, seconds):
 def _start_server(config_file, base, sample_rate):
     process = subprocess.Popen(
         [sys.executable, "-m", "mlpipe.cli", "serve", "--config", str(config_file),
-         "--home", base, "--port", "0", "--log-sample-rate", str(sample_rate)],
+         "--home", base, "--port", "0", "--grpc-port", "0", "--log-sample-rate",
+         str(sample_rate)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    grpc_address = None
     for line in process.stdout:
+        if line.startswith("  grpc:"):
+            grpc_address = line.split()[1]
         if line.startswith("READY "):
-            return {"process": process, "url": line.split()[1]}
+            return {"process": process, "url": line.split()[1], "grpc": grpc_address}
     sys.exit("the server did not start")
 
 
@@ -222,6 +238,117 @@ def _print_serving(http, floor, sample_rate):
               f"{result['p50_ms'] / base['p50_ms']:>6.1f} "
               f"{result['requests_per_s'] / base['requests_per_s']:>7.2f} "
               f"{result['failures']:>5}")
+
+
+GRPC_LEVELS = [(1, 1, "tensors"), (1, 8, "tensors"), (1, 32, "tensors"), (100, 1, "tensors"),
+               (100, 8, "tensors"), (100, 32, "tensors"), (100, 8, "examples")]
+
+
+def _grpc_levels(server, model_name, rows, seconds, scratch: pathlib.Path):
+    """benchmarks/grpc_load.py (its own process) per level; server CPU from /proc around it."""
+    import json
+    pid, results = server["process"].pid, {}
+    for size, concurrency, layout in GRPC_LEVELS:
+        request = scratch / f"predict-{size}-{layout}.bin"
+        if not request.exists():
+            request.write_bytes(_predict_request(model_name, rows[:size], layout))
+            _check_grpc_answer(server["grpc"], request, size)
+        command = [sys.executable, "-m", "benchmarks.grpc_load", "--target", server["grpc"],
+                   "--request", str(request), "--concurrency", str(concurrency),
+                   "--seconds", str(seconds)]
+        cpu_before = _cpu_seconds(pid)
+        level = json.loads(subprocess.run(command, capture_output=True, text=True, check=True,
+                                          cwd=HERE.parent).stdout)
+        cpu = _cpu_seconds(pid) - cpu_before
+        requests = max(1, level["requests"])
+        results[(size, concurrency, layout)] = {
+            **level, "rows_per_s": level["requests_per_s"] * size,
+            "server_cpu_ms": 1000 * cpu / requests,
+            "client_cpu_ms": 1000 * level["client_cpu_s"] / requests}
+    return results
+
+
+def _predict_request(model_name, rows, layout: str) -> bytes:
+    """A serialized PredictRequest: one tensor per feature (a feature missing from any of the
+    rows is left out: a tensor has no missing values), or the rows as serialized tf.Examples."""
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+    from mlpipe.serving.grpc_server import tensor_proto
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    if layout == "examples":
+        examples = [_example(row).SerializeToString() for row in rows]
+        request.inputs["examples"].CopyFrom(tf.make_tensor_proto(examples, dtype=tf.string))
+        return request.SerializeToString()
+    for name in rows[0]:
+        values = [row.get(name) for row in rows]
+        if any(value is None for value in values):
+            continue
+        dtype = (object if isinstance(values[0], str) else
+                 np.float32 if isinstance(values[0], float) else np.int64)
+        array = np.array([v.encode() for v in values] if dtype is object else values, dtype)
+        request.inputs[name].CopyFrom(tensor_proto(array))
+    return request.SerializeToString()
+
+
+def _example(row):
+    import tensorflow as tf
+    example = tf.train.Example()
+    for name, value in row.items():
+        feature = example.features.feature[name]
+        if isinstance(value, str):
+            feature.bytes_list.value.append(value.encode())
+        elif isinstance(value, float):
+            feature.float_list.value.append(value)
+        elif value is not None:
+            feature.int64_list.value.append(value)
+    return example
+
+
+def _check_grpc_answer(address: str, request: pathlib.Path, size: int) -> None:
+    """One call with TF Serving's stubs: the answer has a probability per row."""
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+    with grpc.insecure_channel(address) as channel:
+        answer = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
+            predict_pb2.PredictRequest.FromString(request.read_bytes()), timeout=60)
+    rows = answer.outputs["probability"].tensor_shape.dim[0].size
+    if rows != size:
+        sys.exit(f"gRPC answered {rows} rows for {size}")
+
+
+def _print_grpc(results, floor, sample_rate):
+    print(f"\ngRPC Predict (127.0.0.1, request log sampling {sample_rate}; client: "
+          "benchmarks/grpc_load.py, its own process) vs in-process floor")
+    print(f"{'rows/req':>8} {'conc':>5} {'input':>8} {'req/s':>8} {'rows/s':>9} {'p50 ms':>8}"
+          f" {'p99 ms':>8} {'srv cpu ms':>10} {'cli cpu ms':>10} | {'p50 x':>6} {'rows/s x':>8}"
+          f" {'fail':>5}")
+    for (size, concurrency, layout), result in results.items():
+        base = floor[size]
+        print(f"{size:>8} {concurrency:>5} {layout:>8} {result['requests_per_s']:>8.0f} "
+              f"{result['rows_per_s']:>9.0f} {result['p50_ms']:>8.2f} {result['p99_ms']:>8.2f}"
+              f" {result['server_cpu_ms']:>10.2f} {result['client_cpu_ms']:>10.2f} | "
+              f"{result['p50_ms'] / base['p50_ms']:>6.1f} "
+              f"{result['rows_per_s'] / base['rows_per_s']:>8.2f} {result['failures']:>5}")
+
+
+def _print_targets(http, grpc_results, floor):
+    """Issue 25's targets, as ratios against the floor of this same invocation."""
+    checks = [("gRPC Predict 1 row, concurrency 1: p50 / floor p50", "<=", 2.0,
+               grpc_results[(1, 1, "tensors")]["p50_ms"] / floor[1]["p50_ms"]),
+              ("gRPC Predict 100 rows as tensors, concurrency 8: rows/s / floor rows/s", ">=",
+               0.6, grpc_results[(100, 8, "tensors")]["rows_per_s"] / floor[100]["rows_per_s"])]
+    if http:
+        checks += [("REST 100 rows, concurrency 8: rows/s / floor rows/s", ">=", 0.35,
+                    http[(8, 100)]["rows_per_s"] / floor[100]["rows_per_s"]),
+                   ("REST 1 row, concurrency 1: p50 / floor p50", "<=", 3.0,
+                    http[(1, 1)]["p50_ms"] / floor[1]["p50_ms"])]
+    print("\nTargets (issue 25):")
+    for text, side, bound, value in checks:
+        met = value <= bound if side == "<=" else value >= bound
+        print(f"  {text:<72} {value:>6.2f} (target {side} {bound}) "
+              f"{'met' if met else 'NOT met'}")
 
 
 def _batch_scoring(config, home, scratch: pathlib.Path, copies: int, repeats: int = 2):

@@ -32,6 +32,10 @@ class ServingConfig(Strict):
         8192, ge=1, description="Rows that may wait for the model; a request beyond this gets 503 "
                                 "with Retry-After at once (overload sheds requests instead of "
                                 "growing every request's latency).")
+    inline_rows: int = Field(
+        1, ge=0, description="A request of at most this many rows that finds the model idle is "
+                             "called on the server's event loop instead of a worker thread "
+                             "(lower latency for single rows; 0: never).")
     poll_seconds: float = Field(2.0, gt=0,
                                 description="How often the server looks for a newer pushed "
                                             "version to switch to.")

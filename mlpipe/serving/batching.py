@@ -41,7 +41,11 @@ class PredictBatcher:
     """`await predict(model, rows)` from request handlers; `start()` / `stop()` on the loop."""
 
     def __init__(self, infer: Infer, max_rows: int, run_in_thread: Callable,
-                 max_queued_rows: Optional[int] = None):
+                 max_queued_rows: Optional[int] = None, inline_rows: int = 0):
+        """`inline_rows`: a request of at most this many rows that finds the model idle and
+        nobody waiting is called on the loop's own thread: no hand-over to a worker thread and
+        back (about 0.4 ms of a 1-row request's 1.9 ms over gRPC here). Requests arriving
+        meanwhile wait for it, as they would for any running call, and go in the next."""
         self._infer = infer
         self._max_rows = max_rows
         self._run_in_thread = run_in_thread     # e.g. starlette's run_in_threadpool
@@ -51,6 +55,8 @@ class PredictBatcher:
         self._wake: Optional[asyncio.Event] = None
         self._worker: Optional[asyncio.Task] = None
         self.calls = 0                           # model calls made, for the stop summary
+        self._calling = False                    # a model call runs in the worker thread
+        self._inline_rows = inline_rows
 
     def start(self) -> None:
         self._wake = asyncio.Event()
@@ -70,6 +76,9 @@ class PredictBatcher:
                 and self._queued_rows + len(rows) > self._max_queued_rows):
             raise Overloaded(f"{self._queued_rows} rows are already waiting for the model "
                              f"(the queue holds {self._max_queued_rows})")
+        if not self._calling and not self._waiting and len(rows) <= self._inline_rows:
+            self.calls += 1
+            return self._infer(model, rows)
         answer = asyncio.get_running_loop().create_future()
         self._waiting.append(_Request(model, rows, answer))
         self._queued_rows += len(rows)
@@ -109,7 +118,11 @@ class PredictBatcher:
         rows = [row for request in batch for row in request.rows]
         try:
             self.calls += 1
-            outputs = await self._run_in_thread(self._infer, batch[0].model, rows)
+            self._calling = True
+            try:
+                outputs = await self._run_in_thread(self._infer, batch[0].model, rows)
+            finally:
+                self._calling = False
             answers = _split(outputs, [len(request.rows) for request in batch])
         except asyncio.CancelledError:
             for request in batch:

@@ -72,7 +72,8 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
     # Requests are serialized by their handlers (REST from checked rows, gRPC from tensors or
     # tf.Examples), so one model call may carry both APIs' requests.
     batcher = PredictBatcher(_infer, state.settings.max_batch_rows, run_in_threadpool,
-                             max_queued_rows=state.settings.max_queued_rows)
+                             max_queued_rows=state.settings.max_queued_rows,
+                             inline_rows=state.settings.inline_rows)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):

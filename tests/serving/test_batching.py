@@ -249,3 +249,29 @@ def test_one_request_larger_than_the_queue_runs_when_nothing_waits():
 
     outputs = asyncio.run(asyncio.wait_for(run(), 10))
     assert len(outputs["value"]) == 8
+
+
+def test_a_small_request_on_an_idle_model_is_called_on_the_loop_and_others_still_batch():
+    model, threads = RowModel(), []
+
+    def infer(given, rows):
+        threads.append(threading.current_thread())
+        return model.infer(given, rows)
+
+    async def body(batcher):
+        alone = await batcher.predict(model, _rows(1))
+        big = await batcher.predict(model, _rows(2, 3))
+        return alone, big
+
+    async def run():
+        batcher = PredictBatcher(infer, 100, _in_thread, inline_rows=1)
+        batcher.start()
+        try:
+            return await body(batcher)
+        finally:
+            await batcher.stop()
+
+    alone, big = asyncio.run(run())
+    assert threads[0] is threading.main_thread() and threads[1] is not threading.main_thread()
+    assert list(alone["value"][:, 0]) == [10.0] and list(big["value"][:, 0]) == [20.0, 30.0]
+    assert model.calls == [[1], [2, 3]]
