@@ -177,99 +177,22 @@ def _pipeline_metric(pipeline_root: pathlib.Path, config) -> float:
 
 def _baselines(pipeline_root: pathlib.Path, config) -> dict:
     """{"linear": metric, "boosted": metric}: each fitted on the pipeline's own train split,
-    scored on its eval split."""
-    columns = config.features.raw_columns
-    categorical = [name for name in columns if name in set(config.features.categorical)]
-    train = _split_rows(pipeline_root, "train")
-    evaluation = _split_rows(pipeline_root, "eval")
-    y_train, y_eval = _labels(train, config), _labels(evaluation, config)
-    return {"linear": _linear(train, evaluation, y_train, y_eval, columns, categorical,
-                              config.label.task),
-            "boosted": _boosted(train, evaluation, y_train, y_eval, columns, set(categorical),
-                                config.label.task)}
-
-
-def _linear(train, evaluation, y_train, y_eval, columns, categorical, task) -> float:
-    """RidgeCV / LogisticRegressionCV, strength by cross-validation on the train split; median
-    imputation with missing indicators and scaling for numbers, one-hot for categories."""
-    import numpy as np
-    import pandas as pd
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegressionCV, RidgeCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    numeric = [name for name in columns if name not in categorical]
-
-    def frame(rows):
-        table = pd.DataFrame([{name: row.get(name) for name in columns} for row in rows],
-                             columns=columns)
-        for name in numeric:
-            table[name] = pd.to_numeric(table[name], errors="coerce").astype(float)
-        for name in categorical:
-            table[name] = table[name].map(lambda v: "(missing)" if v is None else _text(v))
-        return table
-    prepare = ColumnTransformer([
-        ("numbers", make_pipeline(SimpleImputer(strategy="median", add_indicator=True,
-                                                keep_empty_features=True),
-                                  StandardScaler()), numeric),
-        ("categories", OneHotEncoder(handle_unknown="ignore"), categorical)])
-    if task == "regression":
-        model = make_pipeline(prepare, RidgeCV(alphas=np.logspace(-3, 3, 13)))
-        model.fit(frame(train), y_train)
-        return _score(task, y_eval, model.predict(frame(evaluation)))
-    model = make_pipeline(prepare, LogisticRegressionCV(Cs=10, max_iter=5000))
-    model.fit(frame(train), y_train)
-    return _score(task, y_eval, model.predict_proba(frame(evaluation)))
-
-
-def _boosted(train, evaluation, y_train, y_eval, columns, categorical, task) -> float:
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    encoders = {name: _Encoder() for name in categorical}
-    x_train = _matrix(train, columns, encoders)
-    x_eval = _matrix(evaluation, columns, encoders)
-    mask = [name in categorical for name in columns]
-    if task == "regression":
-        model = HistGradientBoostingRegressor(categorical_features=mask, random_state=0)
-        model.fit(x_train, y_train)
-        return _score(task, y_eval, model.predict(x_eval))
-    model = HistGradientBoostingClassifier(categorical_features=mask, random_state=0)
-    model.fit(x_train, y_train)
-    return _score(task, y_eval, model.predict_proba(x_eval))
-
-
-def _score(task, y_true, predicted) -> float:
-    """RMSE of values; AUC of a binary model's P(1); accuracy of a multiclass model."""
-    import numpy as np
-    from sklearn.metrics import accuracy_score, mean_squared_error, roc_auc_score
-    if task == "regression":
-        return float(np.sqrt(mean_squared_error(y_true, predicted)))
-    if task == "binary":
-        return float(roc_auc_score(y_true, predicted[:, 1]))
-    return float(accuracy_score(y_true, predicted.argmax(axis=1)))
-
-
-class _Encoder:
-    """Text -> a small integer code (HistGradientBoosting's categorical input); blank -> NaN."""
-
-    def __init__(self):
-        self.codes = {}
-
-    def __call__(self, text):
-        if text is None:
-            return float("nan")
-        return float(self.codes.setdefault(text, len(self.codes)))
-
-
-def _matrix(rows, columns, encoders):
-    import numpy as np
-    return np.array([[encoders[name](row.get(name)) if name in encoders
-                      else _number(row.get(name)) for name in columns] for row in rows])
-
-
-def _number(value) -> float:
-    return float("nan") if value is None else float(value)
+    scored on its eval split (the models mlpipe init compares: mlpipe.init.baselines)."""
+    from mlpipe.init import baselines
+    numeric, categorical = config.features.numeric, config.features.categorical
+    tables, labels = {}, {}
+    for split in ("train", "eval"):
+        rows = [{name: None if value is None else _text(value) for name, value in row.items()}
+                for row in _split_rows(pipeline_root, split)]
+        tables[split] = baselines.frame(rows, numeric, categorical)
+        labels[split] = _labels(rows, config)
+    task = config.label.task
+    scores = {}
+    for name, build in (("linear", baselines.linear_model), ("boosted", baselines.boosted_model)):
+        model = build(task, numeric, categorical)
+        model.fit(tables["train"], labels["train"])
+        scores[name] = baselines.score(task, model, tables["eval"], labels["eval"])
+    return scores
 
 
 def _labels(rows, config):

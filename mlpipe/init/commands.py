@@ -57,18 +57,30 @@ def _init(invocation) -> int:
     types = {feature: "BYTES" for feature in table.header}
     types.update(numeric_columns(schema))
     features = inference.choose_features(analysis, types)
+    shape = _network_shape(table, analysis, features)
     optional = [info.name for info in environment_features(schema, TRAINING).values()
                 if not info.required]
-    text = writer.config_text(analysis, features, name,
+    text = writer.config_text(analysis, features, shape, name,
                               data_ref=writer.data_reference(data, output),
                               config_ref=str(config_file), optional_columns=optional)
     written = writer.write_problem(output, name, text, _schema_text(schema, data, text_format),
                                    args.force)
-    _print_decisions(analysis, features)
+    _print_decisions(analysis, features, shape)
     print(f"Wrote {written[0]} (review the decisions in its comments)")
     print(f"      {written[1]}")
     print(f"Next: mlpipe run --config {config_file}")
     return EXIT_OK
+
+
+def _network_shape(table, analysis, features):
+    """The hidden layers, from a linear model and boosted trees cross-validated on the training
+    rows (regression only; scikit-learn loads only here)."""
+    from mlpipe.init import baselines, inference
+    if analysis.label.task == "regression":
+        print("  comparing a linear model with boosted trees ...", flush=True)
+    rows, y = inference.training_examples(table, analysis)
+    return baselines.choose_shape(analysis.label.task, rows, y, features.numeric,
+                                  features.categorical)
 
 
 def _schema_text(schema, data: pathlib.Path, text_format) -> str:
@@ -96,7 +108,7 @@ def _label_domain(schema, label) -> None:
     domain.value.extend(missing)
 
 
-def _print_decisions(analysis, features) -> None:
+def _print_decisions(analysis, features, shape) -> None:
     label = analysis.label
     print(f"  label:       {_label_summary(analysis)}")
     if analysis.missing_values:
@@ -110,6 +122,7 @@ def _print_decisions(analysis, features) -> None:
     budget = analysis.budget
     print(f"  training:    {budget.why}, learning rate {budget.learning_rate}, "
           f"{budget.ensemble} networks averaged")
+    print(f"  hidden:      {shape.why}")
     print(f"  bins:        {budget.bins_why}")
 
 

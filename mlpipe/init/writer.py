@@ -1,11 +1,11 @@
 """The problem config `mlpipe init` writes: its decisions as values, each reason as a comment.
 
 Comments start with a keyword a reader (or a test) can find: `missing:`, `task:`, `positive
-class:` (binary), `classes:` (multiclass), `left out:`, `schema:`, `budget:`, `baseline:`,
-`kpi floor:` (binary, multiclass), `kpi ceiling:` and `plot range:` (regression). Only what
-applies to the label's task is written: `positive_class` for binary, `classes` for multiclass,
-`plot_range` for regression. The text is checked against `ProblemConfig` before anything is
-written, and nothing that exists is overwritten without `force`.
+class:` (binary), `classes:` (multiclass), `left out:`, `schema:`, `budget:`, `hidden_units:`,
+`baseline:`, `kpi floor:` (binary, multiclass), `kpi ceiling:` and `plot range:` (regression).
+Only what applies to the label's task is written: `positive_class` for binary, `classes` for
+multiclass, `plot_range` for regression. The text is checked against `ProblemConfig` before
+anything is written, and nothing that exists is overwritten without `force`.
 """
 
 import os
@@ -17,7 +17,7 @@ import yaml
 from mlpipe.config import ProblemConfig
 from mlpipe.errors import BadInputError
 from mlpipe.init.inference import (AUC_MARGIN, ERROR_REDUCTION, RMSE_MARGIN, SPLIT, Analysis,
-                                   Features, plot_range, significant)
+                                   Features, Shape, plot_range, significant)
 
 SCHEMA_FILE = "schema.pbtxt"
 MAX_REGRESSION_AUC = 0.02   # a small eval split: a retrained model's AUC moves by about this
@@ -39,7 +39,7 @@ def refuse_overwrite(paths: Iterable[pathlib.Path], force: bool) -> None:
             raise BadInputError(f"{path} exists: not overwritten (use --force to replace it)")
 
 
-def config_text(analysis: Analysis, features: Features, name: str, data_ref: str,
+def config_text(analysis: Analysis, features: Features, shape: Shape, name: str, data_ref: str,
                 config_ref: str, optional_columns: List[str]) -> str:
     """The config file's text. `data_ref`: data.path as written (relative to the config's
     folder); `config_ref`: how the user names the config file (for the next command);
@@ -95,7 +95,8 @@ def config_text(analysis: Analysis, features: Features, name: str, data_ref: str
         f"  # budget: {budget.why}",
         f"  epochs: {budget.epochs}",
         f"  batch_size: {budget.batch_size}",
-        "  hidden_units: [64, 32]",
+        f"  # hidden_units: {shape.why}",
+        f"  hidden_units: {shape.hidden_units}",
         f"  learning_rate: {budget.learning_rate}",
         "  # ensemble: networks trained from their own initial weights, their answers averaged",
         "  # (steadier than one; 1 trains and scores a single network, N times cheaper)",

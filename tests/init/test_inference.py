@@ -230,6 +230,8 @@ def test_training_budget(rows, batch, epochs, bins):
     assert (budget.batch_size, budget.epochs, budget.numeric_bins) == (batch, epochs, bins)
     assert budget.learning_rate == inference.LEARNING_RATE
     assert str(rows) in budget.bins_why
+    assert budget.ensemble == inference.ENSEMBLE
+    assert inference.training_budget(rows, "regression").ensemble == inference.REGRESSION_ENSEMBLE
 
 
 def test_feature_kinds_follow_the_types_tfdv_reads(penguins):

@@ -35,7 +35,8 @@ def _features(analysis):
 def _written(tmp_path, analysis, name="problem"):
     """(the config text init writes, the raw YAML, the loaded config)."""
     output = tmp_path / "out"
-    text = writer.config_text(analysis, _features(analysis), name,
+    shape = inference.Shape([64, 32], "the default")
+    text = writer.config_text(analysis, _features(analysis), shape, name,
                               data_ref=writer.data_reference(analysis.path, output),
                               config_ref=f"out/{name}.yaml", optional_columns=[])
     config_file, _ = writer.write_problem(output, name, text, "# a schema\n", force=False)

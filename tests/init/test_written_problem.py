@@ -114,6 +114,8 @@ def test_penguins_config_says_what_was_decided(written, tables):
     assert config.label.positive_class == "Gentoo"
     assert config.train.batch_size == 16 and config.train.epochs == 36
     assert (config.train.learning_rate, config.train.ensemble) == (0.003, 3)
+    assert config.train.hidden_units == [64, 32]
+    assert _comments(text, "hidden_units") == ["[64, 32], the default for classes"]
     # A few hundred rows: no piecewise-linear bins, and the comment says why.
     assert config.features.numeric_bins == 0
     assert _comments(text, "numeric_bins")[0].startswith("only ")
@@ -206,6 +208,12 @@ def test_integer_classes_and_a_regression_target(written):
     assert config.label.task == "regression" and config.evaluation.main_metric == "rmse"
     assert set(config.evaluation.kpi) == {"rmse"} and config.evaluation.plot_range
     assert "mass_lb" in _left_out(text)
+    # A linear target with noise: a linear model cross-validates as well as boosted trees, so
+    # the network is the linear part alone; regression averages five networks.
+    assert config.train.hidden_units == [] and config.train.ensemble == 5
+    assert _comments(text, "hidden_units")[0].startswith(
+        "none, the linear part alone: a linear model is as good as boosted trees (5-fold RMSE on")
+    assert "  hidden:      none, the linear part alone" in stdout
     schema = load_schema(config.schema_path)
     assert "mass_kg" not in environment_features(schema, SERVING)
     assert environment_features(schema, TRAINING)["mass_kg"].type == "FLOAT"
