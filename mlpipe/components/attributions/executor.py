@@ -23,6 +23,8 @@ import os
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
+import tensorflow as tf
+from tensorflow.core.example import example_pb2
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
@@ -108,7 +110,6 @@ def _map_entries(serialized: bytes) -> Dict[str, bytes]:
     Bytes in another layout than the canonical one are re-serialized by protobuf first."""
     entries = _split_canonical(serialized)
     if entries is None:
-        from tensorflow.core.example import example_pb2
         entries = _split_canonical(
             example_pb2.Example.FromString(serialized).SerializeToString(deterministic=True))
         if entries is None:
@@ -255,7 +256,6 @@ def sample_records(file_patterns: Sequence[str], compression: Optional[str], max
                    seed: int) -> List[bytes]:
     """Up to `max_rows` serialized records, a uniform sample (reservoir) of every file matched,
     read in file-name order; the same files and seed give the same sample."""
-    import tensorflow as tf
     files = sorted(path for pattern in file_patterns for path in fileio.glob(pattern))
     if not files:
         raise ValueError(f"no example files match {list(file_patterns)}")
@@ -279,8 +279,6 @@ class SavedModelSignatures:
     """The exported model's serving and transform signatures, called in batches."""
 
     def __init__(self, model_dir: str, label_key: str, task: str = "binary"):
-        import tensorflow as tf
-        self._tf = tf
         self._loaded = tf.saved_model.load(model_dir)
         for name in (SERVING_SIGNATURE, TRANSFORM_SIGNATURE):
             if name not in self._loaded.signatures:
@@ -319,7 +317,7 @@ class SavedModelSignatures:
     def _call(self, function, batch: List[bytes]):
         # The signature's one input, by whatever name the trainer gave it.
         [input_name] = function.structured_input_signature[1]
-        return function(**{input_name: self._tf.constant(batch, dtype=self._tf.string)})
+        return function(**{input_name: tf.constant(batch, dtype=tf.string)})
 
 
 def _batches(rows: List[bytes]):
