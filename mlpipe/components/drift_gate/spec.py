@@ -53,10 +53,10 @@ class ComparedDrift(DriftThresholds):
     @classmethod
     def of(cls, section: DriftGateConfig, model_features: List[str],
            pipeline_name: str) -> "ComparedDrift":
-        return cls(features=sorted(section.compared(model_features)),
-                   categorical_threshold=section.categorical_threshold,
-                   numeric_psi=section.numeric_psi,
-                   feature_thresholds=dict(sorted(section.feature_thresholds.items())),
+        thresholds = section.model_dump(include=set(DriftThresholds.model_fields))
+        # In name order, so that reordering the section's thresholds keeps the cache key.
+        thresholds["feature_thresholds"] = dict(sorted(section.feature_thresholds.items()))
+        return cls(**thresholds, features=sorted(section.compared(model_features)),
                    pipeline=pipeline_name)
 
 
