@@ -358,3 +358,28 @@ def test_a_label_on_a_version_not_pushed_stops_the_server_before_it_listens(trai
     assert result.returncode == 2
     # Labelled versions load in order: the flag's 1 is found missing first.
     assert "error: version 1 is not pushed" in result.stderr, result.stderr
+
+
+def _example_with(change):
+    message = example(REQUIRED)
+    change(message.features.feature)
+    return message
+
+
+@pytest.mark.parametrize("change, field, words", [
+    (lambda f: f["fare"].ClearField("float_list"), "fare", "missing required feature 'fare'"),
+    (lambda f: f["trip_start_hour"].float_list.value.append(7.0), "trip_start_hour",
+     "must be a int64_list, got a float_list"),
+    (lambda f: f["fare"].float_list.value.append(float("nan")), "fare", "at most 1 value"),
+    (lambda f: f["trip_miles"].float_list.value.__setitem__(0, float("inf")), "trip_miles",
+     "not a finite number"),
+    (lambda f: f["tips"].float_list.value.append(2.0), "tips", "unknown feature 'tips'"),
+])
+def test_bad_serialized_examples_are_named_by_feature(server, change, field, words):
+    import tensorflow as tf
+    good = example(REQUIRED).SerializeToString()
+    bad = _example_with(lambda features: change(features)).SerializeToString()
+    code, details, named = refusal(lambda: server.predictions.Predict(predict_request(
+        {"examples": tf.make_tensor_proto([good, bad], dtype=tf.string)}), timeout=30))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "examples[1]" in details, details
+    assert words in details and named == field, (details, named)
