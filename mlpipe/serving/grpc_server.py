@@ -62,6 +62,7 @@ VALUE_FIELDS = {types_pb2.DT_FLOAT: "float_val", types_pb2.DT_DOUBLE: "double_va
                 types_pb2.DT_INT64: "int64_val", types_pb2.DT_INT32: "int_val",
                 types_pb2.DT_STRING: "string_val"}
 ARROW_TYPES = {FLOAT: pa.float32(), INT: pa.int64(), BYTES: pa.binary()}
+FEW_ROWS = 16   # requests up to this size are logged row by row (see _column_logger)
 # What tfx_bsl's decoder makes of each kind of tf.Example feature.
 ARROW_EXAMPLE_TYPES = {FLOAT: pa.float32(), INT: pa.int64(), BYTES: pa.large_binary()}
 EXAMPLE_KINDS = {FLOAT: "float_list", INT: "int64_list", BYTES: "bytes_list"}
@@ -383,9 +384,15 @@ def _row_logger(rows):
 
 
 def _column_logger(columns):
-    """Logs a tensor request from its flat columns (Arrow's CSV writer, no Python rows)."""
+    """Logs a request from its flat columns: Arrow's CSV writer, no Python rows, except for a
+    few rows, where its fixed cost (~0.25 ms) is more than Python's writer takes."""
     def log_columns(request_log, model, outputs):
         count = len(next(iter(outputs.values())))
+        if count <= FEW_ROWS:
+            lists = {name: column.to_pylist() for name, column in columns.items()}
+            rows = [{name: [values[i]] for name, values in lists.items()
+                     if values[i] is not None} for i in range(count)]
+            return _row_logger(rows)(request_log, model, outputs)
         if model.task.name == task_outputs.MULTICLASS:
             predictions, scores = task_outputs.logged_predictions(model.task, outputs, count)
         else:
