@@ -167,6 +167,11 @@ class ExampleEncoder:
     def serialize_all(self, rows: Sequence[Mapping[str, Values]]) -> List[bytes]:
         """Checked rows -> serialized tf.Examples, through the same C++ encoder as CSV chunks
         (a feature a row lacks becomes a feature with no values: parsed like an absent one)."""
+        return self.serialize_batch(self.batch_of_rows(rows))
+
+    def batch_of_rows(self, rows: Sequence[Mapping[str, Values]]):
+        """Checked rows -> a RecordBatch of one list column per feature present (see
+        `serialize_batch`; `first_values` makes the request log's columns of it)."""
         import pyarrow as pa
         names, arrays = [], []
         for name, info in self.features.items():
@@ -175,8 +180,8 @@ class ExampleEncoder:
                 names.append(name)
                 arrays.append(pa.array(column, type=pa.list_(_arrow_type(info.type))))
         if not names:  # rows of empty examples
-            return [b""] * len(rows)
-        return self.serialize_batch(pa.RecordBatch.from_arrays(arrays, names))
+            return pa.RecordBatch.from_arrays([pa.nulls(len(rows))], [_NO_FEATURES])
+        return pa.RecordBatch.from_arrays(arrays, names)
 
     # ---- CSV chunks (columnar) ---------------------------------------------------------------
 
@@ -231,6 +236,25 @@ class ExampleEncoder:
             from tfx_bsl.coders import example_coder
             coder = self._batch_encoders.coder = example_coder.RecordBatchToExamplesEncoder()
         return coder.encode(batch)
+
+
+def first_values(batch) -> Dict[str, object]:
+    """A RecordBatch of list columns -> feature -> its first value per row (null when the
+    list is empty or null): the flat columns `RequestLog.log_columns` takes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    columns = {}
+    for name, column in zip(batch.schema.names, batch.columns):
+        if name == _NO_FEATURES or pa.types.is_null(column.type):
+            continue
+        values = column.flatten()
+        if len(values) == len(column) and column.null_count == 0 and \
+                pc.all(pc.equal(pc.list_value_length(column), 1)).as_py():
+            columns[name] = values
+        else:
+            columns[name] = pa.array([items[0] if items else None
+                                      for items in column.to_pylist()], type=values.type)
+    return columns
 
 
 def _json_values(value, info: FeatureInfo, where: str) -> Values:

@@ -45,7 +45,7 @@ from mlpipe.core.contract import SERVING_SIGNATURE
 from mlpipe.core.schema_io import BYTES, FLOAT, INT
 from mlpipe.serving import outputs as task_outputs
 from mlpipe.serving.batching import Overloaded
-from mlpipe.serving.examples import FLOAT32_MAX, RequestError
+from mlpipe.serving.examples import FLOAT32_MAX, RequestError, first_values
 from mlpipe.serving.labels import UnknownServable
 from mlpipe.serving.model import INPUT_NAME
 
@@ -62,7 +62,7 @@ VALUE_FIELDS = {types_pb2.DT_FLOAT: "float_val", types_pb2.DT_DOUBLE: "double_va
                 types_pb2.DT_INT64: "int64_val", types_pb2.DT_INT32: "int_val",
                 types_pb2.DT_STRING: "string_val"}
 ARROW_TYPES = {FLOAT: pa.float32(), INT: pa.int64(), BYTES: pa.binary()}
-FEW_ROWS = 16   # requests up to this size are logged row by row (see _column_logger)
+FEW_ROWS = 16   # requests up to this size are logged row by row (see column_logger)
 # What tfx_bsl's decoder makes of each kind of tf.Example feature.
 ARROW_EXAMPLE_TYPES = {FLOAT: pa.float32(), INT: pa.int64(), BYTES: pa.large_binary()}
 EXAMPLE_KINDS = {FLOAT: "float_list", INT: "int64_list", BYTES: "bytes_list"}
@@ -220,10 +220,10 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
                                    f"alone; got '{other}' too", other)
             serialized = string_tensor(inputs[INPUT_NAME], INPUT_NAME)
             self._check_count(len(serialized), "inputs")
-            return serialized, _column_logger(self.columns_of_examples(serialized))
+            return serialized, column_logger(self.columns_of_examples(serialized))
         batch, columns = self.batch_of_tensors(inputs)
         self._check_count(batch.num_rows, "inputs")
-        return self.state.encoder.serialize_batch(batch), _column_logger(columns)
+        return self.state.encoder.serialize_batch(batch), column_logger(columns)
 
     async def _one_task(self, request, verb: str):
         model = self._model(request.model_spec)
@@ -253,7 +253,7 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
         rows = self.rows_of_examples(examples, context)
         self._check_count(len(rows), "input.examples")
         outputs = await self._score(model, self.state.encoder.serialize_all(rows),
-                                    _row_logger(rows))
+                                    row_logger(rows))
         return outputs, len(rows)
 
     async def _score(self, model, serialized: List[bytes], log_request) -> Dict[str, np.ndarray]:
@@ -316,7 +316,7 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
 
     def _checked_columns(self, batch) -> Optional[Dict[str, pa.Array]]:
         """The flat columns when every rule holds, else None."""
-        features, columns = self.state.encoder.features, {}
+        features = self.state.encoder.features
         for name, column in zip(batch.schema.names, batch.columns):
             if pa.types.is_null(column.type):
                 continue   # a feature with no kind in every example: absent
@@ -326,10 +326,9 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
             lengths = pc.fill_null(pc.list_value_length(column), 0)
             if info.max_values and pc.max(lengths).as_py() > info.max_values:
                 return None
-            values = column.flatten()
-            if info.type == FLOAT and pc.all(pc.is_finite(values)).as_py() is False:
+            if info.type == FLOAT and pc.all(pc.is_finite(column.flatten())).as_py() is False:
                 return None
-            columns[name] = _first_values(column, values, lengths)
+        columns = first_values(batch)
         for name in self.state.encoder.required:
             if name not in columns or columns[name].null_count:
                 return None
@@ -376,14 +375,14 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
         return row
 
 
-def _row_logger(rows):
+def row_logger(rows):
     def log_rows(request_log, model, outputs):
         predictions, scores = task_outputs.logged_predictions(model.task, outputs, len(rows))
         request_log.log(rows, predictions, model.version, scores=scores)
     return log_rows
 
 
-def _column_logger(columns):
+def column_logger(columns):
     """Logs a request from its flat columns: Arrow's CSV writer, no Python rows, except for a
     few rows, where its fixed cost (~0.25 ms) is more than Python's writer takes."""
     def log_columns(request_log, model, outputs):
@@ -392,7 +391,7 @@ def _column_logger(columns):
             lists = {name: column.to_pylist() for name, column in columns.items()}
             rows = [{name: [values[i]] for name, values in lists.items()
                      if values[i] is not None} for i in range(count)]
-            return _row_logger(rows)(request_log, model, outputs)
+            return row_logger(rows)(request_log, model, outputs)
         if model.task.name == task_outputs.MULTICLASS:
             predictions, scores = task_outputs.logged_predictions(model.task, outputs, count)
         else:
@@ -413,14 +412,6 @@ def _common_count(columns: Dict[str, np.ndarray]) -> int:
     if not count:
         raise RequestError("inputs hold no examples (0 values)", next(iter(columns)))
     return count
-
-
-def _first_values(column, values, lengths) -> pa.Array:
-    """A list column's first value per row (null for an empty or null list)."""
-    if len(values) == len(column) and pc.all(pc.equal(lengths, 1)).as_py():
-        return values
-    return pa.array([items[0] if items else None for items in column.to_pylist()],
-                    type=values.type)
 
 
 @functools.lru_cache(maxsize=1)

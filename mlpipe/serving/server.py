@@ -36,8 +36,9 @@ from mlpipe.config import ServingConfig
 from mlpipe.core.contract import SERVING_SIGNATURE
 from mlpipe.serving import outputs as task_outputs
 from mlpipe.serving.batching import Overloaded, PredictBatcher
-from mlpipe.serving.examples import ExampleEncoder, RequestError, as_json_predictions
-from mlpipe.serving.grpc_server import start_grpc
+from mlpipe.serving.examples import (ExampleEncoder, RequestError, as_json_predictions,
+                                     first_values)
+from mlpipe.serving.grpc_server import FEW_ROWS, column_logger, row_logger, start_grpc
 from mlpipe.serving.labels import UnknownServable
 from mlpipe.serving.model import ModelManager
 from mlpipe.serving.request_log import RequestLog
@@ -201,16 +202,19 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
         except orjson.JSONDecodeError as refused:
             state.requests_refused += 1
             return error(f"request body is not valid JSON: {refused}", 400)
+        batch = state.encoder.batch_of_rows(rows)
         try:
-            outputs = await batcher.predict(model, state.encoder.serialize_all(rows))
+            outputs = await batcher.predict(model, state.encoder.serialize_batch(batch))
         except Overloaded as overloaded:
             state.requests_shed += 1
             return reply({"error": f"overloaded: {overloaded}; retry shortly"}, 503,
                          headers={"Retry-After": "1"})
         state.requests_served += 1
         if state.request_log is not None and state.request_log.sampled():
-            predictions, scores = task_outputs.logged_predictions(model.task, outputs, len(rows))
-            state.request_log.log(rows, predictions, model.version, scores=scores)
+            # Many rows: from the batch's columns, by Arrow's CSV writer (see grpc_server).
+            log_request = (row_logger(rows) if len(rows) <= FEW_ROWS
+                           else column_logger(first_values(batch)))
+            log_request(state.request_log, model, outputs)
         if verb == "classify":
             body = task_outputs.classify_result(model.task, outputs, len(rows))
         elif verb == "regress":
