@@ -247,13 +247,14 @@ def first_values(batch) -> Dict[str, object]:
     for name, column in zip(batch.schema.names, batch.columns):
         if name == _NO_FEATURES or pa.types.is_null(column.type):
             continue
-        values = column.flatten()
-        if len(values) == len(column) and column.null_count == 0 and \
-                pc.all(pc.equal(pc.list_value_length(column), 1)).as_py():
-            columns[name] = values
-        else:
-            columns[name] = pa.array([items[0] if items else None
-                                      for items in column.to_pylist()], type=values.type)
+        if column.offset:   # a slice: its offsets are not into its own values
+            column = pa.concat_arrays([column])
+        # Each row's first value sits at its list's start offset; an empty or null list
+        # takes a null index, which `take` answers with null.
+        starts = column.offsets[:-1]
+        has_values = pc.fill_null(pc.greater(pc.list_value_length(column), 0), False)
+        indices = pc.if_else(has_values, starts, pa.scalar(None, starts.type))
+        columns[name] = column.values.take(indices)
     return columns
 
 

@@ -94,3 +94,17 @@ def test_responses_have_tf_serving_shapes():
     assert as_json_predictions(two, columnar=False) == {
         "predictions": [{"a": 1, "b": 3}, {"a": 2, "b": 4}]}
     assert as_json_predictions(two, columnar=True) == {"outputs": {"a": [1, 2], "b": [3, 4]}}
+
+
+def test_first_values_are_each_rows_first_value_or_null():
+    import pyarrow as pa
+    from mlpipe.serving.examples import first_values
+    lists = [[1.5], None, [], [2.5, 3.5], [4.5]]
+    column = pa.array(lists, pa.list_(pa.float32()))
+    names = pa.array([[b"a"], [b"b"], None, [b"c"], []], pa.list_(pa.binary()))
+    batch = pa.RecordBatch.from_arrays([column, names], ["x", "s"])
+    expected = {"x": [1.5, None, None, 2.5, 4.5], "s": [b"a", b"b", None, b"c", None]}
+    assert {k: v.to_pylist() for k, v in first_values(batch).items()} == expected
+    sliced = first_values(batch.slice(1, 3))
+    assert {k: v.to_pylist() for k, v in sliced.items()} == {k: v[1:4]
+                                                            for k, v in expected.items()}
