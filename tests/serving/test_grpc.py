@@ -9,6 +9,8 @@ told apart by the version that answers. Each test leaves the server as it found 
 import concurrent.futures
 import re
 import shutil
+import threading
+import time
 
 import grpc
 import httpx
@@ -383,3 +385,45 @@ def test_bad_serialized_examples_are_named_by_feature(server, change, field, wor
         {"examples": tf.make_tensor_proto([good, bad], dtype=tf.string)}), timeout=30))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "examples[1]" in details, details
     assert words in details and named == field, (details, named)
+
+
+def test_overload_is_unavailable_at_once_and_the_server_recovers(trained_home, tmp_path):
+    """More rows than the queue holds (400): the excess gets UNAVAILABLE at once, every
+    accepted call its own 400 answers, and once the load stops calls get in again."""
+    started = _start(trained_home, tmp_path, ServingConfig(max_queued_rows=400,
+                                                           log_sample_rate=0.0))
+    request = predict_request(columns_of([REQUIRED] * 400))
+    codes, shed, wrong, stop = [], [], [], threading.Event()
+
+    def client():
+        while not stop.is_set():
+            began = time.monotonic()
+            try:
+                answer = started.predictions.Predict(request, timeout=60)
+            except grpc.RpcError as error:
+                codes.append(error.code())
+                shed.append((error.details(), time.monotonic() - began))
+                continue
+            codes.append(grpc.StatusCode.OK)
+            if answer.outputs["probability"].tensor_shape.dim[0].size != 400:
+                wrong.append(answer.outputs["probability"].tensor_shape)
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            running = [pool.submit(client) for _ in range(16)]
+            deadline = time.monotonic() + 30
+            while len(shed) < 5 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            stop.set()
+            for finished in running:
+                finished.result()
+        after = started.predictions.Predict(predict_request(columns_of([REQUIRED])), timeout=60)
+    finally:
+        stop.set()
+        started.close()
+    assert set(codes) <= {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE} and not wrong
+    assert len(shed) >= 5, f"no overload seen in {len(codes)} calls"
+    assert all(details.startswith("overloaded: ") for details, _ in shed)
+    assert sorted(seconds for _, seconds in shed)[len(shed) // 2] < 0.5  # refused, not queued
+    assert after.outputs["probability"].tensor_shape.dim[0].size == 1
+    assert re.search(r"[1-9]\d* shed for overload", started.process.output())
