@@ -6,11 +6,11 @@ was judged (a slice under `min_slice_size` examples, or whose rate is undefined,
 judged). A run without a fairness section has no gate and shows none of this.
 """
 
-import html
-import math
 from typing import List, Optional, Tuple
 
 from mlpipe.core import lineage
+from mlpipe.core.formats import count, number, signed
+from mlpipe.core.html import escape as _e
 from mlpipe.errors import BadInputError
 
 # Mirrors mlpipe.components.fairness_gate (NODE_ID, output keys): the loader reads ML Metadata
@@ -71,10 +71,10 @@ def text_lines(fairness: dict) -> List[str]:
              f"{'gap':>9}  {'bound':<24}{'margin':>9}  result"]
     for row in fairness.get("rows", []):
         lines.append(
-            f"  {row['feature'] + ' = ' + row['slice']:<28}{_count(row.get('example_count')):>9}"
-            f"  {row['metric']:<12}{_num(row.get('value')):>8}{_num(row.get('overall')):>9}"
-            f"{_num(row.get('gap'), signed=True):>9}  {row.get('bound', ''):<24}"
-            f"{_num(row.get('margin'), signed=True):>9}  {result_text(row)}")
+            f"  {row['feature'] + ' = ' + row['slice']:<28}{count(row.get('example_count')):>9}"
+            f"  {row['metric']:<12}{number(row.get('value')):>8}{number(row.get('overall')):>9}"
+            f"{signed(row.get('gap')):>9}  {row.get('bound', ''):<24}"
+            f"{signed(row.get('margin')):>9}  {result_text(row)}")
     lines += [f"  refused: {failure}" for failure in fairness.get("failures", [])]
     return lines
 
@@ -98,31 +98,13 @@ def html_section(fairness: dict) -> str:
             result = "<span class='badge fail'>fail</span>"
         parts.append(
             f"<tr><td>{_e(row['feature'])} = {_e(row['slice'])}</td>"
-            f"<td>{_count(row.get('example_count'))}</td><td>{_e(row['metric'])}</td>"
-            f"<td>{_num(row.get('value'))}</td><td>{_num(row.get('overall'))}</td>"
-            f"<td>{_num(row.get('gap'), signed=True)}</td><td>{_e(row.get('bound', ''))}</td>"
-            f"<td>{_num(row.get('margin'), signed=True)}</td><td>{result}</td></tr>")
+            f"<td>{count(row.get('example_count'))}</td><td>{_e(row['metric'])}</td>"
+            f"<td>{number(row.get('value'))}</td><td>{number(row.get('overall'))}</td>"
+            f"<td>{signed(row.get('gap'))}</td><td>{_e(row.get('bound', ''))}</td>"
+            f"<td>{signed(row.get('margin'))}</td><td>{result}</td></tr>")
     parts.append("</table>")
     failures = fairness.get("failures", [])
     if failures:
         parts.append("<ul id='fairness-failures'>"
                      + "".join(f"<li>{_e(failure)}</li>" for failure in failures) + "</ul>")
     return "".join(parts)
-
-
-def _e(value) -> str:
-    return html.escape(str(value))
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
-
-
-def _num(value, signed: bool = False) -> str:
-    if not _finite(value):
-        return "n/a"
-    return f"{value:+.4f}" if signed else f"{value:.4f}"
-
-
-def _count(value) -> str:
-    return f"{value:,.0f}" if _finite(value) else "n/a"

@@ -1,51 +1,33 @@
 """One self-contained HTML file: styles inline, charts as inline SVG, no script, font or image
 fetched from anywhere, so it opens offline in any browser and can be attached to a ticket."""
 
-import html
-import math
 import pathlib
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 from mlpipe.core.charts import predicted_vs_actual_svg
 from mlpipe.core.drift import describe as describe_move
+from mlpipe.core.formats import finite, number, signed
+from mlpipe.core.html import decision_badge, page, result_badge
+from mlpipe.core.html import escape as _e
 from mlpipe.report import fairness as fairness_checks
 from mlpipe.report.loader import Report
-from mlpipe.report.terminal import (attributions_caption, direction_text, format_number,
-                                    format_signed, overall_metric_names, slice_companion,
-                                    verdict_of_change)
+from mlpipe.report.terminal import (attributions_caption, direction_text, overall_metric_names,
+                                    slice_companion, verdict_of_change)
 
-STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem;
-  color:#1d2433;max-width:1100px}
-h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde;\
-padding-bottom:.3rem}
-table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .7rem;text-align:right;
-  border-bottom:1px solid #eef}th{background:#f4f6fa}td:first-child,th:first-child{text-align:left}
-.badge{display:inline-block;padding:.2rem .7rem;border-radius:1rem;color:#fff;font-weight:600}
-.pass{background:#1e8e3e}.fail{background:#d93025}.none{background:#80868b}
-.small{color:#80868b;font-style:italic}.charts{display:flex;flex-wrap:wrap;gap:1rem}
-svg text{font-size:11px;fill:#3c4043}.mono{font-family:ui-monospace,monospace;font-size:.85rem}
-#monitoring td,#monitoring th{text-align:left;vertical-align:top}
-.better{color:#1e8e3e}.worse{color:#d93025}
-"""
 WIDTH, HEIGHT, PAD = 300, 260, 40
 
 
 def render_html(report: Report) -> str:
-    decision = {True: ("BLESSED", "pass"), False: ("NOT BLESSED", "fail"),
-                None: ("NO DECISION", "none")}[report.blessed]
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Evaluation: {_e(report.pipeline)} {_e(report.run_id)}</title>",
-        f"<style>{STYLE}</style></head><body>",
+    return page(f"Evaluation: {report.pipeline} {report.run_id}", [
         f"<h1>Evaluation of {_e(report.pipeline)}, run {_e(report.run_id)}"
         + (f", span {_e(report.span)}" if report.span is not None else "") + "</h1>",
-        f"<p id='decision'><span class='badge {decision[1]}'>{decision[0]}</span></p>",
+        f"<p id='decision'>{decision_badge(report.blessed)}</p>",
         "<h2>Thresholds</h2>", _thresholds_table(report),
         f"<h2>Overall metrics ({_e(report.task)})</h2>", _overall_table(report),
         *_task_sections(report),
-        f"<h2>Slices by {_e(report.main_metric)} ({_e(direction_text(report.main_metric))}, "
-        "worst first)</h2>", _slice_charts(report),
+        f"<h2>Slices by {_e(report.main_metric)} "
+        f"({_e(direction_text(report.main_metric))}, worst first)</h2>",
+        _slice_charts(report),
         _slices_table(report),
         *(["<h2>Fairness</h2>", fairness_checks.html_section(report.fairness)]
           if report.fairness else []),
@@ -53,29 +35,18 @@ def render_html(report: Report) -> str:
         "<h2>Training data (TFDV statistics, train split)</h2>", _data_table(report),
         "<h2>Lineage</h2>", _lineage_table(report),
         _monitoring_section(report),
-        "</body></html>",
-    ]
-    return "\n".join(parts)
-
-
-def _e(value) -> str:
-    return html.escape(str(value))
-
-
-def _num(value: Optional[float], signed: bool = False) -> str:
-    return format_signed(value) if signed else format_number(value)
+    ])
 
 
 def _thresholds_table(report: Report) -> str:
     rows = ["<table id='thresholds'><tr><th>metric</th><th>kind</th><th>value</th><th>bound</th>"
             "<th>result</th><th>margin</th></tr>"]
     for check in report.thresholds:
-        result = {True: "<span class='badge pass'>pass</span>",
-                  False: "<span class='badge fail'>fail</span>",
-                  None: "<span class='badge none'>not checked</span>"}[check.passed]
+        result = result_badge(check.passed)
         rows.append(f"<tr><td>{_e(check.metric)}</td><td>{_e(check.kind)}</td>"
-                    f"<td>{_num(check.value)}</td><td>{check.comparison} {_num(check.bound)}</td>"
-                    f"<td>{result}</td><td>{_num(check.margin, signed=True)}</td></tr>")
+                    f"<td>{number(check.value)}</td>"
+                    f"<td>{check.comparison} {number(check.bound)}</td>"
+                    f"<td>{result}</td><td>{signed(check.margin)}</td></tr>")
     return "".join(rows) + "</table>"
 
 
@@ -105,12 +76,12 @@ def _overall_table(report: Report) -> str:
     head += "<th>baseline</th><th>change</th><th></th></tr>" if report.baseline else "</tr>"
     rows = [f"<table id='overall'>{head}"]
     for name in overall_metric_names(report):
-        row = f"<tr><td>{_e(name)}</td><td>{_num(report.candidate[name])}</td>"
+        row = f"<tr><td>{_e(name)}</td><td>{number(report.candidate[name])}</td>"
         if report.baseline:
             base = report.baseline.get(name)
             change = report.candidate[name] - base if base is not None else None
             verdict = verdict_of_change(name, change)
-            row += (f"<td>{_num(base)}</td><td>{_num(change, signed=True)}</td>"
+            row += (f"<td>{number(base)}</td><td>{signed(change)}</td>"
                     f"<td class='{verdict}'>{verdict}</td>")
         rows.append(row + "</tr>")
     if not report.baseline:
@@ -184,8 +155,8 @@ def _per_class_table(report: Report) -> str:
     if not report.per_class:
         return "<p class='small'>no per-class metrics recorded</p>"
     rows = ["<table id='per-class'><tr><th>class</th><th>precision</th><th>recall</th></tr>"]
-    rows += [f"<tr><td>{_e(name)}</td><td>{_num(values.get('precision'))}</td>"
-             f"<td>{_num(values.get('recall'))}</td></tr>"
+    rows += [f"<tr><td>{_e(name)}</td><td>{number(values.get('precision'))}</td>"
+             f"<td>{number(values.get('recall'))}</td></tr>"
              for name, values in report.per_class.items()]
     return "".join(rows) + "</table>"
 
@@ -227,28 +198,23 @@ def _slice_charts(report: Report) -> str:
         height = 30 + bar_height * len(rows)
         # Bars span [0, 1] for rates; [0, the largest value] for rmse, log_loss and the like.
         largest = max([1.0] + [row.metrics[report.main_metric] for row in rows
-                               if _finite(row.metrics.get(report.main_metric))])
+                               if finite(row.metrics.get(report.main_metric))])
         parts = [f"<svg class='slice-chart' role='img' aria-label='{_e(feature)}' "
                  f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
                  f"<text x='0' y='14' font-weight='600'>{_e(feature)}</text>"]
         for i, row in enumerate(rows):
             value = row.metrics.get(report.main_metric)
             top = 22 + i * bar_height
-            finite = isinstance(value, float) and math.isfinite(value)
-            width = (chart_width - label_width - 110) * (value / largest if finite else 0)
+            width = (chart_width - label_width - 110) * (value / largest if finite(value) else 0)
             colour = "#bdc1c6" if row.too_small else "#1a73e8"
             parts.append(f"<text x='{label_width - 6}' y='{top + 11}' text-anchor='end'>"
                          f"{_e(row.value)}</text>")
             parts.append(f"<rect x='{label_width}' y='{top}' width='{max(width, 0):.1f}' "
                          f"height='{bar_height - 3}' fill='{colour}'/>")
             parts.append(f"<text x='{label_width + max(width, 0) + 4:.1f}' y='{top + 11}'>"
-                         f"{_num(value)} (n={row.example_count:,.0f})</text>")
+                         f"{number(value)} (n={row.example_count:,.0f})</text>")
         charts.append("".join(parts) + "</svg>")
     return "<div class='charts'>" + "".join(charts) + "</div>"
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def _slices_table(report: Report) -> str:
@@ -261,8 +227,8 @@ def _slices_table(report: Report) -> str:
         note = "<span class='small'>too small to trust</span>" if row.too_small else ""
         rows.append(f"<tr><td>{_e(row.feature)} = {_e(row.value)}</td>"
                     f"<td>{row.example_count:,.0f}</td>"
-                    f"<td>{_num(row.metrics.get(report.main_metric))}</td>"
-                    f"<td>{_num(row.metrics.get(companion))}</td><td>{note}</td></tr>")
+                    f"<td>{number(row.metrics.get(report.main_metric))}</td>"
+                    f"<td>{number(row.metrics.get(companion))}</td><td>{note}</td></tr>")
     return "".join(rows) + "</table>"
 
 
@@ -275,8 +241,6 @@ def _attributions_section(attributions: dict) -> str:
     bar_height, label_width, chart_width, value_width = 18, 170, 620, 130
     scale_width = chart_width - label_width - value_width
 
-    def finite(value):
-        return isinstance(value, (int, float)) and math.isfinite(value)
     means = [row["mean_drop"] if finite(row.get("mean_drop")) else 0.0 for row in rows]
     stds = [row["std_drop"] if finite(row.get("std_drop")) else 0.0 for row in rows]
     low = min([0.0] + [m - s for m, s in zip(means, stds)])
@@ -305,8 +269,8 @@ def _attributions_section(attributions: dict) -> str:
             parts.append(f"<line x1='{x(mean - std):.1f}' y1='{middle:.1f}' "
                          f"x2='{x(mean + std):.1f}' y2='{middle:.1f}' stroke='#3c4043'/>")
         parts.append(f"<text x='{label_width + scale_width + 6}' y='{top + 12}'>"
-                     f"{_num(row.get('mean_drop'), signed=True)} ± "
-                     f"{_num(row.get('std_drop'))}</text>")
+                     f"{signed(row.get('mean_drop'))} ± "
+                     f"{number(row.get('std_drop'))}</text>")
     parts.append(f"<line x1='{x(0.0):.1f}' y1='20' x2='{x(0.0):.1f}' y2='{height}' "
                  "stroke='#3c4043' stroke-dasharray='4 3'/>")
     return "".join(parts) + "</svg>"
@@ -360,7 +324,7 @@ def _monitoring_section(report: Report) -> str:
         verdict = ("<span class='badge fail'>ALARM</span>" if result.get("alarm")
                    else "<span class='badge pass'>OK</span>")
         evaluation = result.get("evaluation") or {}
-        metrics = ", ".join(f"{_e(name)} {_num(value)}"
+        metrics = ", ".join(f"{_e(name)} {number(value)}"
                             for name, value in evaluation.get("metrics", {}).items()
                             if name != "example_count")
         if evaluation:

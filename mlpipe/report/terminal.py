@@ -1,12 +1,12 @@
 """Plain-text renderings of a Report (and of two, side by side) for terminals and CI logs."""
 
 import dataclasses
-import math
 import pathlib
 from typing import Optional
 
 from mlpipe.config.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER, METRICS_BY_TASK
 from mlpipe.core import strict_json
+from mlpipe.core.formats import finite, number, signed
 from mlpipe.report import fairness as fairness_checks
 from mlpipe.report.loader import Report
 
@@ -37,9 +37,9 @@ def render_text(report: Report) -> str:
             lines.append(f"  -    {check.metric:<16} {what}: not checked (no baseline model)")
             continue
         mark = "PASS" if check.passed else "FAIL"
-        lines.append(f"  {mark} {check.metric:<16} {what} {format_number(check.value)} "
-                     f"{check.comparison} {format_number(check.bound)}  "
-                     f"(margin {format_signed(check.margin)})")
+        lines.append(f"  {mark} {check.metric:<16} {what} {number(check.value)} "
+                     f"{check.comparison} {number(check.bound)}  "
+                     f"(margin {signed(check.margin)})")
     lines += ["", f"Overall metrics ({report.task}):"
               + ("" if report.baseline else "  (no baseline model)")]
     header = f"  {'metric':<22}{'candidate':>12}"
@@ -47,11 +47,11 @@ def render_text(report: Report) -> str:
         header += f"{'baseline':>12}{'change':>12}"
     lines.append(header)
     for name in overall_metric_names(report):
-        row = f"  {name:<22}{format_number(report.candidate[name]):>12}"
+        row = f"  {name:<22}{number(report.candidate[name]):>12}"
         if report.baseline and name in report.baseline:
             change = report.candidate[name] - report.baseline[name]
-            row += (f"{format_number(report.baseline[name]):>12}"
-                    f"{format_signed(change):>12}{_spaced(verdict_of_change(name, change))}")
+            row += (f"{number(report.baseline[name]):>12}"
+                    f"{signed(change):>12}{_spaced(verdict_of_change(name, change))}")
         lines.append(row)
     lines += _task_lines(report)
     companion = slice_companion(report)
@@ -61,8 +61,8 @@ def render_text(report: Report) -> str:
     for row in report.slices[:SLICE_ROWS_SHOWN]:
         note = "  (too small to trust)" if row.too_small else ""
         lines.append(f"  {row.feature + ' = ' + row.value:<36}{row.example_count:>10.0f}"
-                     f"{format_number(row.metrics.get(report.main_metric)):>12}"
-                     f"{format_number(row.metrics.get(companion)):>20}{note}")
+                     f"{number(row.metrics.get(report.main_metric)):>12}"
+                     f"{number(row.metrics.get(companion)):>20}{note}")
     if not report.slices:
         lines.append("  none configured")
     if len(report.slices) > SLICE_ROWS_SHOWN:
@@ -104,7 +104,7 @@ def direction_text(metric: str) -> str:
 def verdict_of_change(metric: str, change: Optional[float]) -> str:
     """'better' / 'worse' for a change (new minus old) of a metric with a direction, '' for a
     metric without one, no change or no number. A fall of rmse is better; of auc, worse."""
-    if not _finite(change) or change == 0:
+    if not finite(change) or change == 0:
         return ""
     if metric in LOWER_IS_BETTER:
         return "better" if change < 0 else "worse"
@@ -124,8 +124,8 @@ def _task_lines(report: Report):
         lines = ["", "Per class (overall slice, one-vs-rest):",
                  f"  {'class':<24}{'precision':>12}{'recall':>12}"]
         for name, values in report.per_class.items():
-            lines.append(f"  {name:<24}{format_number(values.get('precision')):>12}"
-                         f"{format_number(values.get('recall')):>12}")
+            lines.append(f"  {name:<24}{number(values.get('precision')):>12}"
+                         f"{number(values.get('recall')):>12}")
         if not report.per_class:
             lines.append("  none recorded")
         return lines + ["", *confusion_lines(report.class_confusion)]
@@ -136,7 +136,7 @@ def _task_lines(report: Report):
             return lines + ["  none recorded"]
         lines.append(f"  {'predicted':>12}{'actual':>12}{'examples':>10}")
         for prediction, label, count, _, _ in points[:PREDICTED_ROWS_SHOWN]:
-            lines.append(f"  {format_number(prediction):>12}{format_number(label):>12}"
+            lines.append(f"  {number(prediction):>12}{number(label):>12}"
                          f"{count:>10,.0f}")
         if len(points) > PREDICTED_ROWS_SHOWN:
             lines.append(f"  ... {len(points) - PREDICTED_ROWS_SHOWN} more buckets "
@@ -164,7 +164,7 @@ def attributions_caption(attributions: dict) -> str:
     metric = attributions.get("metric", "?")
     change = ("rise" if attributions.get("lower_is_better") else "drop")
     return (f"Permutation importance: the {change} in {metric} (unshuffled "
-            f"{format_number(attributions.get('unshuffled'))}) when one raw feature's values are "
+            f"{number(attributions.get('unshuffled'))}) when one raw feature's values are "
             f"shuffled across {attributions.get('rows', 0):,} {attributions.get('split', 'eval')} "
             f"rows; mean ± std over {attributions.get('repeats', 0)} shuffles"
             + (" (a positive number: the model needs the feature)." if
@@ -182,11 +182,11 @@ def attribution_lines(attributions: dict):
              f"(permutation importance):",
              f"  {attributions.get('rows', 0):,} {attributions.get('split', 'eval')} rows, "
              f"{attributions.get('repeats', 0)} shuffles each; unshuffled {metric} "
-             f"{format_number(attributions.get('unshuffled'))}",
+             f"{number(attributions.get('unshuffled'))}",
              f"  {'feature':<28}{'mean ' + change:>12}{'std':>10}"]
     for row in rows[:ATTRIBUTION_ROWS_SHOWN]:
-        lines.append(f"  {row['feature']:<28}{format_signed(row.get('mean_drop')):>12}"
-                     f"{'±' + format_number(row.get('std_drop')):>10}")
+        lines.append(f"  {row['feature']:<28}{signed(row.get('mean_drop')):>12}"
+                     f"{'±' + number(row.get('std_drop')):>10}")
     if len(rows) > ATTRIBUTION_ROWS_SHOWN:
         lines.append(f"  ... {len(rows) - ATTRIBUTION_ROWS_SHOWN} more (see --html or --json)")
     return lines
@@ -201,7 +201,7 @@ def _monitoring_line(result: dict) -> str:
         crossed.append(f"anomalies: {', '.join(result['anomalous_features'])}")
     evaluation = result.get("evaluation")
     if evaluation:
-        metrics = ", ".join(f"{name} {format_number(value)}"
+        metrics = ", ".join(f"{name} {number(value)}"
                             for name, value in evaluation.get("metrics", {}).items()
                             if name != "example_count")
         failed = len(evaluation.get("failed") or [])
@@ -220,8 +220,8 @@ def render_comparison(a: Report, b: Report) -> str:
     for name in overall_metric_names(a):
         if name in b.candidate:
             change = b.candidate[name] - a.candidate[name]
-            lines.append(f"  {name:<22}{format_number(a.candidate[name]):>24}"
-                         f"{format_number(b.candidate[name]):>24}{format_signed(change):>10}"
+            lines.append(f"  {name:<22}{number(a.candidate[name]):>24}"
+                         f"{number(b.candidate[name]):>24}{signed(change):>10}"
                          f"{_spaced(verdict_of_change(name, change))}")
     lines += ["", f"Per slice ({a.main_metric}, {direction_text(a.main_metric)}):"]
     b_slices = {(row.feature, row.value): row for row in b.slices}
@@ -230,10 +230,10 @@ def render_comparison(a: Report, b: Report) -> str:
         if other is None:
             continue
         va, vb = row.metrics.get(a.main_metric), other.metrics.get(a.main_metric)
-        change = vb - va if _finite(va) and _finite(vb) else None
-        lines.append(f"  {row.feature + ' = ' + row.value:<22}{format_number(va):>24}"
-                     f"{format_number(vb):>24}"
-                     f"{format_signed(change) if change is not None else 'n/a':>10}"
+        change = vb - va if finite(va) and finite(vb) else None
+        lines.append(f"  {row.feature + ' = ' + row.value:<22}{number(va):>24}"
+                     f"{number(vb):>24}"
+                     f"{signed(change) if change is not None else 'n/a':>10}"
                      f"{_spaced(verdict_of_change(a.main_metric, change))}")
     return "\n".join(lines)
 
@@ -247,17 +247,3 @@ def render_json(report: Report, other: Optional[Report] = None) -> str:
 
 def _decision(report: Report) -> str:
     return {True: "BLESSED", False: "NOT BLESSED", None: "no decision"}[report.blessed]
-
-
-def format_number(value: Optional[float]) -> str:
-    if not _finite(value):
-        return "n/a"
-    return f"{value:,.0f}" if value == int(value) and abs(value) > 1 else f"{value:.4f}"
-
-
-def format_signed(value: Optional[float]) -> str:
-    return "n/a" if not _finite(value) else f"{value:+.4f}"
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -20,6 +20,7 @@ import subprocess
 import pytest
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
+from mlpipe.core.formats import number
 from mlpipe.core.thresholds import ThresholdCheck
 from mlpipe.report import html, terminal
 from mlpipe.report import loader
@@ -449,7 +450,7 @@ def test_baseline_change_of_rmse_is_judged_lower_is_better(fare_history):
     assert line.rstrip().endswith("worse" if change > 0 else "better"), line
     page = html.render_html(report)
     verdict = "worse" if change > 0 else "better"
-    assert f"<td>rmse</td><td>{terminal.format_number(candidate['rmse'])}</td>" in page
+    assert f"<td>rmse</td><td>{number(candidate['rmse'])}</td>" in page
     assert f"<td class='{verdict}'>{verdict}</td>" in page
 
 

@@ -9,12 +9,13 @@ they are shown as text, never as links.
 """
 
 import base64
-import html
-import math
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from mlpipe.config.metrics import LOWER_IS_BETTER
 from mlpipe.core.charts import predicted_vs_actual_svg
+from mlpipe.core.formats import count, finite, interval, number, percent, signed
+from mlpipe.core.html import decision_badge, page, result_badge
+from mlpipe.core.html import escape as _e
 
 OVERALL = "Overall"
 # Overall metrics in the order people read them (binary, multiclass and regression ones); others
@@ -29,23 +30,6 @@ SLICE_ROWS_SHOWN = 15
 ATTRIBUTION_ROWS_SHOWN = 15
 NOT_STATED = "not stated in the problem config"
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
-
-STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem;
-  color:#1d2433;max-width:1100px}
-h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;
-  border-bottom:1px solid #dde;padding-bottom:.3rem}h3{font-size:1rem;margin-top:1.2rem}
-table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .7rem;text-align:right;
-  border-bottom:1px solid #eef;vertical-align:top}th{background:#f4f6fa}
-td:first-child,th:first-child{text-align:left}td.text,th.text{text-align:left}
-.badge{display:inline-block;padding:.2rem .7rem;border-radius:1rem;color:#fff;font-weight:600}
-.pass{background:#1e8e3e}.fail{background:#d93025}.none{background:#80868b}
-.small{color:#80868b;font-style:italic}.mono{font-family:ui-monospace,monospace;font-size:.85rem}
-.charts{display:flex;flex-wrap:wrap;gap:1rem}svg text{font-size:11px;fill:#3c4043}
-dl{display:grid;grid-template-columns:max-content auto;gap:.3rem 1rem}
-dt{font-weight:600}dd{margin:0}
-"""
-
 
 # ----------------------------------------------------------------------------- reading a card
 
@@ -127,7 +111,7 @@ def _value(entry: Optional[dict]) -> Optional[float]:
     if not entry:
         return None
     value = entry.get("value")
-    return float(value) if _finite(value) else None
+    return float(value) if finite(value) else None
 
 
 def _interval(entry: Optional[dict]) -> Optional[Tuple[float, float]]:
@@ -135,7 +119,7 @@ def _interval(entry: Optional[dict]) -> Optional[Tuple[float, float]]:
     if not interval:
         return None
     low, high = interval.get("lower_bound"), interval.get("upper_bound")
-    return (float(low), float(high)) if _finite(low) and _finite(high) else None
+    return (float(low), float(high)) if finite(low) and finite(high) else None
 
 
 def _ordered(names: Iterable[str]) -> List[str]:
@@ -146,27 +130,8 @@ def _ordered(names: Iterable[str]) -> List[str]:
 
 # ----------------------------------------------------------------------------- numbers
 
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def number(value) -> str:
-    if not _finite(value):
-        return "n/a"
-    return f"{value:,.0f}" if value == int(value) and abs(value) > 1 else f"{value:.4f}"
-
-
-def count(value) -> str:
-    return f"{value:,.0f}" if _finite(value) else "n/a"
-
-
-def signed(value) -> str:
-    return f"{value:+.4f}" if _finite(value) else "n/a"
-
-
 def interval_text(entry: Optional[dict]) -> str:
-    bounds = _interval(entry)
-    return f"[{bounds[0]:.4f}, {bounds[1]:.4f}]" if bounds else ""
+    return interval(_interval(entry))
 
 
 def decision(card: dict) -> str:
@@ -180,14 +145,11 @@ def render_html(card: dict) -> str:
     details = card.get("model_details", {})
     name = details.get("name", "model")
     version = details.get("version", {})
-    badge = {"BLESSED": "pass", "NOT BLESSED": "fail"}.get(decision(card), "none")
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Model card: {_e(name)} {_e(version.get('name', ''))}</title>",
-        f"<style>{STYLE}</style></head><body>",
+    return page(f"Model card: {name} {version.get('name', '')}", [
         f"<h1>Model card: {_e(name)}</h1>",
         f"<p id='version'>version <b>{_e(version.get('name', '?'))}</b>, "
-        f"{_e(version.get('date', '?'))} <span class='badge {badge}'>{decision(card)}</span></p>",
+        f"{_e(version.get('date', '?'))} "
+        f"{decision_badge(_evaluation(card).get('blessed'))}</p>",
         "<h2 id='model-details'>Model details</h2>", _details_html(card),
         "<h2 id='considerations'>Considerations</h2>", _considerations_html(card),
         "<h2 id='model-parameters'>Model parameters</h2>", _parameters_html(card),
@@ -205,13 +167,7 @@ def render_html(card: dict) -> str:
         f"<p class='small'>Written by the pipeline's ModelCard step; field names follow the "
         f"Model Card Toolkit schema. Evaluation: <span class='mono'>"
         f"{_e(_evaluation(card).get('uri', '?'))}</span></p>",
-        "</body></html>",
-    ]
-    return "\n".join(parts)
-
-
-def _e(value) -> str:
-    return html.escape(str(value), quote=True)
+    ])
 
 
 def _list_html(items: Sequence[str], element_id: str) -> str:
@@ -286,14 +242,10 @@ def _datasets_html(card: dict) -> str:
             parts.append(f"<table class='dataset' id='data-{_e(split)}'><tr><th>feature</th>"
                          "<th>type</th><th>missing</th><th class='text'>distribution</th></tr>")
             parts += [f"<tr><td>{_e(f.get('name', ''))}</td><td>{_e(f.get('type', ''))}</td>"
-                      f"<td>{_percent(f.get('missing_rate'))}</td><td class='text mono'>"
+                      f"<td>{percent(f.get('missing_rate'))}</td><td class='text mono'>"
                       f"{_e(f.get('summary', ''))}</td></tr>" for f in features]
             parts.append("</table>")
     return "".join(parts)
-
-
-def _percent(value) -> str:
-    return f"{value:.1%}" if _finite(value) else "n/a"
 
 
 def _overall_html(card: dict) -> str:
@@ -319,9 +271,7 @@ def _thresholds_html(card: dict) -> str:
     parts.append("<table id='thresholds'><tr><th>metric</th><th>kind</th><th>value</th>"
                  "<th>bound</th><th>result</th><th>margin</th></tr>")
     for check in checks:
-        result = {True: "<span class='badge pass'>pass</span>",
-                  False: "<span class='badge fail'>fail</span>"}.get(
-            check.get("passed"), "<span class='badge none'>not checked</span>")
+        result = result_badge(check.get("passed"))
         what = "change vs baseline" if check.get("kind") == "regression" else "value"
         parts.append(f"<tr><td>{_e(check.get('metric', ''))}</td><td>{what}</td>"
                      f"<td>{number(check.get('value'))}</td>"
@@ -467,7 +417,7 @@ def roc_svg(card: dict) -> str:
     parts.append(f"<line x1='{x(0)}' y1='{y(0)}' x2='{x(1)}' y2='{y(1)}' stroke='#bdc1c6' "
                  "stroke-dasharray='4 3'/>")
     clipped = sorted((min(1.0, max(0.0, float(a))), min(1.0, max(0.0, float(b))))
-                     for a, b in points if _finite(a) and _finite(b))
+                     for a, b in points if finite(a) and finite(b))
     if clipped:
         path = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in clipped)
         parts.append(f"<polyline class='series' points='{path}' fill='none' stroke='#1a73e8' "
@@ -499,11 +449,11 @@ def confusion_svg(card: dict) -> str:
         parts.append(f"<text x='{left + j * cell + cell / 2}' y='{top - 8}' "
                      f"text-anchor='middle'>{_e(name)}</text>")
     for i, (name, counts) in enumerate(zip(names, matrix)):
-        total = sum(value for value in counts if _finite(value)) or 1.0
+        total = sum(value for value in counts if finite(value)) or 1.0
         parts.append(f"<text x='{left - 6}' y='{top + i * cell + cell / 2 + 4}' "
                      f"text-anchor='end'>{_e(name)}</text>")
         for j, value in enumerate(counts):
-            share = value / total if _finite(value) else 0.0
+            share = value / total if finite(value) else 0.0
             shade = int(245 - 170 * share)
             ink = "#fff" if shade < 150 else "#1d2433"
             x, y = left + j * cell, top + i * cell
@@ -518,7 +468,7 @@ def predicted_svg(card: dict) -> str:
     """regression: the predicted-vs-actual chart of the overall slice (see core.charts)."""
     points = [(p["mean_prediction"], p["mean_label"], p.get("examples") or 0.0)
               for p in card.get("quantitative_analysis", {}).get("predicted_vs_actual") or []
-              if _finite(p.get("mean_prediction")) and _finite(p.get("mean_label"))]
+              if finite(p.get("mean_prediction")) and finite(p.get("mean_label"))]
     return predicted_vs_actual_svg(points, "Predicted vs actual (overall)")
 
 
@@ -574,8 +524,8 @@ def attributions_svg(attributions: dict) -> str:
     rows = (attributions or {}).get("features", [])[:ATTRIBUTION_ROWS_SHOWN]
     bar, label_width, chart_width, value_width = 18, 190, 620, 130
     scale = chart_width - label_width - value_width
-    means = [row["mean_drop"] if _finite(row.get("mean_drop")) else 0.0 for row in rows]
-    stds = [row["std_drop"] if _finite(row.get("std_drop")) else 0.0 for row in rows]
+    means = [row["mean_drop"] if finite(row.get("mean_drop")) else 0.0 for row in rows]
+    stds = [row["std_drop"] if finite(row.get("std_drop")) else 0.0 for row in rows]
     low = min([0.0] + [m - s for m, s in zip(means, stds)])
     high = max([0.0] + [m + s for m, s in zip(means, stds)])
     span = (high - low) or 1.0

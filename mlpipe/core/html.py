@@ -1,0 +1,54 @@
+"""The parts of a self-contained HTML page that the report (`mlpipe report --html`) and the model
+card (`model_card.html`) share: one style block, one escaper, the page frame and the badges.
+Styles are inline and charts inline SVG (core.charts); no script, font, image or stylesheet is
+fetched from anywhere, so a page opens offline and can be attached to a ticket."""
+
+import html
+from typing import Optional, Sequence
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem;
+  color:#1d2433;max-width:1100px}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;
+  border-bottom:1px solid #dde;padding-bottom:.3rem}h3{font-size:1rem;margin-top:1.2rem}
+table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.25rem .7rem;text-align:right;
+  border-bottom:1px solid #eef;vertical-align:top}th{background:#f4f6fa}
+td:first-child,th:first-child{text-align:left}td.text,th.text{text-align:left}
+.badge{display:inline-block;padding:.2rem .7rem;border-radius:1rem;color:#fff;font-weight:600}
+.pass{background:#1e8e3e}.fail{background:#d93025}.none{background:#80868b}
+.small{color:#80868b;font-style:italic}.mono{font-family:ui-monospace,monospace;font-size:.85rem}
+.charts{display:flex;flex-wrap:wrap;gap:1rem}svg text{font-size:11px;fill:#3c4043}
+dl{display:grid;grid-template-columns:max-content auto;gap:.3rem 1rem}
+dt{font-weight:600}dd{margin:0}
+#monitoring td,#monitoring th{text-align:left}
+.better{color:#1e8e3e}.worse{color:#d93025}
+"""
+
+
+def escape(value) -> str:
+    """Any value as HTML text, quotes included (it may stand in an attribute)."""
+    return html.escape(str(value), quote=True)
+
+
+def page(title: str, body: Sequence[str]) -> str:
+    """A whole page: the title (escaped here), the style block, the body's parts a line each."""
+    return "\n".join(["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+                      f"<title>{escape(title)}</title>",
+                      f"<style>{STYLE}</style></head><body>", *body, "</body></html>"])
+
+
+def badge(text: str, kind: str) -> str:
+    """`kind`: pass (green), fail (red) or none (grey)."""
+    return f"<span class='badge {kind}'>{escape(text)}</span>"
+
+
+def decision_badge(blessed: Optional[bool]) -> str:
+    """The evaluation's decision: BLESSED, NOT BLESSED, or NO DECISION (no Evaluator verdict)."""
+    return {True: badge("BLESSED", "pass"),
+            False: badge("NOT BLESSED", "fail")}.get(blessed, badge("NO DECISION", "none"))
+
+
+def result_badge(passed: Optional[bool], unchecked: str = "not checked") -> str:
+    """A check's result: pass, fail, or `unchecked` (grey) when it was not made."""
+    return {True: badge("pass", "pass"),
+            False: badge("fail", "fail")}.get(passed, badge(unchecked, "none"))
