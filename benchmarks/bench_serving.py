@@ -11,7 +11,8 @@ serialized tf.Examples at concurrency 8; it reports its own CPU time, printed be
 server's (both share the same 2 cores, so a client's CPU is CPU the server did not get). The
 server's CPU time per request is read from /proc. Side by side: the in-process floor, i.e. the
 same model's `serving_default` called directly on already serialized tf.Examples (one call per
-request, sequentially), as ratios, and the issue's targets checked against them. Then batch
+request, sequentially; taken before and after the server's levels, their mean used), as ratios,
+and the issue's targets checked against them. Then batch
 scoring of the taxi CSV repeated `--batch-copies` times
 (150,020 rows by default), three ways, with ratios: `mlpipe predict`'s `score_csv` (streaming read,
 checks, encoding, scoring, output CSV); "direct", the fastest hand-written path from the same CSV to
@@ -75,7 +76,7 @@ def main() -> None:
         rows = _taxi_rows(config)
         print(f"model: {home.pushed_versions()[-1]}")
         if not args.batch_only:
-            floor = _in_process_floor(config, home, rows, args.seconds)
+            before = _in_process_floor(config, home, rows, args.seconds)
             server = _start_server(config_file, base, args.log_sample_rate)
             try:
                 http = {} if args.grpc_only else _http_levels(server, rows, args.seconds,
@@ -85,6 +86,10 @@ def main() -> None:
             finally:
                 server["process"].terminate()
                 server["process"].wait(60)
+            # The cores are shared: the floor is taken before and after the server's levels,
+            # and the ratios use their mean, so a load that came or went in between shows.
+            after = _in_process_floor(config, home, rows, args.seconds)
+            floor = _mean_floor(before, after)
             if http:
                 _print_serving(http, floor, args.log_sample_rate)
             _print_grpc(grpc_results, floor, args.log_sample_rate)
@@ -150,6 +155,16 @@ def _in_process_floor(config, home, rows, seconds):
             i += 1
         results[size] = _summary(latencies, seconds / 2, size)
     return results
+
+
+def _mean_floor(before, after):
+    floor = {}
+    for size in before:
+        floor[size] = {key: (before[size][key] + after[size][key]) / 2 for key in before[size]}
+        print(f"floor, {size} row(s): p50 {before[size]['p50_ms']:.2f} ms before the server, "
+              f"{after[size]['p50_ms']:.2f} ms after; {before[size]['rows_per_s']:,.0f} and "
+              f"{after[size]['rows_per_s']:,.0f} rows/s (ratios use the mean)")
+    return floor
 
 
 def _start_server(config_file, base, sample_rate):
