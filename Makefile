@@ -106,7 +106,7 @@ bench-changes: venv ## each local-runner speed-up before/after on the taxi CSV x
 bench-evaluator: venv ## where the Evaluator's time goes: slices, metrics, model floor [RUN_HOME=...]
 	$(PY) -m benchmarks.bench_evaluator $(if $(RUN_HOME),--home $(RUN_HOME))
 
-bench-serving: venv loadtool ## the serving load test and batch scoring benchmark
+bench-serving: venv loadtool ## the serving load test (REST and gRPC) and batch scoring benchmark
 	$(PY) benchmarks/bench_serving.py
 
 # scikit-learn (already pinned in requirements.lock as a TFX dependency) is the reference.
