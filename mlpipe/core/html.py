@@ -6,6 +6,9 @@ fetched from anywhere, so a page opens offline and can be attached to a ticket."
 import html
 from typing import Optional, Sequence
 
+from mlpipe.core import captions
+from mlpipe.core.formats import count, number, signed
+
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem;
   color:#1d2433;max-width:1100px}
@@ -52,3 +55,36 @@ def result_badge(passed: Optional[bool], unchecked: str = "not checked") -> str:
     """A check's result: pass, fail, or `unchecked` (grey) when it was not made."""
     return {True: badge("pass", "pass"),
             False: badge("fail", "fail")}.get(passed, badge(unchecked, "none"))
+
+
+def fairness_section(fairness, table_id: str = "fairness-table") -> str:
+    """The FairnessGate's checks: the verdict, then a plain table of every slice (value, overall,
+    gap, bound, margin, result; a slice not judged says why), then the refusals. `table_id`: the
+    table's id on the page."""
+    if not fairness:
+        return (f"<p class='small' id='fairness-none'>{captions.NO_FAIRNESS} (no "
+                "FairnessGate, or no evaluation.fairness section)</p>")
+    if not isinstance(fairness, dict) or "rows" not in fairness:
+        return f"<pre class='mono' id='fairness-raw'>{escape(fairness)}</pre>"
+    verdict = captions.fairness_verdict(fairness)
+    parts = [f"<p id='fairness-verdict'>"
+             f"{badge(verdict.upper(), {'PASSED': 'pass', 'FAILED': 'fail'}.get(verdict, 'none'))}"
+             f" {escape(captions.fairness_caption(fairness))}</p>",
+             f"<table id='{table_id}'><tr><th>slice</th><th>examples</th><th>metric</th>"
+             "<th>value</th><th>overall</th><th>gap</th><th>bound</th><th>margin</th>"
+             "<th>result</th></tr>"]
+    for row in fairness.get("rows", []):
+        result = (result_badge(bool(row.get("passed"))) if row.get("judged") else
+                  f"<span class='small'>{escape(captions.fairness_result(row))}</span>")
+        parts.append(
+            f"<tr><td>{escape(captions.fairness_slice(row))}</td>"
+            f"<td>{count(row.get('example_count'))}</td><td>{escape(row.get('metric', ''))}</td>"
+            f"<td>{number(row.get('value'))}</td><td>{number(row.get('overall'))}</td>"
+            f"<td>{signed(row.get('gap'))}</td><td>{escape(row.get('bound', ''))}</td>"
+            f"<td>{signed(row.get('margin'))}</td><td>{result}</td></tr>")
+    parts.append("</table>")
+    failures = fairness.get("failures") or []
+    if failures:
+        parts.append("<ul id='fairness-failures'>"
+                     + "".join(f"<li>{escape(failure)}</li>" for failure in failures) + "</ul>")
+    return "".join(parts)

@@ -7,12 +7,11 @@ from typing import List, Sequence, Tuple
 from mlpipe.core.charts import predicted_vs_actual_svg
 from mlpipe.core.drift import describe as describe_move
 from mlpipe.core.formats import finite, number, signed
-from mlpipe.core.html import decision_badge, page, result_badge
+from mlpipe.core import captions
+from mlpipe.core.html import decision_badge, fairness_section, page, result_badge
 from mlpipe.core.html import escape as _e
-from mlpipe.report import fairness as fairness_checks
 from mlpipe.report.loader import Report
-from mlpipe.report.terminal import (attributions_caption, direction_text, overall_metric_names,
-                                    slice_companion, verdict_of_change)
+from mlpipe.report.terminal import direction_text, overall_metric_names, verdict_of_change
 
 WIDTH, HEIGHT, PAD = 300, 260, 40
 
@@ -29,7 +28,7 @@ def render_html(report: Report) -> str:
         f"({_e(direction_text(report.main_metric))}, worst first)</h2>",
         _slice_charts(report),
         _slices_table(report),
-        *(["<h2>Fairness</h2>", fairness_checks.html_section(report.fairness)]
+        *(["<h2>Fairness</h2>", fairness_section(report.fairness, "fairness")]
           if report.fairness else []),
         "<h2>Feature attributions</h2>", _attributions_section(report.attributions),
         "<h2>Training data (TFDV statistics, train split)</h2>", _data_table(report),
@@ -220,7 +219,7 @@ def _slice_charts(report: Report) -> str:
 def _slices_table(report: Report) -> str:
     if not report.slices:
         return "<p class='small' id='slices'>no slices configured</p>"
-    companion = slice_companion(report)
+    companion = captions.slice_companion(report.task, report.main_metric)
     rows = [f"<table id='slices'><tr><th>slice</th><th>examples</th><th>{_e(report.main_metric)}"
             f"</th><th>{_e(companion)}</th><th>note</th></tr>"]
     for row in report.slices:
@@ -250,11 +249,11 @@ def _attributions_section(attributions: dict) -> str:
     def x(value):
         return label_width + scale_width * (value - low) / span
     height = 34 + bar_height * len(rows)
-    parts = [f"<p>{_e(attributions_caption(attributions))}</p>",
+    parts = [f"<p>{_e(captions.attributions_caption(attributions))}</p>",
              f"<svg id='attributions-chart' role='img' aria-label='feature attributions' "
              f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
              f"<text x='0' y='14' font-weight='600'>"
-             f"{'rise' if attributions.get('lower_is_better') else 'drop'} in "
+             f"{captions.change_word(attributions)} in "
              f"{_e(attributions.get('metric', '?'))} when shuffled</text>"]
     for i, (row, mean, std) in enumerate(zip(rows, means, stds)):
         top = 24 + i * bar_height

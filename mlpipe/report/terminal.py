@@ -5,9 +5,8 @@ import pathlib
 from typing import Optional
 
 from mlpipe.config.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER, METRICS_BY_TASK
-from mlpipe.core import strict_json
+from mlpipe.core import captions, strict_json
 from mlpipe.core.formats import finite, number, signed
-from mlpipe.report import fairness as fairness_checks
 from mlpipe.report.loader import Report
 
 OVERALL_METRICS = ["auc", "auc_precision_recall", "binary_accuracy", "precision", "recall",
@@ -18,12 +17,8 @@ OVERALL_METRICS_BY_TASK = {
     **{task: [name for name in metrics.values() if name != "example_count"] + ["example_count"]
        for task, metrics in METRICS_BY_TASK.items() if task != "binary"},
 }
-# The slice table's second column: the first of these that is not the main metric.
-SLICE_COMPANIONS = {"binary": ["binary_accuracy", "auc"], "multiclass": ["accuracy", "log_loss"],
-                    "regression": ["mean_absolute_error", "rmse"]}
 SLICE_ROWS_SHOWN = 15
 MONITOR_ROWS_SHOWN = 5
-ATTRIBUTION_ROWS_SHOWN = 20
 PREDICTED_ROWS_SHOWN = 12
 
 
@@ -54,7 +49,7 @@ def render_text(report: Report) -> str:
                     f"{signed(change):>12}{_spaced(verdict_of_change(name, change))}")
         lines.append(row)
     lines += _task_lines(report)
-    companion = slice_companion(report)
+    companion = captions.slice_companion(report.task, report.main_metric)
     lines += ["", f"Slices, worst first by {report.main_metric} "
                   f"({direction_text(report.main_metric)}):"]
     lines.append(f"  {'slice':<36}{'examples':>10}{report.main_metric:>12}{companion:>20}")
@@ -68,8 +63,8 @@ def render_text(report: Report) -> str:
     if len(report.slices) > SLICE_ROWS_SHOWN:
         lines.append(f"  ... {len(report.slices) - SLICE_ROWS_SHOWN} more (see --html or --json)")
     if report.fairness:
-        lines += ["", *fairness_checks.text_lines(report.fairness)]
-    lines += ["", *attribution_lines(report.attributions)]
+        lines += ["", *captions.fairness_lines(report.fairness)]
+    lines += ["", *captions.attribution_lines(report.attributions)]
     lines += ["", "Lineage:"] + [f"  {key:<15} {value}" for key, value in report.lineage.items()]
     if report.monitored_version:
         lines += ["", f"Monitoring of version {report.monitored_version} (`mlpipe monitor`, "
@@ -85,12 +80,6 @@ def overall_metric_names(report: Report):
     """The overall metrics of the report's task that the evaluation has, in reading order."""
     names = OVERALL_METRICS_BY_TASK.get(report.task, OVERALL_METRICS)
     return [name for name in names if name in report.candidate]
-
-
-def slice_companion(report: Report) -> str:
-    """The metric shown beside the main one in slice tables."""
-    return next(name for name in SLICE_COMPANIONS.get(report.task, SLICE_COMPANIONS["binary"])
-                if name != report.main_metric)
 
 
 def direction_text(metric: str) -> str:
@@ -156,39 +145,6 @@ def confusion_lines(confusion: dict):
              f"  {'':<24}" + "".join(f"{name:>{width}}" for name in columns)]
     for name, counts in zip(confusion["classes"], confusion["matrix"]):
         lines.append(f"  {name:<24}" + "".join(f"{count:>{width},.0f}" for count in counts))
-    return lines
-
-
-def attributions_caption(attributions: dict) -> str:
-    """What the attribution numbers are, in one sentence (shared by the text and HTML forms)."""
-    metric = attributions.get("metric", "?")
-    change = ("rise" if attributions.get("lower_is_better") else "drop")
-    return (f"Permutation importance: the {change} in {metric} (unshuffled "
-            f"{number(attributions.get('unshuffled'))}) when one raw feature's values are "
-            f"shuffled across {attributions.get('rows', 0):,} {attributions.get('split', 'eval')} "
-            f"rows; mean ± std over {attributions.get('repeats', 0)} shuffles"
-            + (" (a positive number: the model needs the feature)." if
-               attributions.get("lower_is_better") else "."))
-
-
-def attribution_lines(attributions: dict):
-    """The ranked attribution table, or a line saying the run has none."""
-    if not attributions:
-        return ["Feature attributions: none recorded for this run"]
-    rows = attributions.get("features", [])
-    metric = attributions.get("metric", "?")
-    change = "rise" if attributions.get("lower_is_better") else "drop"
-    lines = [f"Feature attributions, {change} in {metric} when a feature is shuffled "
-             f"(permutation importance):",
-             f"  {attributions.get('rows', 0):,} {attributions.get('split', 'eval')} rows, "
-             f"{attributions.get('repeats', 0)} shuffles each; unshuffled {metric} "
-             f"{number(attributions.get('unshuffled'))}",
-             f"  {'feature':<28}{'mean ' + change:>12}{'std':>10}"]
-    for row in rows[:ATTRIBUTION_ROWS_SHOWN]:
-        lines.append(f"  {row['feature']:<28}{signed(row.get('mean_drop')):>12}"
-                     f"{'±' + number(row.get('std_drop')):>10}")
-    if len(rows) > ATTRIBUTION_ROWS_SHOWN:
-        lines.append(f"  ... {len(rows) - ATTRIBUTION_ROWS_SHOWN} more (see --html or --json)")
     return lines
 
 

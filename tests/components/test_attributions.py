@@ -351,7 +351,8 @@ def test_pipeline_ranks_the_cause_first_and_the_noise_near_zero(cause_and_noise)
 @pytest.mark.e2e
 def test_report_shows_the_same_attributions_as_the_artifact(cause_and_noise):
     from tests.support.cli import run_mlpipe
-    from mlpipe.report import html, terminal
+    from mlpipe.core import captions
+    from mlpipe.report import html
     from mlpipe.report.loader import load_report
     home = cause_and_noise["home"]
     attributions, _ = _attributions_of_latest_run(home)
@@ -368,7 +369,7 @@ def test_report_shows_the_same_attributions_as_the_artifact(cause_and_noise):
     assert "id='attributions-chart'" in page and page.count("class='attribution'") == 2
     assert f"{cause['mean_drop']:+.4f} ± {cause['std_drop']:.4f}" in page
     assert "http://" not in page and "https://" not in page and "<script" not in page
-    assert "Feature attributions: none recorded" in "\n".join(terminal.attribution_lines({}))
+    assert "Feature attributions: none recorded" in "\n".join(captions.attribution_lines({}))
 
 
 @pytest.mark.e2e

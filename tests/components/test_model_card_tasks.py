@@ -193,7 +193,7 @@ def test_regression_card_has_its_metrics_the_plot_and_ranks_slices_by_highest_rm
     assert max(widths) == pytest.approx(560 - 190 - 120) and min(widths) > 100
     text = render.render_text(card)
     assert "Slices, worst first by rmse (lower is better):" in text
-    assert "Predicted vs actual" in text and "rise in rmse when shuffled" in text
+    assert "Predicted vs actual" in text and "rise in rmse when a feature is shuffled" in text
     names = [chart["name"] for chart in card["quantitative_analysis"]["graphics"]["collection"]]
     assert names == ["Predicted vs actual (overall)", "rmse by slice", "Feature attributions"]
     svg = base64.b64decode(card["quantitative_analysis"]["graphics"]["collection"][0]["image"])

@@ -12,9 +12,10 @@ import base64
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from mlpipe.config.metrics import LOWER_IS_BETTER
+from mlpipe.core import captions
 from mlpipe.core.charts import predicted_vs_actual_svg
 from mlpipe.core.formats import count, finite, interval, number, percent, signed
-from mlpipe.core.html import decision_badge, page, result_badge
+from mlpipe.core.html import decision_badge, fairness_section, page, result_badge
 from mlpipe.core.html import escape as _e
 
 OVERALL = "Overall"
@@ -23,9 +24,6 @@ OVERALL = "Overall"
 METRIC_ORDER = ["auc", "auc_precision_recall", "binary_accuracy", "accuracy", "log_loss", "rmse",
                 "mean_squared_error", "mean_absolute_error", "r_squared", "precision", "recall",
                 "calibration", "mean_label", "mean_prediction", "example_count"]
-# The slice table's second column, by task: the first of these that is not the main metric.
-SLICE_COMPANIONS = {"binary": ["binary_accuracy", "auc"], "multiclass": ["accuracy", "log_loss"],
-                    "regression": ["mean_absolute_error", "rmse"]}
 SLICE_ROWS_SHOWN = 15
 ATTRIBUTION_ROWS_SHOWN = 15
 NOT_STATED = "not stated in the problem config"
@@ -84,9 +82,7 @@ def direction_text(card: dict) -> str:
 
 
 def slice_companion(card: dict) -> str:
-    main = _evaluation(card).get("main_metric", "auc")
-    return next(name for name in SLICE_COMPANIONS.get(task(card), SLICE_COMPANIONS["binary"])
-                if name != main)
+    return captions.slice_companion(task(card), _evaluation(card).get("main_metric", "auc"))
 
 
 def per_class_rows(card: dict) -> List[dict]:
@@ -160,7 +156,7 @@ def render_html(card: dict) -> str:
         "<div class='charts'>", *([roc_svg(card)] if task(card) == "binary" else []),
         slice_svg(card), "</div>",
         _slices_html(card),
-        "<h2 id='fairness'>Fairness</h2>", _fairness_html(card.get("fairness")),
+        "<h2 id='fairness'>Fairness</h2>", fairness_section(card.get("fairness")),
         "<h2 id='feature-attributions'>Feature attributions</h2>",
         _attributions_html(card.get("feature_attributions")),
         "<h2 id='references'>References</h2>", _references_html(card),
@@ -319,62 +315,14 @@ def _slices_html(card: dict) -> str:
     return "".join(parts) + "</table>"
 
 
-def _fairness_html(fairness) -> str:
-    if not fairness:
-        return ("<p class='small' id='fairness-none'>no fairness checks in this run (no "
-                "FairnessGate, or no evaluation.fairness section)</p>")
-    if not isinstance(fairness, dict) or "rows" not in fairness:
-        return f"<pre class='mono' id='fairness-raw'>{_e(fairness)}</pre>"
-    verdict = ("PASSED" if fairness.get("passed") else
-               "FAILED" if fairness.get("failures") else "NO DECISION")
-    badge = {"PASSED": "pass", "FAILED": "fail"}.get(verdict, "none")
-    parts = [f"<p id='fairness-verdict'><span class='badge {badge}'>{verdict}</span> "
-             f"{_e(fairness.get('judged_slices', '?'))} slice(s) judged, slices under "
-             f"{_e(fairness.get('min_slice_size', '?'))} examples shown and not judged</p>",
-             "<table id='fairness-table'><tr><th>slice</th><th>examples</th><th>metric</th>"
-             "<th>value</th><th>overall</th><th>gap</th><th>bound</th><th>margin</th>"
-             "<th>result</th></tr>"]
-    for row in fairness.get("rows", []):
-        if not row.get("judged"):
-            result = f"<span class='small'>not judged: {_e(row.get('reason') or '?')}</span>"
-        else:
-            result = ("<span class='badge pass'>pass</span>" if row.get("passed")
-                      else "<span class='badge fail'>fail</span>")
-        parts.append(f"<tr><td>{_e(row.get('feature', '?'))} = {_e(row.get('slice', '?'))}</td>"
-                     f"<td>{count(row.get('example_count'))}</td><td>{_e(row.get('metric'))}"
-                     f"</td><td>{number(row.get('value'))}</td><td>{number(row.get('overall'))}"
-                     f"</td><td>{signed(row.get('gap'))}</td><td>{_e(row.get('bound', ''))}</td>"
-                     f"<td>{signed(row.get('margin'))}</td><td>{result}</td></tr>")
-    parts.append("</table>")
-    failures = fairness.get("failures") or []
-    if failures:
-        parts.append("<ul id='fairness-failures'>"
-                     + "".join(f"<li>{_e(failure)}</li>" for failure in failures) + "</ul>")
-    return "".join(parts)
-
-
-def _change_word(attributions: dict) -> str:
-    """A lower-is-better metric (rmse) rises when a needed feature is shuffled."""
-    return "rise" if (attributions or {}).get("lower_is_better") else "drop"
-
-
-def attributions_caption(attributions: dict) -> str:
-    metric = attributions.get("metric", "?")
-    return (f"Permutation importance: the {_change_word(attributions)} in {metric} (unshuffled "
-            f"{number(attributions.get('unshuffled'))}) when one raw feature's values are "
-            f"shuffled across {attributions.get('rows', 0):,} {attributions.get('split', 'eval')}"
-            f" rows; mean ± std over {attributions.get('repeats', 0)} shuffles"
-            + ("; positive: the model needs the feature." if attributions.get("lower_is_better")
-               else "."))
-
-
 def _attributions_html(attributions) -> str:
     if not attributions or not attributions.get("features"):
         return "<p class='small' id='attributions-none'>no feature attributions recorded</p>"
     rows = attributions["features"]
-    parts = [f"<p>{_e(attributions_caption(attributions))}</p>", attributions_svg(attributions),
+    parts = [f"<p>{_e(captions.attributions_caption(attributions))}</p>",
+             attributions_svg(attributions),
              f"<table id='attributions'><tr><th>feature</th><th>mean "
-             f"{_change_word(attributions)}</th><th>std</th></tr>"]
+             f"{captions.change_word(attributions)}</th><th>std</th></tr>"]
     parts += [f"<tr><td>{_e(row.get('feature', '?'))}</td><td>{signed(row.get('mean_drop'))}"
               f"</td><td>{number(row.get('std_drop'))}</td></tr>" for row in rows]
     return "".join(parts) + "</table>"
@@ -535,7 +483,7 @@ def attributions_svg(attributions: dict) -> str:
     height = 34 + bar * max(len(rows), 1)
     parts = [f"<svg id='attributions-chart' role='img' aria-label='feature attributions' "
              f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
-             f"<text x='0' y='14' font-weight='600'>{_change_word(attributions)} in "
+             f"<text x='0' y='14' font-weight='600'>{captions.change_word(attributions)} in "
              f"{_e((attributions or {}).get('metric', '?'))} when shuffled</text>"]
     for i, (row, mean, std) in enumerate(zip(rows, means, stds)):
         top = 24 + i * bar
@@ -636,8 +584,9 @@ def render_text(card: dict) -> str:
                      f"{number(_value(entry)):>10}{_spaced(interval_text(entry))}{note}")
     if len(rows) > SLICE_ROWS_SHOWN:
         lines.append(f"  ... {len(rows) - SLICE_ROWS_SHOWN} more (see --html or --json)")
-    lines += ["", *_fairness_lines(card.get("fairness"))]
-    lines += ["", *_attribution_lines(card.get("feature_attributions"))]
+    lines += ["", *captions.fairness_lines(card.get("fairness"))]
+    lines += ["", *captions.attribution_lines(card.get("feature_attributions"),
+                                              ATTRIBUTION_ROWS_SHOWN)]
     references = [item.get("reference", "") if isinstance(item, dict) else str(item)
                   for item in details.get("references", [])]
     lines += ["", *_text_list("References", references)]
@@ -685,32 +634,3 @@ def _text_list(title: str, items: Sequence[str]) -> List[str]:
     if len(items) == 1 and title in ("Intended use",):
         return [f"{title}: {items[0]}"]
     return [f"{title}:", *(f"  - {item}" for item in items)]
-
-
-def _fairness_lines(fairness) -> List[str]:
-    if not fairness:
-        return ["Fairness: no fairness checks in this run"]
-    if not isinstance(fairness, dict) or "rows" not in fairness:
-        return [f"Fairness: {fairness}"]
-    verdict = ("PASSED" if fairness.get("passed") else
-               "FAILED" if fairness.get("failures") else "no decision")
-    lines = [f"Fairness: {verdict} ({fairness.get('judged_slices', '?')} slice(s) judged)"]
-    for row in fairness.get("rows", []):
-        judged = ("not judged: " + str(row.get("reason") or "?") if not row.get("judged")
-                  else "pass" if row.get("passed") else "FAIL")
-        lines.append(f"  {str(row.get('feature', '?')) + ' = ' + str(row.get('slice', '?')):<30}"
-                     f"{row.get('metric', ''):<12}{number(row.get('value')):>8}  gap "
-                     f"{signed(row.get('gap'))}  {row.get('bound', '')}  {judged}")
-    lines += [f"  refused: {failure}" for failure in fairness.get("failures") or []]
-    return lines
-
-
-def _attribution_lines(attributions) -> List[str]:
-    if not attributions or not attributions.get("features"):
-        return ["Feature attributions: none recorded"]
-    lines = [f"Feature attributions (permutation importance, {_change_word(attributions)} in "
-             f"{attributions.get('metric', '?')} when shuffled):"]
-    for row in attributions["features"][:ATTRIBUTION_ROWS_SHOWN]:
-        lines.append(f"  {row.get('feature', '?'):<28}{signed(row.get('mean_drop')):>10} ± "
-                     f"{number(row.get('std_drop'))}")
-    return lines
