@@ -2,18 +2,16 @@
 fetched from anywhere, so it opens offline in any browser and can be attached to a ticket."""
 
 import pathlib
-from typing import List, Sequence, Tuple
+from typing import List
 
-from mlpipe.core.charts import predicted_vs_actual_svg
+from mlpipe.core import captions, charts
 from mlpipe.core.drift import describe as describe_move
-from mlpipe.core.formats import finite, number, signed
-from mlpipe.core import captions
+from mlpipe.core.formats import number, signed
 from mlpipe.core.html import decision_badge, fairness_section, page, result_badge
 from mlpipe.core.html import escape as _e
 from mlpipe.report.loader import Report
 from mlpipe.report.terminal import direction_text, overall_metric_names, verdict_of_change
 
-WIDTH, HEIGHT, PAD = 300, 260, 40
 
 
 def render_html(report: Report) -> str:
@@ -55,19 +53,19 @@ def _task_sections(report: Report) -> List[str]:
     predicted-vs-actual plot."""
     if report.task == "multiclass":
         return ["<h2>Per class</h2>", _per_class_table(report),
-                "<h2>Confusion matrix</h2>", _class_confusion(report.class_confusion)]
+                "<h2>Confusion matrix</h2>", charts.class_confusion_table(report.class_confusion)]
     if report.task == "regression":
         return ["<h2>Predicted vs actual</h2><div class='charts'>",
                 _predicted_vs_actual(report.predicted_vs_actual), "</div>"]
     return ["<h2>Curves</h2><div class='charts'>",
-            _line_chart("ROC curve", "false positive rate", "true positive rate", report.roc,
-                        diagonal=True, chart_id="roc"),
-            _line_chart("Precision-recall curve", "recall", "precision", report.pr,
-                        chart_id="pr"),
-            _line_chart("Calibration", "mean prediction", "observed rate",
-                        [(p, label) for p, label, _ in report.calibration], diagonal=True,
-                        markers=True, chart_id="calibration"),
-            _confusion_matrix(report.confusion), "</div>"]
+            charts.line_chart("ROC curve", "false positive rate", "true positive rate",
+                              report.roc, diagonal=True, chart_id="roc"),
+            charts.line_chart("Precision-recall curve", "recall", "precision", report.pr,
+                              chart_id="pr"),
+            charts.line_chart("Calibration", "mean prediction", "observed rate",
+                              [(p, label) for p, label, _ in report.calibration],
+                              diagonal=True, markers=True, chart_id="calibration"),
+            charts.binary_confusion_svg(report.confusion), "</div>"]
 
 
 def _overall_table(report: Report) -> str:
@@ -89,66 +87,6 @@ def _overall_table(report: Report) -> str:
     return "".join(rows) + "</table>"
 
 
-def _line_chart(title: str, x_label: str, y_label: str, points: Sequence[Tuple[float, float]],
-                diagonal: bool = False, markers: bool = False, chart_id: str = "") -> str:
-    def x(value):
-        return PAD + value * (WIDTH - PAD - 10)
-
-    def y(value):
-        return HEIGHT - PAD - value * (HEIGHT - PAD - 25)
-    parts = [f"<svg id='{chart_id}' role='img' aria-label='{_e(title)}' width='{WIDTH}' "
-             f"height='{HEIGHT}' viewBox='0 0 {WIDTH} {HEIGHT}'>",
-             f"<text x='{WIDTH / 2}' y='15' text-anchor='middle' font-weight='600'>"
-             f"{_e(title)}</text>",
-             f"<rect x='{PAD}' y='25' width='{WIDTH - PAD - 10}' height='{HEIGHT - PAD - 25}' "
-             "fill='#fafbfd' stroke='#dadce0'/>"]
-    for tick in (0, 0.5, 1):
-        parts.append(f"<text x='{x(tick)}' y='{HEIGHT - PAD + 14}' text-anchor='middle'>"
-                     f"{tick}</text>")
-        parts.append(f"<text x='{PAD - 5}' y='{y(tick) + 4}' text-anchor='end'>{tick}</text>")
-    parts.append(f"<text x='{WIDTH / 2}' y='{HEIGHT - 8}' text-anchor='middle'>"
-                 f"{_e(x_label)}</text>")
-    parts.append(f"<text x='12' y='{HEIGHT / 2}' text-anchor='middle' "
-                 f"transform='rotate(-90 12 {HEIGHT / 2})'>{_e(y_label)}</text>")
-    if diagonal:
-        parts.append(f"<line x1='{x(0)}' y1='{y(0)}' x2='{x(1)}' y2='{y(1)}' stroke='#bdc1c6' "
-                     "stroke-dasharray='4 3'/>")
-    clipped = [(min(1, max(0, a)), min(1, max(0, b))) for a, b in points]
-    if clipped:
-        path = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in sorted(clipped))
-        parts.append(f"<polyline class='series' points='{path}' fill='none' stroke='#1a73e8' "
-                     "stroke-width='2'/>")
-        if markers:
-            parts += [f"<circle cx='{x(a):.1f}' cy='{y(b):.1f}' r='3' fill='#1a73e8'/>"
-                      for a, b in clipped]
-    else:
-        parts.append(f"<text x='{WIDTH / 2}' y='{HEIGHT / 2}' text-anchor='middle'>no data</text>")
-    return "".join(parts) + "</svg>"
-
-
-def _confusion_matrix(confusion) -> str:
-    cells = [("TN", confusion.get("tn", 0), 0, 0), ("FP", confusion.get("fp", 0), 1, 0),
-             ("FN", confusion.get("fn", 0), 0, 1), ("TP", confusion.get("tp", 0), 1, 1)]
-    largest = max(value for _, value, _, _ in cells) or 1
-    size = 90
-    parts = [f"<svg id='confusion' role='img' aria-label='Confusion matrix' width='{WIDTH}' "
-             f"height='{HEIGHT}' viewBox='0 0 {WIDTH} {HEIGHT}'>",
-             f"<text x='{WIDTH / 2}' y='15' text-anchor='middle' font-weight='600'>Confusion "
-             f"matrix at threshold {confusion.get('threshold', 0.5):.2f}</text>",
-             f"<text x='{80 + size}' y='40' text-anchor='middle'>predicted 0 / 1</text>",
-             f"<text x='30' y='{60 + size}' text-anchor='middle' "
-             f"transform='rotate(-90 30 {60 + size})'>actual 0 / 1</text>"]
-    for label, value, column, row in cells:
-        shade = int(235 - 160 * value / largest)
-        left, top = 80 + column * size, 50 + row * size
-        parts.append(f"<rect x='{left}' y='{top}' width='{size}' height='{size}' "
-                     f"fill='rgb({shade},{shade + 10},255)' stroke='#fff'/>")
-        ink = "#fff" if shade < 150 else "#1d2433"
-        parts.append(f"<text x='{left + size / 2}' y='{top + size / 2}' text-anchor='middle' "
-                     f"style='fill:{ink}'>{label} {value:,.0f}</text>")
-    return "".join(parts) + "</svg>"
-
-
 def _per_class_table(report: Report) -> str:
     """Precision and recall of each class, one-vs-rest (TFMA's binarized metrics), by name."""
     if not report.per_class:
@@ -160,60 +98,25 @@ def _per_class_table(report: Report) -> str:
     return "".join(rows) + "</table>"
 
 
-def _class_confusion(confusion: dict) -> str:
-    """The multi-class confusion matrix as a heatmap table: rows actual, columns predicted, the
-    shade of each cell its share of the actual class's examples."""
-    if not confusion:
-        return "<p class='small'>no confusion matrix recorded</p>"
-    rows = ["<table id='class-confusion'><tr><th>actual \\ predicted</th>"
-            + "".join(f"<th>{_e(name)}</th>" for name in confusion["predicted"]) + "</tr>"]
-    for name, counts in zip(confusion["classes"], confusion["matrix"]):
-        total = sum(counts) or 1.0
-        cells = []
-        for count in counts:
-            shade = int(245 - 170 * count / total)
-            ink = "#fff" if shade < 150 else "#1d2433"
-            cells.append(f"<td class='cell' style='background:rgb({shade},{min(shade + 10, 255)},"
-                         f"255);color:{ink}'>{count:,.0f}</td>")
-        rows.append(f"<tr><th>{_e(name)}</th>{''.join(cells)}</tr>")
-    return "".join(rows) + "</table>"
-
-
 def _predicted_vs_actual(points) -> str:
     """`points`: the report's (prediction, label, examples, low, high) buckets."""
-    return predicted_vs_actual_svg([(p, label, n) for p, label, n, _, _ in points])
+    return charts.predicted_vs_actual_svg([(p, label, n) for p, label, n, _, _ in points])
 
 
 def _slice_charts(report: Report) -> str:
+    """A chart per sliced feature, its values in their natural order."""
     by_feature = {}
     for row in report.slices:
         by_feature.setdefault(row.feature, []).append(row)
-    charts = []
+    drawn = []
     for feature, rows in sorted(by_feature.items()):
         rows = sorted(rows, key=lambda r: (not r.value.lstrip("-").isdigit(),
                                            int(r.value) if r.value.lstrip("-").isdigit() else 0,
                                            r.value))
-        bar_height, label_width, chart_width = 16, 150, 520
-        height = 30 + bar_height * len(rows)
-        # Bars span [0, 1] for rates; [0, the largest value] for rmse, log_loss and the like.
-        largest = max([1.0] + [row.metrics[report.main_metric] for row in rows
-                               if finite(row.metrics.get(report.main_metric))])
-        parts = [f"<svg class='slice-chart' role='img' aria-label='{_e(feature)}' "
-                 f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
-                 f"<text x='0' y='14' font-weight='600'>{_e(feature)}</text>"]
-        for i, row in enumerate(rows):
-            value = row.metrics.get(report.main_metric)
-            top = 22 + i * bar_height
-            width = (chart_width - label_width - 110) * (value / largest if finite(value) else 0)
-            colour = "#bdc1c6" if row.too_small else "#1a73e8"
-            parts.append(f"<text x='{label_width - 6}' y='{top + 11}' text-anchor='end'>"
-                         f"{_e(row.value)}</text>")
-            parts.append(f"<rect x='{label_width}' y='{top}' width='{max(width, 0):.1f}' "
-                         f"height='{bar_height - 3}' fill='{colour}'/>")
-            parts.append(f"<text x='{label_width + max(width, 0) + 4:.1f}' y='{top + 11}'>"
-                         f"{number(value)} (n={row.example_count:,.0f})</text>")
-        charts.append("".join(parts) + "</svg>")
-    return "<div class='charts'>" + "".join(charts) + "</div>"
+        drawn.append(charts.slice_chart(feature, [
+            charts.SliceBar(row.value, row.metrics.get(report.main_metric), None,
+                            row.example_count, row.too_small) for row in rows]))
+    return "<div class='charts'>" + "".join(drawn) + "</div>"
 
 
 def _slices_table(report: Report) -> str:
@@ -232,58 +135,11 @@ def _slices_table(report: Report) -> str:
 
 
 def _attributions_section(attributions: dict) -> str:
-    """The raw features ranked by mean metric drop when shuffled: bars from a zero line, a
-    whisker for ± one standard deviation over the shuffles."""
-    rows = attributions.get("features", []) if attributions else []
-    if not rows:
+    """The caption, then the raw features ranked by mean metric drop when shuffled."""
+    if not (attributions or {}).get("features"):
         return "<p class='small'>no feature attributions recorded for this run</p>"
-    bar_height, label_width, chart_width, value_width = 18, 170, 620, 130
-    scale_width = chart_width - label_width - value_width
-
-    means = [row["mean_drop"] if finite(row.get("mean_drop")) else 0.0 for row in rows]
-    stds = [row["std_drop"] if finite(row.get("std_drop")) else 0.0 for row in rows]
-    low = min([0.0] + [m - s for m, s in zip(means, stds)])
-    high = max([0.0] + [m + s for m, s in zip(means, stds)])
-    span = (high - low) or 1.0
-
-    def x(value):
-        return label_width + scale_width * (value - low) / span
-    height = 34 + bar_height * len(rows)
-    parts = [f"<p>{_e(captions.attributions_caption(attributions))}</p>",
-             f"<svg id='attributions-chart' role='img' aria-label='feature attributions' "
-             f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
-             f"<text x='0' y='14' font-weight='600'>"
-             f"{captions.change_word(attributions)} in "
-             f"{_e(attributions.get('metric', '?'))} when shuffled</text>"]
-    for i, (row, mean, std) in enumerate(zip(rows, means, stds)):
-        top = 24 + i * bar_height
-        left, right = sorted((x(0.0), x(mean)))
-        colour = "#1a73e8" if mean >= 0 else "#bdc1c6"
-        parts.append(f"<text x='{label_width - 6}' y='{top + 12}' text-anchor='end'>"
-                     f"{_e(row['feature'])}</text>")
-        parts.append(f"<rect class='attribution' x='{left:.1f}' y='{top}' "
-                     f"width='{right - left:.1f}' height='{bar_height - 4}' fill='{colour}'/>")
-        if std > 0:
-            middle = top + (bar_height - 4) / 2
-            parts.append(f"<line x1='{x(mean - std):.1f}' y1='{middle:.1f}' "
-                         f"x2='{x(mean + std):.1f}' y2='{middle:.1f}' stroke='#3c4043'/>")
-        parts.append(f"<text x='{label_width + scale_width + 6}' y='{top + 12}'>"
-                     f"{signed(row.get('mean_drop'))} ± "
-                     f"{number(row.get('std_drop'))}</text>")
-    parts.append(f"<line x1='{x(0.0):.1f}' y1='20' x2='{x(0.0):.1f}' y2='{height}' "
-                 "stroke='#3c4043' stroke-dasharray='4 3'/>")
-    return "".join(parts) + "</svg>"
-
-
-def _sparkline(values: List[float]) -> str:
-    if not values:
-        return ""
-    top = max(values) or 1
-    width = 120 / len(values)
-    bars = "".join(f"<rect x='{i * width:.1f}' y='{24 - 22 * v / top:.1f}' "
-                   f"width='{max(width - 1, 1):.1f}' height='{22 * v / top:.1f}' fill='#5f6368'/>"
-                   for i, v in enumerate(values))
-    return f"<svg class='spark' width='120' height='24' viewBox='0 0 120 24'>{bars}</svg>"
+    return (f"<p>{_e(captions.attributions_caption(attributions))}</p>"
+            + charts.attributions_svg(attributions))
 
 
 def _data_table(report: Report) -> str:
@@ -296,7 +152,7 @@ def _data_table(report: Report) -> str:
                    if feature.anomaly else "none")
         rows.append(f"<tr><td>{_e(feature.name)}</td><td>{_e(feature.type)}</td>"
                     f"<td>{feature.missing_rate:.1%}</td><td class='mono'>{_e(feature.summary)}"
-                    f"</td><td>{_sparkline(feature.histogram)}</td><td>{anomaly}</td></tr>")
+                    f"</td><td>{charts.sparkline(feature.histogram)}</td><td>{anomaly}</td></tr>")
     return "".join(rows) + "</table>"
 
 
@@ -340,7 +196,7 @@ def _monitoring_section(report: Report) -> str:
     parts.append(f"<p>Newest: {_e(newest.get('data', '?'))}, "
                  f"{_e(newest.get('environment', '?'))} environment, against "
                  f"<span class='mono'>{_e(newest.get('training_statistics', '?'))}</span></p>")
-    parts.append(_drift_chart(newest.get("drift", [])))
+    parts.append(charts.drift_chart(newest.get("drift", [])))
     parts.append(_drift_moves(newest.get("drift", [])))
     anomalies = newest.get("anomalies", [])
     if anomalies:
@@ -350,42 +206,8 @@ def _monitoring_section(report: Report) -> str:
     return "".join(parts)
 
 
-# Measures as results name them: today's (mlpipe.core.drift) and TFDV's of older results.
-_MEASURE_LABELS = {"PSI": "PSI", "L-infinity": "L-inf", "L_INFTY": "L-inf",
-                   "JENSEN_SHANNON_DIVERGENCE": "JS"}
-
-
 def _drift_moves(drift: List[dict]) -> str:
     """What moved on each drifted feature: quantiles or value shares, then and now."""
     moves = [f"<li><b>{_e(d['feature'])}</b>: {_e(describe_move(d['measure'], d['moved']))}</li>"
              for d in drift if d.get("drifted") and d.get("moved")]
     return f"<ul id='drift-moved'>{''.join(moves)}</ul>" if moves else ""
-
-
-def _drift_chart(drift: List[dict]) -> str:
-    """Each feature's distance as a fraction of its threshold; the line at 1 is the threshold."""
-    if not drift:
-        return ""
-    rows = sorted(drift, key=lambda d: -d["value"] / d["threshold"] if d["threshold"] else 0)
-    bar_height, label_width, chart_width = 16, 170, 620
-    scale_width = chart_width - label_width - 170
-    top_ratio = max(2.0, max(d["value"] / d["threshold"] for d in rows if d["threshold"]))
-    height = 34 + bar_height * len(rows)
-    threshold_x = label_width + scale_width / top_ratio
-    parts = [f"<svg id='drift-chart' role='img' aria-label='drift per feature' "
-             f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
-             "<text x='0' y='14' font-weight='600'>distance / threshold</text>"]
-    for i, d in enumerate(rows):
-        ratio = d["value"] / d["threshold"] if d["threshold"] else 0.0
-        top = 24 + i * bar_height
-        width = scale_width * min(ratio, top_ratio) / top_ratio
-        measure = _MEASURE_LABELS.get(d["measure"], d["measure"])
-        parts.append(f"<text x='{label_width - 6}' y='{top + 11}' text-anchor='end'>"
-                     f"{_e(d['feature'])}</text>")
-        parts.append(f"<rect x='{label_width}' y='{top}' width='{width:.1f}' "
-                     f"height='{bar_height - 3}' fill='{'#d93025' if ratio > 1 else '#1e8e3e'}'/>")
-        parts.append(f"<text x='{label_width + width + 4:.1f}' y='{top + 11}'>"
-                     f"{measure} {d['value']:.4f} (threshold {d['threshold']:g})</text>")
-    parts.append(f"<line x1='{threshold_x:.1f}' y1='20' x2='{threshold_x:.1f}' "
-                 f"y2='{height}' stroke='#3c4043' stroke-dasharray='4 3'/>")
-    return "".join(parts) + "</svg>"

@@ -12,8 +12,7 @@ import base64
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from mlpipe.config.metrics import LOWER_IS_BETTER
-from mlpipe.core import captions
-from mlpipe.core.charts import predicted_vs_actual_svg
+from mlpipe.core import captions, charts
 from mlpipe.core.formats import count, finite, interval, number, percent, signed
 from mlpipe.core.html import decision_badge, fairness_section, page, result_badge
 from mlpipe.core.html import escape as _e
@@ -27,7 +26,6 @@ METRIC_ORDER = ["auc", "auc_precision_recall", "binary_accuracy", "accuracy", "l
 SLICE_ROWS_SHOWN = 15
 ATTRIBUTION_ROWS_SHOWN = 15
 NOT_STATED = "not stated in the problem config"
-SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 
 # ----------------------------------------------------------------------------- reading a card
 
@@ -334,194 +332,60 @@ def _references_html(card: dict) -> str:
     return _list_html(references, "reference-list")
 
 
-# ----------------------------------------------------------------------------- SVG charts
-
-WIDTH, HEIGHT, PAD = 300, 260, 40
-
+# ----------------------------------------------------------------------------- charts
 
 def roc_svg(card: dict) -> str:
     """The overall ROC curve (TFMA's confusion matrices at thresholds), with the diagonal."""
-    points = card.get("quantitative_analysis", {}).get("roc_curve") or []
-
-    def x(value):
-        return PAD + value * (WIDTH - PAD - 10)
-
-    def y(value):
-        return HEIGHT - PAD - value * (HEIGHT - PAD - 25)
-    parts = [f"<svg id='roc' role='img' aria-label='ROC curve' width='{WIDTH}' "
-             f"height='{HEIGHT}' viewBox='0 0 {WIDTH} {HEIGHT}'>",
-             f"<text x='{WIDTH / 2}' y='15' text-anchor='middle' font-weight='600'>ROC curve "
-             "(overall)</text>",
-             f"<rect x='{PAD}' y='25' width='{WIDTH - PAD - 10}' height='{HEIGHT - PAD - 25}' "
-             "fill='#fafbfd' stroke='#dadce0'/>"]
-    for tick in (0, 0.5, 1):
-        parts.append(f"<text x='{x(tick)}' y='{HEIGHT - PAD + 14}' text-anchor='middle'>{tick}"
-                     "</text>")
-        parts.append(f"<text x='{PAD - 5}' y='{y(tick) + 4}' text-anchor='end'>{tick}</text>")
-    parts.append(f"<text x='{WIDTH / 2}' y='{HEIGHT - 8}' text-anchor='middle'>false positive "
-                 "rate</text>")
-    parts.append(f"<text x='12' y='{HEIGHT / 2}' text-anchor='middle' "
-                 f"transform='rotate(-90 12 {HEIGHT / 2})'>true positive rate</text>")
-    parts.append(f"<line x1='{x(0)}' y1='{y(0)}' x2='{x(1)}' y2='{y(1)}' stroke='#bdc1c6' "
-                 "stroke-dasharray='4 3'/>")
-    clipped = sorted((min(1.0, max(0.0, float(a))), min(1.0, max(0.0, float(b))))
-                     for a, b in points if finite(a) and finite(b))
-    if clipped:
-        path = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in clipped)
-        parts.append(f"<polyline class='series' points='{path}' fill='none' stroke='#1a73e8' "
-                     "stroke-width='2'/>")
-    else:
-        parts.append(f"<text x='{WIDTH / 2}' y='{HEIGHT / 2}' text-anchor='middle'>no data</text>")
-    return "".join(parts) + "</svg>"
+    return charts.line_chart("ROC curve (overall)", "false positive rate", "true positive rate",
+                             card.get("quantitative_analysis", {}).get("roc_curve") or [],
+                             diagonal=True, chart_id="roc")
 
 
 def confusion_svg(card: dict) -> str:
-    """multiclass: the confusion matrix as a heatmap, a row per actual class, a column per
-    predicted class; a cell's shade is its share of the actual class's examples."""
-    confusion = card.get("quantitative_analysis", {}).get("confusion_matrix") or {}
-    names, columns = confusion.get("classes") or [], confusion.get("predicted") or []
-    matrix = confusion.get("matrix") or []
-    cell, left, top = 56, 120, 64
-    width = max(WIDTH, left + cell * max(len(columns), 1) + 10)
-    height = max(HEIGHT // 2, top + cell * max(len(names), 1) + 10)
-    parts = [f"<svg id='confusion-matrix' role='img' aria-label='Confusion matrix' "
-             f"width='{width}' height='{height}' viewBox='0 0 {width} {height}'>",
-             f"<text x='{width / 2}' y='15' text-anchor='middle' font-weight='600'>Confusion "
-             "matrix</text>",
-             f"<text x='{width / 2}' y='30' text-anchor='middle'>rows: actual class, columns: "
-             "predicted class</text>"]
-    if not matrix:
-        parts.append(f"<text x='{width / 2}' y='{height / 2}' text-anchor='middle'>no data</text>")
-        return "".join(parts) + "</svg>"
-    for j, name in enumerate(columns):
-        parts.append(f"<text x='{left + j * cell + cell / 2}' y='{top - 8}' "
-                     f"text-anchor='middle'>{_e(name)}</text>")
-    for i, (name, counts) in enumerate(zip(names, matrix)):
-        total = sum(value for value in counts if finite(value)) or 1.0
-        parts.append(f"<text x='{left - 6}' y='{top + i * cell + cell / 2 + 4}' "
-                     f"text-anchor='end'>{_e(name)}</text>")
-        for j, value in enumerate(counts):
-            share = value / total if finite(value) else 0.0
-            shade = int(245 - 170 * share)
-            ink = "#fff" if shade < 150 else "#1d2433"
-            x, y = left + j * cell, top + i * cell
-            parts.append(f"<rect class='cell' x='{x}' y='{y}' width='{cell}' height='{cell}' "
-                         f"fill='rgb({shade},{min(shade + 10, 255)},255)' stroke='#fff'/>")
-            parts.append(f"<text x='{x + cell / 2}' y='{y + cell / 2 + 4}' text-anchor='middle' "
-                         f"style='fill:{ink}'>{count(value)}</text>")
-    return "".join(parts) + "</svg>"
+    """multiclass: the overall confusion matrix as a heatmap."""
+    return charts.class_confusion_svg(
+        card.get("quantitative_analysis", {}).get("confusion_matrix") or {})
 
 
 def predicted_svg(card: dict) -> str:
-    """regression: the predicted-vs-actual chart of the overall slice (see core.charts)."""
+    """regression: the predicted-vs-actual chart of the overall slice."""
     points = [(p["mean_prediction"], p["mean_label"], p.get("examples") or 0.0)
               for p in card.get("quantitative_analysis", {}).get("predicted_vs_actual") or []
               if finite(p.get("mean_prediction")) and finite(p.get("mean_label"))]
-    return predicted_vs_actual_svg(points, "Predicted vs actual (overall)")
+    return charts.predicted_vs_actual_svg(points, "Predicted vs actual (overall)")
 
 
 def slice_svg(card: dict) -> str:
-    """The main metric per slice as bars from 0 to 1 (to the largest value for a metric that
-    exceeds 1, such as rmse), with the 95% interval as a whisker and the overall value as a
-    dashed line; slices too small to trust in grey."""
+    """The main metric of every slice, worst first, with its 95% interval and the overall
+    value."""
     main = _evaluation(card).get("main_metric", "auc")
-    rows = slice_rows(card)[:SLICE_ROWS_SHOWN * 2]
-    overall = _value(overall_metrics(card).get(main))
-    bar, label_width, chart_width, value_width = 16, 190, 560, 120
-    scale = chart_width - label_width - value_width
-    top_value = max([1.0] + [value for value in [overall] + [
-        _value(row["metrics"].get(main)) for row in rows] + [
-        bound for row in rows for bound in (_interval(row["metrics"].get(main)) or ())]
-        if value is not None])
-
-    def share(value: float) -> float:
-        return min(1.0, max(0.0, value / top_value))
-    height = 30 + bar * max(len(rows), 1)
-    parts = [f"<svg id='slice-chart' role='img' aria-label='{_e(main)} by slice' "
-             f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
-             f"<text x='0' y='14' font-weight='600'>{_e(main)} by slice (95% interval)</text>"]
-    for i, row in enumerate(rows):
-        entry = row["metrics"].get(main)
-        value = _value(entry)
-        top = 22 + i * bar
-        width = scale * share(value) if value is not None else 0.0
-        colour = "#bdc1c6" if row["too_small"] else "#1a73e8"
-        parts.append(f"<text x='{label_width - 6}' y='{top + 11}' text-anchor='end'>"
-                     f"{_e(row['slice'])}</text>")
-        parts.append(f"<rect class='slice-bar' x='{label_width}' y='{top}' width='{width:.1f}' "
-                     f"height='{bar - 3}' fill='{colour}'/>")
-        bounds = _interval(entry)
-        if bounds:
-            low, high = (label_width + scale * share(b) for b in bounds)
-            middle = top + (bar - 3) / 2
-            parts.append(f"<line class='interval' x1='{low:.1f}' y1='{middle:.1f}' "
-                         f"x2='{high:.1f}' y2='{middle:.1f}' stroke='#3c4043'/>")
-        parts.append(f"<text x='{label_width + scale + 6}' y='{top + 11}'>{number(value)} "
-                     f"(n={count(row['example_count'])})</text>")
-    if overall is not None and rows:
-        at = label_width + scale * share(overall)
-        parts.append(f"<line x1='{at:.1f}' y1='20' x2='{at:.1f}' y2='{height}' stroke='#d93025' "
-                     "stroke-dasharray='4 3'/>")
-    if not rows:
-        parts.append("<text x='0' y='40'>no slices configured</text>")
-    return "".join(parts) + "</svg>"
+    rows = [charts.SliceBar(row["slice"], _value(row["metrics"].get(main)),
+                            _interval(row["metrics"].get(main)), row["example_count"],
+                            row["too_small"])
+            for row in slice_rows(card)[:SLICE_ROWS_SHOWN * 2]]
+    return charts.slice_chart(f"{main} by slice (95% interval)", rows,
+                              overall=_value(overall_metrics(card).get(main)),
+                              layout=charts.ALL_SLICES, chart_id="slice-chart")
 
 
 def attributions_svg(attributions: dict) -> str:
-    """Features ranked by mean metric drop when shuffled: bars from a zero line, ± one std."""
-    rows = (attributions or {}).get("features", [])[:ATTRIBUTION_ROWS_SHOWN]
-    bar, label_width, chart_width, value_width = 18, 190, 620, 130
-    scale = chart_width - label_width - value_width
-    means = [row["mean_drop"] if finite(row.get("mean_drop")) else 0.0 for row in rows]
-    stds = [row["std_drop"] if finite(row.get("std_drop")) else 0.0 for row in rows]
-    low = min([0.0] + [m - s for m, s in zip(means, stds)])
-    high = max([0.0] + [m + s for m, s in zip(means, stds)])
-    span = (high - low) or 1.0
-
-    def x(value):
-        return label_width + scale * (value - low) / span
-    height = 34 + bar * max(len(rows), 1)
-    parts = [f"<svg id='attributions-chart' role='img' aria-label='feature attributions' "
-             f"width='{chart_width}' height='{height}' viewBox='0 0 {chart_width} {height}'>",
-             f"<text x='0' y='14' font-weight='600'>{captions.change_word(attributions)} in "
-             f"{_e((attributions or {}).get('metric', '?'))} when shuffled</text>"]
-    for i, (row, mean, std) in enumerate(zip(rows, means, stds)):
-        top = 24 + i * bar
-        left, right = sorted((x(0.0), x(mean)))
-        parts.append(f"<text x='{label_width - 6}' y='{top + 12}' text-anchor='end'>"
-                     f"{_e(row.get('feature', '?'))}</text>")
-        parts.append(f"<rect class='attribution' x='{left:.1f}' y='{top}' "
-                     f"width='{right - left:.1f}' height='{bar - 4}' "
-                     f"fill='{'#1a73e8' if mean >= 0 else '#bdc1c6'}'/>")
-        if std > 0:
-            middle = top + (bar - 4) / 2
-            parts.append(f"<line x1='{x(mean - std):.1f}' y1='{middle:.1f}' "
-                         f"x2='{x(mean + std):.1f}' y2='{middle:.1f}' stroke='#3c4043'/>")
-        parts.append(f"<text x='{label_width + scale + 6}' y='{top + 12}'>"
-                     f"{signed(row.get('mean_drop'))} ± {number(row.get('std_drop'))}</text>")
-    parts.append(f"<line x1='{x(0.0):.1f}' y1='20' x2='{x(0.0):.1f}' y2='{height}' "
-                 "stroke='#3c4043' stroke-dasharray='4 3'/>")
-    return "".join(parts) + "</svg>"
+    return charts.attributions_svg(attributions, ATTRIBUTION_ROWS_SHOWN)
 
 
 def graphics(card: dict) -> Dict[str, Any]:
     """The Model Card Toolkit's `quantitative_analysis.graphics`: each chart as a base64 image
     (SVG here), for readers of the JSON; the HTML page draws the same charts inline."""
-    charts = {"binary": [("ROC curve (overall)", roc_svg(card))],
-              "multiclass": [("Confusion matrix (overall)", confusion_svg(card))],
-              "regression": [("Predicted vs actual (overall)", predicted_svg(card))],
-              }.get(task(card), [])
-    charts.append((f"{_evaluation(card).get('main_metric', 'auc')} by slice", slice_svg(card)))
+    drawn = {"binary": [("ROC curve (overall)", roc_svg(card))],
+             "multiclass": [("Confusion matrix (overall)", confusion_svg(card))],
+             "regression": [("Predicted vs actual (overall)", predicted_svg(card))],
+             }.get(task(card), [])
+    drawn.append((f"{_evaluation(card).get('main_metric', 'auc')} by slice", slice_svg(card)))
     if (card.get("feature_attributions") or {}).get("features"):
-        charts.append(("Feature attributions", attributions_svg(card["feature_attributions"])))
+        drawn.append(("Feature attributions", attributions_svg(card["feature_attributions"])))
     return {"description": "SVG charts drawn from this card's numbers (base64).",
-            "collection": [{"name": name, "image": base64.b64encode(_standalone(svg)).decode()}
-                           for name, svg in charts]}
-
-
-def _standalone(svg: str) -> bytes:
-    """An inline SVG as an SVG file (which needs its namespace)."""
-    return svg.replace("<svg ", "<svg xmlns='" + SVG_NAMESPACE + "' ", 1).encode()
+            "collection": [{"name": name,
+                            "image": base64.b64encode(charts.standalone(svg)).decode()}
+                           for name, svg in drawn]}
 
 
 # ----------------------------------------------------------------------------- text
