@@ -76,6 +76,33 @@ class ExampleEncoder:
                     for i, row in enumerate(instances)], "row"
         return self._columnar_rows(body["inputs"]), "columnar"
 
+    def plain_instances(self, instances):
+        """Row-format instances checked column by column in C++: (a RecordBatch as
+        `batch_of_rows` makes of the checked rows, the flat columns `first_values` makes of
+        it), or None when any value is not of the plainest kind (a JSON number or string, or
+        null) or breaks a rule: the row-by-row check then finds the first fault and names it.
+        100 rows: about half the time of the row check, conversion and log columns."""
+        import pyarrow as pa
+        if not all(type(row) is dict for row in instances):
+            return None
+        names = set().union(*instances)
+        if not names <= self.features.keys():
+            return None
+        arrays, flat = [], {}
+        for name, info in self.features.items():
+            if name not in names:
+                if info.required:
+                    return None
+                continue
+            column = _plain_column([row.get(name) for row in instances], info)
+            if column is None or (info.required and column.null_count):
+                return None
+            flat[name] = column
+            arrays.append(_one_value_lists(column))
+        if not flat:
+            return None
+        return pa.RecordBatch.from_arrays(arrays, list(flat)), flat
+
     def rows_from_examples_request(self, body, verb: str) -> List[Dict[str, Values]]:
         """A TF Serving :classify / :regress body ({"examples": [...], "context": {...}}) ->
         checked rows; the context's features go into every example."""
@@ -236,6 +263,46 @@ class ExampleEncoder:
             from tfx_bsl.coders import example_coder
             coder = self._batch_encoders.coder = example_coder.RecordBatchToExamplesEncoder()
         return coder.encode(batch)
+
+
+# The Python types a column may hold to be checked in C++, by schema type (a JSON true is no
+# number: `type(True) is bool`); anything else goes through the row-by-row rules.
+_PLAIN_TYPES = {FLOAT: {float, int, type(None)}, INT: {int, type(None)},
+                BYTES: {str, type(None)}}
+
+
+def _plain_column(values: list, info: FeatureInfo):
+    """A feature's JSON values (one per row, None = missing) as a checked flat Arrow array of
+    its type, or None when the row-by-row check must decide."""
+    import numpy as np
+    import pyarrow as pa
+    if not {type(value) for value in values} <= _PLAIN_TYPES[info.type]:
+        return None
+    try:
+        if info.type == BYTES:
+            return pa.array(values, pa.string()).cast(pa.binary())
+        if info.type == INT:
+            return pa.array(values, pa.int64())
+        column = pa.array(values, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeError):
+        return None
+    numbers = column.drop_null().to_numpy()
+    if not np.isfinite(numbers).all() or (np.abs(numbers) > FLOAT32_MAX).any():
+        return None
+    return column.cast(pa.float32())
+
+
+def _one_value_lists(column):
+    """A flat array -> one-value lists; a null value becomes a null list (missing)."""
+    import numpy as np
+    import pyarrow as pa
+    valid = np.ones(len(column), dtype=bool) if not column.null_count else \
+        column.is_valid().to_numpy(zero_copy_only=False)
+    offsets = np.zeros(len(column) + 1, dtype=np.int32)
+    np.cumsum(valid, out=offsets[1:])
+    # A null offset makes its list null; the last offset is always valid.
+    mask = None if valid.all() else np.append(~valid, False)
+    return pa.ListArray.from_arrays(pa.array(offsets, mask=mask), column.drop_null())
 
 
 def first_values(batch) -> Dict[str, object]:

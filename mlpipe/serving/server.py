@@ -187,7 +187,10 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
             if signature not in (None, "", SERVING_SIGNATURE):
                 raise RequestError(f"unknown signature_name '{signature}' (this model serves "
                                    f"'{SERVING_SIGNATURE}')", "signature_name")
-            if verb == "predict":
+            plain = _plain_instances(state.encoder, body) if verb == "predict" else None
+            if plain is not None:
+                rows, layout = range(plain[0].num_rows), "row"   # only counted from here on
+            elif verb == "predict":
                 rows, layout = state.encoder.rows_from_request(body)
             else:
                 rows, layout = state.encoder.rows_from_examples_request(body, verb), "examples"
@@ -202,7 +205,7 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
         except orjson.JSONDecodeError as refused:
             state.requests_refused += 1
             return error(f"request body is not valid JSON: {refused}", 400)
-        batch = state.encoder.batch_of_rows(rows)
+        batch = plain[0] if plain is not None else state.encoder.batch_of_rows(rows)
         try:
             outputs = await batcher.predict(model, state.encoder.serialize_batch(batch))
         except Overloaded as overloaded:
@@ -213,7 +216,8 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
         if state.request_log is not None and state.request_log.sampled():
             # Many rows: from the batch's columns, by Arrow's CSV writer (see grpc_server).
             log_request = (row_logger(rows) if len(rows) <= FEW_ROWS
-                           else column_logger(first_values(batch)))
+                           else column_logger(plain[1] if plain is not None
+                                              else first_values(batch)))
             log_request(state.request_log, model, outputs)
         if verb == "classify":
             body = task_outputs.classify_result(model.task, outputs, len(rows))
@@ -245,6 +249,17 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
         app.add_api_route(f"/v1/models/{{name}}/labels/{{label}}:{verb}", route,
                           methods=["POST"])
     return app
+
+
+def _plain_instances(encoder: ExampleEncoder, body):
+    """A row-format body of many instances checked column by column in C++
+    (`ExampleEncoder.plain_instances`: (batch, flat columns)), or None: few rows (the row check
+    is as quick, and their log is written row by row), another layout, or anything the row
+    check must judge (it names the fault)."""
+    if (type(body) is not dict or not set(body) <= {"instances", "signature_name"}
+            or type(body.get("instances")) is not list or len(body["instances"]) <= FEW_ROWS):
+        return None
+    return encoder.plain_instances(body["instances"])
 
 
 class _BodyTooLarge(RequestError):

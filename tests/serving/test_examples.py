@@ -108,3 +108,32 @@ def test_first_values_are_each_rows_first_value_or_null():
     sliced = first_values(batch.slice(1, 3))
     assert {k: v.to_pylist() for k, v in sliced.items()} == {k: v[1:4]
                                                             for k, v in expected.items()}
+
+
+PLAIN = {"fare": 12.5, "trip_start_month": 5, "trip_start_hour": 19, "trip_start_day": 6,
+         "trip_start_timestamp": 1400269500, "trip_miles": 2.5, "payment_type": "Cash"}
+
+
+def test_plain_instances_are_the_rows_checked_one_by_one(encoder):
+    import tensorflow as tf
+    from mlpipe.serving.examples import first_values
+    rows = [{**PLAIN, "fare": 2 + i, "company": None if i % 3 else f"c{i}",
+             "trip_seconds": i * 10} for i in range(40)]
+    rows[7].pop("trip_seconds")
+    batch, flat = encoder.plain_instances(rows)
+    checked = encoder.batch_of_rows(encoder.rows_from_request({"instances": rows})[0])
+    assert [tf.train.Example.FromString(e) for e in encoder.serialize_batch(batch)] == \
+        [tf.train.Example.FromString(e) for e in encoder.serialize_batch(checked)]
+    assert {k: v.to_pylist() for k, v in flat.items()} == \
+        {k: v.to_pylist() for k, v in first_values(checked).items()}
+
+
+@pytest.mark.parametrize("change", [
+    {"fare": "12"}, {"fare": True}, {"fare": [12.5]}, {"fare": 1e39}, {"fare": None},
+    {"trip_start_hour": 7.0}, {"trip_start_hour": 2**64}, {"payment_type": 3},
+    {"payment_type": {"b64": "Q2FzaA=="}}, {"tips": 1.0},
+])
+def test_anything_but_plain_values_goes_to_the_row_check(encoder, change):
+    rows = [dict(PLAIN) for _ in range(20)] + [{**PLAIN, **change}]
+    assert encoder.plain_instances(rows) is None
+    assert encoder.plain_instances(rows[:20] + ["not an object"]) is None
