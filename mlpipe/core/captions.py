@@ -3,7 +3,7 @@ both put beside their numbers: what a feature attribution is, what the fairness 
 which metric stands beside the main one, and the text tables of both for a terminal. The HTML
 forms are in core.html, the charts in core.charts."""
 
-from typing import List
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 from mlpipe.core.formats import count, number, signed
 
@@ -19,6 +19,67 @@ def slice_companion(task: str, main_metric: str) -> str:
     """The metric shown beside the main one in slice tables."""
     return next(name for name in SLICE_COMPANIONS.get(task, SLICE_COMPANIONS["binary"])
                 if name != main_metric)
+
+
+# ----------------------------------------------------------------------------- thresholds
+# Each check as core.thresholds.ThresholdCheck has it (a mapping of its fields: the card keeps
+# them as JSON).
+
+def threshold_kind(kind: Optional[str]) -> str:
+    return "change vs baseline" if kind == "regression" else "value"
+
+
+def threshold_lines(checks: Sequence[Mapping]) -> List[str]:
+    """Every bound TFMA applied with its value, result and margin, for a terminal."""
+    lines = ["Thresholds:" + ("" if checks else " none configured")]
+    for check in checks:
+        what = threshold_kind(check.get("kind"))
+        if check.get("passed") is None:
+            lines.append(f"  -    {check.get('metric', ''):<16} {what}: not checked "
+                         "(no baseline model)")
+            continue
+        lines.append(f"  {'PASS' if check['passed'] else 'FAIL'} {check.get('metric', ''):<16} "
+                     f"{what} {number(check.get('value'))} {check.get('comparison', '')} "
+                     f"{number(check.get('bound'))}  (margin {signed(check.get('margin'))})")
+    return lines
+
+
+# ----------------------------------------------------------------------------- task tables
+
+def per_class_lines(rows: Sequence[Tuple[str, Optional[float], Optional[float]]]) -> List[str]:
+    """multiclass: (class name, precision, recall) per class, one-vs-rest, for a terminal."""
+    lines = ["Per class (one-vs-rest):", f"  {'class':<24}{'precision':>12}{'recall':>12}"]
+    lines += [f"  {str(name):<24}{number(precision):>12}{number(recall):>12}"
+              for name, precision, recall in rows]
+    return lines if rows else lines + ["  none recorded"]
+
+
+def confusion_lines(confusion: dict) -> List[str]:
+    """multiclass: the confusion matrix ({classes, predicted, matrix}) as a table, a row per
+    actual class, a column per predicted class."""
+    if not (confusion or {}).get("matrix"):
+        return ["Confusion matrix: none recorded"]
+    columns = [str(name) for name in confusion.get("predicted") or []]
+    width = max([10] + [len(name) + 2 for name in columns])
+    lines = ["Confusion matrix (rows: actual class, columns: predicted class):",
+             f"  {'':<24}" + "".join(f"{name:>{width}}" for name in columns)]
+    lines += [f"  {str(name):<24}" + "".join(f"{count(value):>{width}}" for value in values)
+              for name, values in zip(confusion.get("classes") or [], confusion["matrix"])]
+    return lines
+
+
+def predicted_lines(points: Sequence[Tuple[float, float, float]],
+                    rows_shown: Optional[int] = None) -> List[str]:
+    """regression: (mean prediction, mean label, examples) per bucket of predicted value."""
+    lines = ["Predicted vs actual (mean actual value per bucket of predicted value):"]
+    if not points:
+        return lines + ["  none recorded"]
+    lines.append(f"  {'predicted':>12}{'actual':>12}{'examples':>10}")
+    lines += [f"  {number(prediction):>12}{number(label):>12}{count(examples):>10}"
+              for prediction, label, examples in points[:rows_shown]]
+    if rows_shown is not None and len(points) > rows_shown:
+        lines.append(f"  ... {len(points) - rows_shown} more buckets (see --html or --json)")
+    return lines
 
 
 # ----------------------------------------------------------------------------- attributions

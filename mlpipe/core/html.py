@@ -4,7 +4,7 @@ Styles are inline and charts inline SVG (core.charts); no script, font, image or
 fetched from anywhere, so a page opens offline and can be attached to a ticket."""
 
 import html
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence, Tuple
 
 from mlpipe.core import captions
 from mlpipe.core.formats import count, number, signed
@@ -88,3 +88,30 @@ def fairness_section(fairness, table_id: str = "fairness-table") -> str:
         parts.append("<ul id='fairness-failures'>"
                      + "".join(f"<li>{escape(failure)}</li>" for failure in failures) + "</ul>")
     return "".join(parts)
+
+
+def thresholds_table(checks: Sequence[Mapping]) -> str:
+    """Every bound TFMA applied (core.thresholds.ThresholdCheck's fields) with its value,
+    result and margin."""
+    if not checks:
+        return "<p class='small' id='thresholds'>no thresholds configured</p>"
+    rows = ["<table id='thresholds'><tr><th>metric</th><th>kind</th><th>value</th><th>bound</th>"
+            "<th>result</th><th>margin</th></tr>"]
+    for check in checks:
+        rows.append(f"<tr><td>{escape(check.get('metric', ''))}</td>"
+                    f"<td>{captions.threshold_kind(check.get('kind'))}</td>"
+                    f"<td>{number(check.get('value'))}</td>"
+                    f"<td>{escape(check.get('comparison', ''))} {number(check.get('bound'))}</td>"
+                    f"<td>{result_badge(check.get('passed'))}</td>"
+                    f"<td>{signed(check.get('margin'))}</td></tr>")
+    return "".join(rows) + "</table>"
+
+
+def per_class_table(rows: Sequence[Tuple[str, Optional[float], Optional[float]]]) -> str:
+    """multiclass: (class name, precision, recall) per class, one-vs-rest."""
+    if not rows:
+        return "<p class='small' id='per-class'>no per-class metrics recorded</p>"
+    return ("<table id='per-class'><tr><th>class</th><th>precision</th><th>recall</th></tr>"
+            + "".join(f"<tr><td>{escape(name)}</td><td>{number(precision)}</td>"
+                      f"<td>{number(recall)}</td></tr>" for name, precision, recall in rows)
+            + "</table>")

@@ -1,16 +1,19 @@
 """One self-contained HTML file: styles inline, charts as inline SVG, no script, font or image
 fetched from anywhere, so it opens offline in any browser and can be attached to a ticket."""
 
+import dataclasses
 import pathlib
 from typing import List
 
 from mlpipe.core import captions, charts
 from mlpipe.core.drift import describe as describe_move
 from mlpipe.core.formats import number, signed
-from mlpipe.core.html import decision_badge, fairness_section, page, result_badge
+from mlpipe.core.html import (decision_badge, fairness_section, page, per_class_table,
+                              thresholds_table)
 from mlpipe.core.html import escape as _e
 from mlpipe.report.loader import Report
-from mlpipe.report.terminal import direction_text, overall_metric_names, verdict_of_change
+from mlpipe.report.terminal import (direction_text, overall_metric_names, per_class_rows,
+                                    verdict_of_change)
 
 
 
@@ -19,7 +22,8 @@ def render_html(report: Report) -> str:
         f"<h1>Evaluation of {_e(report.pipeline)}, run {_e(report.run_id)}"
         + (f", span {_e(report.span)}" if report.span is not None else "") + "</h1>",
         f"<p id='decision'>{decision_badge(report.blessed)}</p>",
-        "<h2>Thresholds</h2>", _thresholds_table(report),
+        "<h2>Thresholds</h2>",
+        thresholds_table([dataclasses.asdict(check) for check in report.thresholds]),
         f"<h2>Overall metrics ({_e(report.task)})</h2>", _overall_table(report),
         *_task_sections(report),
         f"<h2>Slices by {_e(report.main_metric)} "
@@ -35,24 +39,12 @@ def render_html(report: Report) -> str:
     ])
 
 
-def _thresholds_table(report: Report) -> str:
-    rows = ["<table id='thresholds'><tr><th>metric</th><th>kind</th><th>value</th><th>bound</th>"
-            "<th>result</th><th>margin</th></tr>"]
-    for check in report.thresholds:
-        result = result_badge(check.passed)
-        rows.append(f"<tr><td>{_e(check.metric)}</td><td>{_e(check.kind)}</td>"
-                    f"<td>{number(check.value)}</td>"
-                    f"<td>{check.comparison} {number(check.bound)}</td>"
-                    f"<td>{result}</td><td>{signed(check.margin)}</td></tr>")
-    return "".join(rows) + "</table>"
-
-
 def _task_sections(report: Report) -> List[str]:
     """The charts of the label's task: binary curves and the confusion matrix at 0.5;
     multiclass per-class precision/recall and the confusion matrix as a heatmap; regression the
     predicted-vs-actual plot."""
     if report.task == "multiclass":
-        return ["<h2>Per class</h2>", _per_class_table(report),
+        return ["<h2>Per class</h2>", per_class_table(per_class_rows(report)),
                 "<h2>Confusion matrix</h2>", charts.class_confusion_table(report.class_confusion)]
     if report.task == "regression":
         return ["<h2>Predicted vs actual</h2><div class='charts'>",
@@ -84,17 +76,6 @@ def _overall_table(report: Report) -> str:
     if not report.baseline:
         rows.append("<tr><td colspan='2' class='small'>no baseline model (first blessed "
                     "model)</td></tr>")
-    return "".join(rows) + "</table>"
-
-
-def _per_class_table(report: Report) -> str:
-    """Precision and recall of each class, one-vs-rest (TFMA's binarized metrics), by name."""
-    if not report.per_class:
-        return "<p class='small'>no per-class metrics recorded</p>"
-    rows = ["<table id='per-class'><tr><th>class</th><th>precision</th><th>recall</th></tr>"]
-    rows += [f"<tr><td>{_e(name)}</td><td>{number(values.get('precision'))}</td>"
-             f"<td>{number(values.get('recall'))}</td></tr>"
-             for name, values in report.per_class.items()]
     return "".join(rows) + "</table>"
 
 

@@ -25,16 +25,8 @@ PREDICTED_ROWS_SHOWN = 12
 def render_text(report: Report) -> str:
     lines = [f"Evaluation of run {report.run_id} ({report.pipeline})"
              + (f", span {report.span}" if report.span is not None else ""),
-             f"Decision: {_decision(report)}", "", "Thresholds:"]
-    for check in report.thresholds:
-        what = "change vs baseline" if check.kind == "regression" else "value"
-        if check.passed is None:
-            lines.append(f"  -    {check.metric:<16} {what}: not checked (no baseline model)")
-            continue
-        mark = "PASS" if check.passed else "FAIL"
-        lines.append(f"  {mark} {check.metric:<16} {what} {number(check.value)} "
-                     f"{check.comparison} {number(check.bound)}  "
-                     f"(margin {signed(check.margin)})")
+             f"Decision: {_decision(report)}", "",
+             *captions.threshold_lines([dataclasses.asdict(check) for check in report.thresholds])]
     lines += ["", f"Overall metrics ({report.task}):"
               + ("" if report.baseline else "  (no baseline model)")]
     header = f"  {'metric':<22}{'candidate':>12}"
@@ -110,42 +102,19 @@ def _task_lines(report: Report):
     """multiclass: per-class precision and recall and the confusion matrix; regression: the
     predicted-vs-actual buckets' summary."""
     if report.task == "multiclass":
-        lines = ["", "Per class (overall slice, one-vs-rest):",
-                 f"  {'class':<24}{'precision':>12}{'recall':>12}"]
-        for name, values in report.per_class.items():
-            lines.append(f"  {name:<24}{number(values.get('precision')):>12}"
-                         f"{number(values.get('recall')):>12}")
-        if not report.per_class:
-            lines.append("  none recorded")
-        return lines + ["", *confusion_lines(report.class_confusion)]
+        return ["", *captions.per_class_lines(per_class_rows(report)),
+                "", *captions.confusion_lines(report.class_confusion)]
     if report.task == "regression":
-        points = report.predicted_vs_actual
-        lines = ["", "Predicted vs actual (mean label per bucket of predicted value):"]
-        if not points:
-            return lines + ["  none recorded"]
-        lines.append(f"  {'predicted':>12}{'actual':>12}{'examples':>10}")
-        for prediction, label, count, _, _ in points[:PREDICTED_ROWS_SHOWN]:
-            lines.append(f"  {number(prediction):>12}{number(label):>12}"
-                         f"{count:>10,.0f}")
-        if len(points) > PREDICTED_ROWS_SHOWN:
-            lines.append(f"  ... {len(points) - PREDICTED_ROWS_SHOWN} more buckets "
-                         "(see --html or --json)")
-        return lines
+        return ["", *captions.predicted_lines([(p, label, n) for p, label, n, _, _
+                                               in report.predicted_vs_actual],
+                                              PREDICTED_ROWS_SHOWN)]
     return []
 
 
-def confusion_lines(confusion: dict):
-    """The multi-class confusion matrix as a table: a row per actual class, a column per
-    predicted class."""
-    if not confusion:
-        return ["Confusion matrix: none recorded"]
-    columns = confusion["predicted"]
-    width = max(10, *(len(name) + 2 for name in columns))
-    lines = ["Confusion matrix (rows: actual class, columns: predicted class):",
-             f"  {'':<24}" + "".join(f"{name:>{width}}" for name in columns)]
-    for name, counts in zip(confusion["classes"], confusion["matrix"]):
-        lines.append(f"  {name:<24}" + "".join(f"{count:>{width},.0f}" for count in counts))
-    return lines
+def per_class_rows(report: Report):
+    """(class name, precision, recall) per class."""
+    return [(name, values.get("precision"), values.get("recall"))
+            for name, values in report.per_class.items()]
 
 
 def _monitoring_line(result: dict) -> str:

@@ -14,7 +14,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from mlpipe.config.metrics import LOWER_IS_BETTER
 from mlpipe.core import captions, charts
 from mlpipe.core.formats import count, finite, interval, number, percent, signed
-from mlpipe.core.html import decision_badge, fairness_section, page, result_badge
+from mlpipe.core.html import (decision_badge, fairness_section, page, per_class_table,
+                              thresholds_table)
 from mlpipe.core.html import escape as _e
 
 OVERALL = "Overall"
@@ -91,6 +92,10 @@ def per_class_rows(card: dict) -> List[dict]:
                                                         "class_id": entry.get("class_id", 0)})
         row[entry["type"]] = entry.get("value")
     return [rows[key] for key in sorted(rows)]
+
+
+def _per_class(card: dict) -> List[tuple]:
+    return [(row["class"], row.get("precision"), row.get("recall")) for row in per_class_rows(card)]
 
 
 def _metrics(card: dict) -> List[dict]:
@@ -258,20 +263,7 @@ def _overall_html(card: dict) -> str:
 
 
 def _thresholds_html(card: dict) -> str:
-    checks = card.get("thresholds") or []
-    parts = ["<h3>Thresholds</h3>"]
-    if not checks:
-        return parts[0] + "<p class='small' id='thresholds'>no thresholds configured</p>"
-    parts.append("<table id='thresholds'><tr><th>metric</th><th>kind</th><th>value</th>"
-                 "<th>bound</th><th>result</th><th>margin</th></tr>")
-    for check in checks:
-        result = result_badge(check.get("passed"))
-        what = "change vs baseline" if check.get("kind") == "regression" else "value"
-        parts.append(f"<tr><td>{_e(check.get('metric', ''))}</td><td>{what}</td>"
-                     f"<td>{number(check.get('value'))}</td>"
-                     f"<td>{_e(check.get('comparison', ''))} {number(check.get('bound'))}</td>"
-                     f"<td>{result}</td><td>{signed(check.get('margin'))}</td></tr>")
-    return "".join(parts) + "</table>"
+    return "<h3>Thresholds</h3>" + thresholds_table(card.get("thresholds") or [])
 
 
 def _task_html(card: dict) -> List[str]:
@@ -279,14 +271,7 @@ def _task_html(card: dict) -> List[str]:
     regression: the predicted-vs-actual plot; binary: nothing more (its ROC curve is drawn
     beside the slices)."""
     if task(card) == "multiclass":
-        rows = per_class_rows(card)
-        table = ("<p class='small' id='per-class'>no per-class metrics recorded</p>" if not rows
-                 else "<table id='per-class'><tr><th>class</th><th>precision</th>"
-                      "<th>recall</th></tr>" + "".join(
-                          f"<tr><td>{_e(row['class'])}</td><td>{number(row.get('precision'))}"
-                          f"</td><td>{number(row.get('recall'))}</td></tr>" for row in rows)
-                      + "</table>")
-        return ["<h3>Per class (one-vs-rest)</h3>", table,
+        return ["<h3>Per class (one-vs-rest)</h3>", per_class_table(_per_class(card)),
                 "<h3>Confusion matrix</h3><div class='charts'>", confusion_svg(card), "</div>"]
     if task(card) == "regression":
         return ["<h3>Predicted vs actual</h3><div class='charts'>", predicted_svg(card),
@@ -427,16 +412,7 @@ def render_text(card: dict) -> str:
         lines.append(f"  {name:<22}{number(overall[name].get('value')):>10}"
                      + _spaced(interval_text(overall[name])))
     lines += _task_lines(card)
-    checks = card.get("thresholds") or []
-    lines += ["", "Thresholds:" + ("" if checks else " none configured")]
-    for check in checks:
-        what = "change vs baseline" if check.get("kind") == "regression" else "value"
-        if check.get("passed") is None:
-            lines.append(f"  -    {check.get('metric', ''):<16} {what}: not checked (no baseline)")
-            continue
-        lines.append(f"  {'PASS' if check['passed'] else 'FAIL'} {check.get('metric', ''):<16} "
-                     f"{what} {number(check.get('value'))} {check.get('comparison', '')} "
-                     f"{number(check.get('bound'))}  (margin {signed(check.get('margin'))})")
+    lines += ["", *captions.threshold_lines(card.get("thresholds") or [])]
     main = _evaluation(card).get("main_metric", "auc")
     rows = slice_rows(card)
     lines += ["", f"Slices, worst first by {main} ({direction_text(card)}):"
@@ -462,29 +438,12 @@ def _task_lines(card: dict) -> List[str]:
     predicted-vs-actual buckets."""
     quantitative = card.get("quantitative_analysis", {})
     if task(card) == "multiclass":
-        lines = ["", "Per class (one-vs-rest):", f"  {'class':<22}{'precision':>10}{'recall':>10}"]
-        lines += [f"  {str(row['class']):<22}{number(row.get('precision')):>10}"
-                  f"{number(row.get('recall')):>10}" for row in per_class_rows(card)]
-        confusion = quantitative.get("confusion_matrix") or {}
-        if confusion.get("matrix"):
-            columns = confusion.get("predicted") or []
-            width = max([10] + [len(str(name)) + 2 for name in columns])
-            lines += ["", "Confusion matrix (rows actual, columns predicted):",
-                      f"  {'':<22}" + "".join(f"{str(name):>{width}}" for name in columns)]
-            lines += [f"  {str(name):<22}" + "".join(f"{count(value):>{width}}"
-                                                     for value in values)
-                      for name, values in zip(confusion.get("classes") or [],
-                                              confusion["matrix"])]
-        return lines
+        return ["", *captions.per_class_lines(_per_class(card)),
+                "", *captions.confusion_lines(quantitative.get("confusion_matrix") or {})]
     if task(card) == "regression":
-        points = quantitative.get("predicted_vs_actual") or []
-        lines = ["", "Predicted vs actual (mean actual value per bucket of predicted value):"]
-        if not points:
-            return lines + ["  none recorded"]
-        lines.append(f"  {'predicted':>12}{'actual':>12}{'examples':>10}")
-        lines += [f"  {number(p.get('mean_prediction')):>12}{number(p.get('mean_label')):>12}"
-                  f"{count(p.get('examples')):>10}" for p in points]
-        return lines
+        return ["", *captions.predicted_lines([
+            (p.get("mean_prediction"), p.get("mean_label"), p.get("examples"))
+            for p in quantitative.get("predicted_vs_actual") or []])]
     return []
 
 
