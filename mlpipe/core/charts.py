@@ -7,7 +7,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from mlpipe.core.captions import change_word
 from mlpipe.core.formats import count, finite, number, signed
-from mlpipe.core.html import escape
+from mlpipe.core.html import SliceView, escape
 
 WIDTH, HEIGHT, PAD = 300, 260, 40
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
@@ -142,16 +142,6 @@ def class_confusion_table(confusion: dict) -> str:
     return "".join(rows) + "</table>"
 
 
-class SliceBar(NamedTuple):
-    """One slice in a slice chart: its label, the metric's value and 95% interval (None where
-    there is none), its examples, and whether it is too small to trust (drawn grey)."""
-    label: str
-    value: Optional[float]
-    interval: Optional[Tuple[float, float]]
-    examples: Optional[float]
-    too_small: bool
-
-
 class SliceLayout(NamedTuple):
     label_width: int
     chart_width: int
@@ -164,7 +154,7 @@ FEATURE_SLICES = SliceLayout(150, 520, 110)
 ALL_SLICES = SliceLayout(190, 560, 120)
 
 
-def slice_chart(title: str, rows: Sequence[SliceBar], overall: Optional[float] = None,
+def slice_chart(title: str, rows: Sequence[SliceView], overall: Optional[float] = None,
                 layout: SliceLayout = FEATURE_SLICES, chart_id: str = "") -> str:
     """A metric per slice as bars from 0 to 1 (to the largest value for a metric that exceeds 1,
     such as rmse), the 95% interval as a whisker where there is one, the overall value as a

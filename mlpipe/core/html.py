@@ -4,10 +4,10 @@ Styles are inline and charts inline SVG (core.charts); no script, font, image or
 fetched from anywhere, so a page opens offline and can be attached to a ticket."""
 
 import html
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from mlpipe.core import captions
-from mlpipe.core.formats import count, number, signed
+from mlpipe.core.formats import count, interval, number, signed
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem;
@@ -115,3 +115,32 @@ def per_class_table(rows: Sequence[Tuple[str, Optional[float], Optional[float]]]
             + "".join(f"<tr><td>{escape(name)}</td><td>{number(precision)}</td>"
                       f"<td>{number(recall)}</td></tr>" for name, precision, recall in rows)
             + "</table>")
+
+
+class SliceView(NamedTuple):
+    """One slice as the slice table and chart (core.charts.slice_chart) show it: its label, the
+    main metric's value and 95% interval (None where there is none), its examples, whether it is
+    too small to trust, and the companion metric's value (core.captions.slice_companion)."""
+    label: str
+    value: Optional[float]
+    interval: Optional[Tuple[float, float]]
+    examples: Optional[float]
+    too_small: bool
+    companion: Optional[float] = None
+
+
+def slices_table(main: str, companion: str, rows: Sequence[SliceView],
+                 intervals: bool = False) -> str:
+    """A row per slice in the caller's order; `intervals`: a column for the 95% interval."""
+    if not rows:
+        return "<p class='small' id='slices'>no slices configured</p>"
+    parts = [f"<table id='slices'><tr><th>slice</th><th>examples</th><th>{escape(main)}</th>"
+             + ("<th>95% interval</th>" if intervals else "")
+             + f"<th>{escape(companion)}</th><th>note</th></tr>"]
+    for row in rows:
+        note = "<span class='small'>too small to trust</span>" if row.too_small else ""
+        parts.append(f"<tr><td>{escape(row.label)}</td><td>{count(row.examples)}</td>"
+                     f"<td>{number(row.value)}</td>"
+                     + (f"<td>{escape(interval(row.interval))}</td>" if intervals else "")
+                     + f"<td>{number(row.companion)}</td><td>{note}</td></tr>")
+    return "".join(parts) + "</table>"

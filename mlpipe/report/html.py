@@ -8,8 +8,8 @@ from typing import List
 from mlpipe.core import captions, charts
 from mlpipe.core.drift import describe as describe_move
 from mlpipe.core.formats import number, signed
-from mlpipe.core.html import (decision_badge, fairness_section, page, per_class_table,
-                              thresholds_table)
+from mlpipe.core.html import (SliceView, decision_badge, fairness_section, page,
+                              per_class_table, slices_table, thresholds_table)
 from mlpipe.core.html import escape as _e
 from mlpipe.report.loader import Report
 from mlpipe.report.terminal import (direction_text, overall_metric_names, per_class_rows,
@@ -95,24 +95,17 @@ def _slice_charts(report: Report) -> str:
                                            int(r.value) if r.value.lstrip("-").isdigit() else 0,
                                            r.value))
         drawn.append(charts.slice_chart(feature, [
-            charts.SliceBar(row.value, row.metrics.get(report.main_metric), None,
-                            row.example_count, row.too_small) for row in rows]))
+            SliceView(row.value, row.metrics.get(report.main_metric), None, row.example_count,
+                      row.too_small) for row in rows]))
     return "<div class='charts'>" + "".join(drawn) + "</div>"
 
 
 def _slices_table(report: Report) -> str:
-    if not report.slices:
-        return "<p class='small' id='slices'>no slices configured</p>"
     companion = captions.slice_companion(report.task, report.main_metric)
-    rows = [f"<table id='slices'><tr><th>slice</th><th>examples</th><th>{_e(report.main_metric)}"
-            f"</th><th>{_e(companion)}</th><th>note</th></tr>"]
-    for row in report.slices:
-        note = "<span class='small'>too small to trust</span>" if row.too_small else ""
-        rows.append(f"<tr><td>{_e(row.feature)} = {_e(row.value)}</td>"
-                    f"<td>{row.example_count:,.0f}</td>"
-                    f"<td>{number(row.metrics.get(report.main_metric))}</td>"
-                    f"<td>{number(row.metrics.get(companion))}</td><td>{note}</td></tr>")
-    return "".join(rows) + "</table>"
+    return slices_table(report.main_metric, companion, [
+        SliceView(f"{row.feature} = {row.value}", row.metrics.get(report.main_metric), None,
+                  row.example_count, row.too_small, row.metrics.get(companion))
+        for row in report.slices])
 
 
 def _attributions_section(attributions: dict) -> str:

@@ -14,8 +14,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from mlpipe.config.metrics import LOWER_IS_BETTER
 from mlpipe.core import captions, charts
 from mlpipe.core.formats import count, finite, interval, number, percent, signed
-from mlpipe.core.html import (decision_badge, fairness_section, page, per_class_table,
-                              thresholds_table)
+from mlpipe.core.html import (SliceView, decision_badge, fairness_section, page,
+                              per_class_table, slices_table, thresholds_table)
 from mlpipe.core.html import escape as _e
 
 OVERALL = "Overall"
@@ -280,22 +280,21 @@ def _task_html(card: dict) -> List[str]:
 
 
 def _slices_html(card: dict) -> str:
-    rows = slice_rows(card)
+    main = _evaluation(card).get("main_metric", "auc")
+    rows = _slice_views(card)
+    title = (f"<h3>Slices, worst first by {_e(main)} ({direction_text(card)})</h3>" if rows
+             else "<h3>Slices</h3>")
+    return title + slices_table(main, slice_companion(card), rows, intervals=True)
+
+
+def _slice_views(card: dict) -> List[SliceView]:
+    """Every slice, worst first, as the slice table and chart show it."""
     main = _evaluation(card).get("main_metric", "auc")
     companion = slice_companion(card)
-    if not rows:
-        return "<h3>Slices</h3><p class='small' id='slices'>no slices configured</p>"
-    parts = [f"<h3>Slices, worst first by {_e(main)} ({direction_text(card)})</h3>",
-             f"<table id='slices'><tr><th>slice</th><th>examples</th><th>{_e(main)}</th>"
-             f"<th>95% interval</th><th>{_e(companion)}</th><th>note</th></tr>"]
-    for row in rows:
-        entry = row["metrics"].get(main)
-        note = "<span class='small'>too small to trust</span>" if row["too_small"] else ""
-        parts.append(f"<tr><td>{_e(row['slice'])}</td><td>{count(row['example_count'])}</td>"
-                     f"<td>{number(_value(entry))}</td><td>{_e(interval_text(entry))}</td>"
-                     f"<td>{number(_value(row['metrics'].get(companion)))}</td>"
-                     f"<td>{note}</td></tr>")
-    return "".join(parts) + "</table>"
+    return [SliceView(row["slice"], _value(row["metrics"].get(main)),
+                      _interval(row["metrics"].get(main)), row["example_count"],
+                      row["too_small"], _value(row["metrics"].get(companion)))
+            for row in slice_rows(card)]
 
 
 def _attributions_html(attributions) -> str:
@@ -344,11 +343,8 @@ def slice_svg(card: dict) -> str:
     """The main metric of every slice, worst first, with its 95% interval and the overall
     value."""
     main = _evaluation(card).get("main_metric", "auc")
-    rows = [charts.SliceBar(row["slice"], _value(row["metrics"].get(main)),
-                            _interval(row["metrics"].get(main)), row["example_count"],
-                            row["too_small"])
-            for row in slice_rows(card)[:SLICE_ROWS_SHOWN * 2]]
-    return charts.slice_chart(f"{main} by slice (95% interval)", rows,
+    return charts.slice_chart(f"{main} by slice (95% interval)",
+                              _slice_views(card)[:SLICE_ROWS_SHOWN * 2],
                               overall=_value(overall_metrics(card).get(main)),
                               layout=charts.ALL_SLICES, chart_id="slice-chart")
 
