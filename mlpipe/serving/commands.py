@@ -109,7 +109,8 @@ def _serve(invocation) -> int:
     try:
         serve(state, args.host, args.port, grpc_port=args.grpc_port)
     except OSError as error:
-        raise BadInputError(f"cannot listen on {args.host}:{args.port}: {error}") from error
+        where = args.host if str(error).startswith("gRPC port") else f"{args.host}:{args.port}"
+        raise BadInputError(f"cannot listen on {where}: {error}") from error
     return EXIT_OK
 
 

@@ -305,6 +305,8 @@ def serve(state: ServerState, host: str, port: int, out: TextIO = sys.stdout,
     With `grpc_port` the gRPC API listens on it too (same host)."""
     import uvicorn
     sock = bind(host, port)
+    if grpc_port:
+        _check_free(host, grpc_port)
     bound_port = sock.getsockname()[1]
     url = f"http://{host}:{bound_port}/v1/models/{state.model_name}"
     model = state.manager.current
@@ -324,6 +326,15 @@ def serve(state: ServerState, host: str, port: int, out: TextIO = sys.stdout,
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=30, http="httptools", loop="uvloop")
     _graceful_server_class()(config).run(sockets=[sock])
+
+
+def _check_free(host: str, port: int) -> None:
+    """Raises OSError naming the gRPC port when something listens on it: gRPC binds it only
+    in the app's startup, where a failure would end the server with uvicorn's traceback."""
+    try:
+        bind(host, port).close()
+    except OSError as error:
+        raise OSError(f"gRPC port {port}: {error.strerror or error}") from error
 
 
 def _grpc_address(host: str, port: int) -> str:

@@ -9,6 +9,7 @@ told apart by the version that answers. Each test leaves the server as it found 
 import concurrent.futures
 import re
 import shutil
+import socket
 import threading
 import time
 
@@ -427,3 +428,16 @@ def test_overload_is_unavailable_at_once_and_the_server_recovers(trained_home, t
     assert sorted(seconds for _, seconds in shed)[len(shed) // 2] < 0.5  # refused, not queued
     assert after.outputs["probability"].tensor_shape.dim[0].size == 1
     assert re.search(r"[1-9]\d* shed for overload", started.process.output())
+
+
+def test_a_grpc_port_in_use_is_exit_2_naming_it(trained_home, tmp_path):
+    config_file = write_config(tmp_path / "config.yaml", trained_home["config"])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_mlpipe("serve", "--config", config_file, "--home", trained_home["base"],
+                            "--port", "0", "--grpc-port", port, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"error: cannot listen on 127.0.0.1: gRPC port {port}: Address already in use" in \
+        result.stderr, result.stderr[-2000:]
