@@ -35,13 +35,14 @@ def register(command) -> None:
 
 def _init(invocation) -> int:
     from mlpipe.init import inference, writer
+    from mlpipe.init.table import read_table
     args = invocation.args
     data = pathlib.Path(args.data)
     name = inference.problem_name(args.name, data)
     output = pathlib.Path(args.output) if args.output else pathlib.Path(name)
     config_file, _ = writer.outputs(output, name)
     writer.refuse_overwrite(writer.outputs(output, name), args.force)
-    table = inference.read_table(data)
+    table = read_table(data)
     analysis = inference.analyse(table, args.label, args.task, args.positive_class)
     print(f"mlpipe init: {data} ({table.rows:,} rows, {len(table.header)} columns)")
     print("  inferring the schema with TFDV ...", flush=True)

@@ -16,8 +16,9 @@ import yaml
 
 from mlpipe.config import ProblemConfig
 from mlpipe.errors import BadInputError
-from mlpipe.init.inference import (AUC_MARGIN, ERROR_REDUCTION, RMSE_MARGIN, SPLIT, Analysis,
-                                   Features, Shape, plot_range, significant)
+from mlpipe.init.budget import (AUC_MARGIN, ERROR_REDUCTION, RMSE_MARGIN, plot_range,
+                                significant)
+from mlpipe.init.inference import SPLIT, Analysis, Features, Shape
 
 SCHEMA_FILE = "schema.pbtxt"
 MAX_REGRESSION_AUC = 0.02   # a small eval split: a retrained model's AUC moves by about this

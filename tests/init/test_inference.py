@@ -3,13 +3,14 @@
 import pytest
 
 from mlpipe.errors import BadInputError, InputDataError
-from mlpipe.init import inference
+from mlpipe.init import budget, inference
+from mlpipe.init.table import read_table
 from tests.init.tables import penguin_rows, without, write_csv
 
 
 @pytest.fixture
 def penguins(tmp_path):
-    return inference.read_table(write_csv(tmp_path / "penguins.csv", penguin_rows()))
+    return read_table(write_csv(tmp_path / "penguins.csv", penguin_rows()))
 
 
 def _reasons(analysis):
@@ -55,12 +56,12 @@ def test_positive_class_override(penguins):
 def test_positive_class_by_spelling(tmp_path, labels, positive):
     """1, true, yes... are positive whichever is rarer; other pairs: the minority class (the
     second label of the generator is the rarer one)."""
-    table = inference.read_table(write_csv(tmp_path / "t.csv", penguin_rows(labels=labels)))
+    table = read_table(write_csv(tmp_path / "t.csv", penguin_rows(labels=labels)))
     assert inference.analyse(table, "species").label.positive_class == positive
 
 
 def test_a_leaking_column_is_left_out_and_named(tmp_path):
-    table = inference.read_table(write_csv(tmp_path / "t.csv", penguin_rows(leak=True)))
+    table = read_table(write_csv(tmp_path / "t.csv", penguin_rows(leak=True)))
     analysis = inference.analyse(table, "species")
     reason = _reasons(analysis)["tag"]
     assert reason.startswith("likely label leak: alone it predicts 'species' with AUC 1.000")
@@ -72,7 +73,7 @@ def test_a_numeric_leak_is_found_in_either_direction(tmp_path):
     rows = penguin_rows()
     for row in rows:
         row["tag"] = -3.5 if row["species"] == "Gentoo" else 7.25
-    table = inference.read_table(write_csv(tmp_path / "t.csv", rows))
+    table = read_table(write_csv(tmp_path / "t.csv", rows))
     assert _reasons(inference.analyse(table, "species"))["tag"].startswith(
         "likely label leak")
 
@@ -82,7 +83,7 @@ def test_text_ids_and_near_unique_text(tmp_path):
     for i, row in enumerate(rows):
         row["tag"] = f"P-{i:04d}"                                # unique text: a row id
         row["comment"] = f"note {i // 1 if i % 20 else 0}"       # 96 values in 100 rows
-    table = inference.read_table(write_csv(tmp_path / "t.csv", rows))
+    table = read_table(write_csv(tmp_path / "t.csv", rows))
     reasons = _reasons(inference.analyse(table, "species"))
     assert reasons["tag"].startswith("row id: unique per row (100 distinct values)")
     assert reasons["comment"].startswith("almost unique per row: 96 distinct values")
@@ -93,7 +94,7 @@ def test_unique_decimals_are_a_measurement_not_an_id(tmp_path):
     for i, row in enumerate(rows):
         row["bill_length_mm"] = f"{40 + i * 0.137:.3f}"
         row["steps"] = (i * 7919) % 1000 + 1000                # unique, unordered: a number
-    table = inference.read_table(write_csv(tmp_path / "t.csv", rows))
+    table = read_table(write_csv(tmp_path / "t.csv", rows))
     reasons = _reasons(inference.analyse(table, "species"))
     assert "bill_length_mm" not in reasons and "steps" not in reasons
     assert reasons["rowid"].startswith("row id")               # counts up: an id
@@ -104,7 +105,7 @@ def test_unique_unordered_integers_named_like_an_id_are_an_id(tmp_path):
     for i, row in enumerate(rows):
         row["rowid"] = (i * 7919) % 1000 + 1000
     rows = [{"customer_id" if k == "rowid" else k: v for k, v in row.items()} for row in rows]
-    table = inference.read_table(write_csv(tmp_path / "t.csv", rows))
+    table = read_table(write_csv(tmp_path / "t.csv", rows))
     assert _reasons(inference.analyse(table, "species"))["customer_id"].startswith("row id")
 
 
@@ -114,7 +115,7 @@ def test_tokens_are_only_declared_for_otherwise_numeric_columns(tmp_path):
     rows[4]["bill_depth_mm"] = "n/a"
     rows[5]["body_mass_g"] = "?"
     rows[6]["flipper_length_mm"] = "unknown"   # not a known token: the column is text
-    table = inference.read_table(write_csv(tmp_path / "t.csv", rows))
+    table = read_table(write_csv(tmp_path / "t.csv", rows))
     tokens, where = inference.missing_value_tokens(table)
     assert tokens == ["?", "NA", "n/a"]
     assert set(where) == {"bill_length_mm", "bill_depth_mm", "body_mass_g"}
@@ -124,7 +125,7 @@ def test_tokens_are_only_declared_for_otherwise_numeric_columns(tmp_path):
 def test_nan_text_is_a_token_not_a_number(tmp_path):
     rows = penguin_rows(n=50)
     rows[0]["bill_depth_mm"] = "NaN"
-    table = inference.read_table(write_csv(tmp_path / "t.csv", rows))
+    table = read_table(write_csv(tmp_path / "t.csv", rows))
     assert inference.missing_value_tokens(table)[0] == ["NA", "NaN"]
 
 
@@ -146,7 +147,7 @@ def test_nan_text_is_a_token_not_a_number(tmp_path):
 ])
 def test_labels_no_task_fits_are_refused(tmp_path, labels, expected):
     rows = [{"x": i % 7, "z": i % 3, "y": label} for i, label in enumerate(labels)]
-    table = inference.read_table(write_csv(tmp_path / "t.csv", rows))
+    table = read_table(write_csv(tmp_path / "t.csv", rows))
     with pytest.raises(InputDataError) as caught:
         inference.analyse(table, "y")
     assert str(caught.value) == f"{table.path}: {expected}"
@@ -154,7 +155,7 @@ def test_labels_no_task_fits_are_refused(tmp_path, labels, expected):
 
 def test_a_label_with_blank_cells_is_refused_naming_the_line(tmp_path):
     rows = [{"x": i, "y": "" if i == 6 else ("a" if i % 2 else "b")} for i in range(30)]
-    table = inference.read_table(write_csv(tmp_path / "t.csv", rows))
+    table = read_table(write_csv(tmp_path / "t.csv", rows))
     with pytest.raises(InputDataError, match=r"label column 'y' is blank in 1 row\(s\), first "
                                              r"on line 8"):
         inference.analyse(table, "y")
@@ -174,7 +175,7 @@ def test_missing_label_column_names_the_header(penguins):
 
 def test_nothing_left_to_learn_from(tmp_path):
     rows = [{"id": i, "k": 1, "y": "a" if i % 2 else "b"} for i in range(30)]
-    table = inference.read_table(write_csv(tmp_path / "t.csv", rows))
+    table = read_table(write_csv(tmp_path / "t.csv", rows))
     with pytest.raises(InputDataError, match="no column is left to learn from"):
         inference.analyse(table, "y")
 
@@ -192,13 +193,13 @@ def test_unreadable_files(tmp_path, content, expected):
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
     with pytest.raises(InputDataError, match=expected):
-        inference.read_table(path)
+        read_table(path)
 
 
 def test_lines_count_quoted_values_spanning_lines(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text('a,y\n"two\nlines",x\n\n3,y\n')
-    table = inference.read_table(path)
+    table = read_table(path)
     assert table.lines == [2, 5]
     assert table.columns["a"] == ["two\nlines", "3"]
 
@@ -226,12 +227,12 @@ def test_split_is_fixed_and_a_third():
     (267, 16, 36, 0), (999, 64, 38, 0), (1000, 64, 38, 16), (10_000, 512, 30, 16),
     (200_000, 512, 4, 16), (30, 16, 100, 0)])
 def test_training_budget(rows, batch, epochs, bins):
-    budget = inference.training_budget(rows)
-    assert (budget.batch_size, budget.epochs, budget.numeric_bins) == (batch, epochs, bins)
-    assert budget.learning_rate == inference.LEARNING_RATE
-    assert str(rows) in budget.bins_why
-    assert budget.ensemble == inference.ENSEMBLE
-    assert inference.training_budget(rows, "regression").ensemble == inference.REGRESSION_ENSEMBLE
+    chosen = budget.training_budget(rows)
+    assert (chosen.batch_size, chosen.epochs, chosen.numeric_bins) == (batch, epochs, bins)
+    assert chosen.learning_rate == budget.LEARNING_RATE
+    assert str(rows) in chosen.bins_why
+    assert chosen.ensemble == budget.ENSEMBLE
+    assert budget.training_budget(rows, "regression").ensemble == budget.REGRESSION_ENSEMBLE
 
 
 def test_feature_kinds_follow_the_types_tfdv_reads(penguins):
@@ -249,7 +250,7 @@ def test_few_integer_values_are_codes(tmp_path):
     rows = penguin_rows(n=120)
     for i, row in enumerate(rows):
         row["year"] = 2007 + i % 3
-    table = inference.read_table(write_csv(tmp_path / "t.csv", rows))
+    table = read_table(write_csv(tmp_path / "t.csv", rows))
     analysis = inference.analyse(table, "species")
     features = inference.choose_features(analysis, {"year": "INT"})
     assert "year" in features.categorical
@@ -279,6 +280,6 @@ def test_columns_without_a_leak_check_when_a_class_is_too_rare(tmp_path):
     """Five positives: too few to call any column a leak, however well it ranks them."""
     rows = [{"x": i, "copy": "p" if i < 5 else "n", "y": "p" if i < 5 else "n", "z": i % 4}
             for i in range(60)]
-    table = inference.read_table(write_csv(tmp_path / "t.csv", without(rows, "x")))
+    table = read_table(write_csv(tmp_path / "t.csv", without(rows, "x")))
     analysis = inference.analyse(table, "y")
     assert "copy" in analysis.kept

@@ -13,12 +13,13 @@ import yaml
 
 from mlpipe.config import load_config
 from mlpipe.errors import BadInputError, InputDataError
-from mlpipe.init import inference, writer
+from mlpipe.init import budget, inference, writer
+from mlpipe.init.table import read_table
 from tests.init.tables import multiclass_rows, penguin_rows, regression_rows, write_csv
 
 
 def _table(tmp_path, rows, name="t.csv"):
-    return inference.read_table(write_csv(tmp_path / name, rows))
+    return read_table(write_csv(tmp_path / name, rows))
 
 
 def _reasons(analysis):
@@ -209,11 +210,11 @@ def test_the_written_regression_config(tmp_path):
     assert high - low < 1.2 * (label.high - label.low)
     assert f"({label.low} to {label.high}), rounded outward" in _comments(text, "plot range")[0]
     ceiling = " ".join(_comments(text, "kpi ceiling"))
-    assert f"RMSE at most (1 - 0.05) x {inference.significant(base.rmse, 4)}" in ceiling
+    assert f"RMSE at most (1 - 0.05) x {budget.significant(base.rmse, 4)}" in ceiling
     assert "explains about a tenth of the label's variance" in ceiling
     baseline = " ".join(_comments(text, "baseline"))
     assert "always predicting the held-out rows' mean" in baseline
-    assert f"RMSE {inference.significant(base.rmse, 4)} (their standard deviation" in baseline
+    assert f"RMSE {budget.significant(base.rmse, 4)} (their standard deviation" in baseline
     assert "positive_class" not in text and "classes:" not in text
     assert config.label.task == "regression"
     assert config.evaluation.plot_range == [low, high]
@@ -262,18 +263,18 @@ def test_a_category_that_spells_the_target_is_a_leak(tmp_path):
 
 
 def test_plot_range_rounds_outward():
-    assert inference.plot_range(2713, 6287) == (2700, 6300)
-    assert inference.plot_range(0.013, 0.987) == (0.01, 0.99)
-    assert inference.plot_range(-3.27, 12.448) == (-4, 13)
-    assert inference.plot_range(0.3, 0.7) == (0.3, 0.7)
+    assert budget.plot_range(2713, 6287) == (2700, 6300)
+    assert budget.plot_range(0.013, 0.987) == (0.01, 0.99)
+    assert budget.plot_range(-3.27, 12.448) == (-4, 13)
+    assert budget.plot_range(0.3, 0.7) == (0.3, 0.7)
 
 
 def test_significant_digits():
-    assert inference.significant(771.86, 4, math.floor) == 771.8
-    assert inference.significant(123456.0, 4, math.floor) == 123400.0
-    assert inference.significant(0.0123456, 2) == 0.012
-    assert inference.significant(0.4289999999, 4, math.floor) == 0.4289
-    assert inference.significant(0.1 * 3, 4, math.ceil) == 0.3       # 0.30000000000000004
+    assert budget.significant(771.86, 4, math.floor) == 771.8
+    assert budget.significant(123456.0, 4, math.floor) == 123400.0
+    assert budget.significant(0.0123456, 2) == 0.012
+    assert budget.significant(0.4289999999, 4, math.floor) == 0.4289
+    assert budget.significant(0.1 * 3, 4, math.ceil) == 0.3       # 0.30000000000000004
 
 
 # ---- --task and what it refuses --------------------------------------------------------------

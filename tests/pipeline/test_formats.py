@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from mlpipe.errors import InputDataError
-from mlpipe.init.inference import read_table
+from mlpipe.init.table import read_table
 from mlpipe.pipeline import pipeline as pipeline_module
 from mlpipe.pipeline.pipeline import EXAMPLE_GEN_ID, create_pipeline
 from mlpipe.pipeline.runner_settings import RunnerSettings
