@@ -50,8 +50,9 @@ class LogRange(Strict):
 class TuneConfig(Strict):
     hidden_units: Optional[List[List[int]]] = Field(
         None, min_length=1,
-        description="Candidate MLP shapes, each a list of layer widths (e.g. [[32], [64, 32], "
-                    "[128, 64, 32]]): depth and width are searched together.")
+        description="Candidate MLP shapes, each a list of layer widths (e.g. [[], [32], "
+                    "[64, 32], [128, 64, 32]]; [] is no hidden layer, the linear part alone): "
+                    "depth and width are searched together.")
     learning_rate: Optional[Union[List[float], LogRange]] = Field(
         None, description="Choices (e.g. [0.001, 0.01, 0.1]) or {min, max}, sampled on a log "
                           "scale.")
@@ -72,8 +73,9 @@ class TuneConfig(Strict):
         if shapes is None:
             return None
         for shape in shapes:
-            if not shape or any(width < 1 for width in shape):
-                raise ValueError(f"{shape}: a shape is a non-empty list of positive widths")
+            if any(width < 1 for width in shape):
+                raise ValueError(f"{shape}: a shape is a list of positive widths ([] for no "
+                                 "hidden layer)")
         return _distinct([list(shape) for shape in shapes])
 
     @field_validator("learning_rate", mode="before")
@@ -136,12 +138,19 @@ class TuneConfig(Strict):
         return name, KERAS_METRICS[task][name]
 
 
+# How a shape without hidden layers (the linear part alone, as `mlpipe init` writes for some
+# regression tables) is spelled as a keras-tuner choice.
+NO_HIDDEN_LAYER = "none"
+
+
 def spell_units(units: List[int]) -> str:
-    """[64, 32] -> "64-32" (a keras-tuner choice holds numbers or strings only)."""
-    return "-".join(str(width) for width in units)
+    """[64, 32] -> "64-32", [] -> "none" (a keras-tuner choice holds numbers or strings only)."""
+    return "-".join(str(width) for width in units) or NO_HIDDEN_LAYER
 
 
 def parse_units(text: str) -> List[int]:
+    if str(text) == NO_HIDDEN_LAYER:
+        return []
     return [int(width) for width in str(text).split("-")]
 
 

@@ -75,8 +75,7 @@ def test_regression_accepts_rmse(tmp_path):
     ({"max_trials": 4}, "nothing to search"),
     ({**TUNE, "max_trials": 1}, "max_trials"),
     ({**TUNE, "hidden_units": []}, "hidden_units"),
-    ({**TUNE, "hidden_units": [[64, 32], []]}, "non-empty list of positive widths"),
-    ({**TUNE, "hidden_units": [[64, 0]]}, "non-empty list of positive widths"),
+    ({**TUNE, "hidden_units": [[64, 0]]}, "a list of positive widths ([] for no hidden layer)"),
     ({**TUNE, "hidden_units": [[32], [32]]}, "listed more than once"),
     ({**TUNE, "learning_rate": [0.01, 0.0]}, "positive learning rates"),
     ({**TUNE, "learning_rate": {"min": 0.1, "max": 0.01}}, "must be below"),
@@ -95,6 +94,8 @@ def test_bad_sections_are_config_errors(tmp_path, tune, expected):
 def test_hidden_units_travel_as_one_spelled_value():
     assert spell_units([128, 64, 32]) == "128-64-32"
     assert parse_units("128-64-32") == [128, 64, 32] and parse_units("16") == [16]
+    # No hidden layer (init writes [] for a table a linear model fits as well as trees).
+    assert spell_units([]) == "none" and parse_units(spell_units([])) == []
 
 
 def test_tuned_train_takes_the_tuners_values(taxi_config):

@@ -152,6 +152,21 @@ def test_regression_minimises_rmse(fn_args):
                             if trial is not best)
 
 
+def test_a_linear_train_section_is_searched_from_and_rebuilt(fn_args):
+    """init writes hidden_units: [] for a table a linear model fits as well as trees: the first
+    trial trains it, and a best shape of no hidden layer comes back to the Trainer as []."""
+    linear = WEAK.model_copy(update={"hidden_units": [], "epochs": 8})
+    args, _ = fn_args("regression", train=linear,
+                      tune=TuneConfig(hidden_units=[[], [8]], max_trials=2))
+    tuner = tuning.tuner_fn(args).tuner
+    tuner.search(verbose=0)
+    trials = tuner.oracle.trials
+    assert trials[min(trials)].hyperparameters.values == {"hidden_units": "none"}
+    best = tuner.get_best_hyperparameters()[0].get_config()
+    assert tuned_train(linear, best).hidden_units in ([], [8])
+    assert tuned_train(linear, {"values": {"hidden_units": "none"}}).hidden_units == []
+
+
 def test_binary_scores_are_the_evaluator_s_not_keras_s_training_auc():
     """TFMA's AUC (10,000 buckets) is the exact AUC for scores a bucket apart; Keras's training
     AUC (200 thresholds) ties the scores that fall between two of its thresholds."""
