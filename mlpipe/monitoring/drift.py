@@ -24,6 +24,8 @@ from mlpipe.core.drift import FeatureDrift
 from mlpipe.core.schema_io import SERVING, TRAINING, environment_features
 from mlpipe.errors import BadInputError
 from mlpipe.monitoring.training_stats import TrainingStatistics
+from mlpipe.serving.examples import ExampleEncoder
+from mlpipe.serving.predict import InputError, csv_chunks
 from mlpipe.serving.request_log import is_meta_column
 
 
@@ -107,7 +109,7 @@ def csv_header(pattern: str) -> List[str]:
 def monitor(data_pattern: str, schema, training: TrainingStatistics, settings: MonitoringConfig,
             model_features: List[str], label_columns: List[str]) -> MonitorReport:
     """TFDV statistics of the CSV file(s) matching `data_pattern`, compared with `training`."""
-    import tensorflow_data_validation as tfdv
+    import tensorflow_data_validation as tfdv  # slow: only when drift is computed
 
     header = csv_header(data_pattern)
     columns = [c for c in header if not is_meta_column(c)]
@@ -132,7 +134,7 @@ def monitor(data_pattern: str, schema, training: TrainingStatistics, settings: M
 def _csv_statistics(data_pattern: str, options, schema):
     """TFDV's statistics of the CSV file(s); a cell the schema's type cannot hold is a
     BadInputError naming file, line and column (TFDV's own error names neither)."""
-    import tensorflow_data_validation as tfdv
+    import tensorflow_data_validation as tfdv  # slow: see monitor()
     try:
         return tfdv.generate_statistics_from_csv(data_pattern, stats_options=options)
     except ValueError as error:
@@ -144,8 +146,6 @@ def _first_bad_cell(data_pattern: str, schema) -> Optional[str]:
     """Where the first cell the schema's SERVING types refuse is, found with the request check
     that `mlpipe predict` uses (read again only on this error path); None when no feature cell
     is at fault."""
-    from mlpipe.serving.examples import ExampleEncoder
-    from mlpipe.serving.predict import InputError, csv_chunks
     encoder = ExampleEncoder(environment_features(schema, SERVING))
     for path in sorted(glob.glob(data_pattern)):
         try:

@@ -254,6 +254,7 @@ def _labels(chunk, label) -> np.ndarray:
 
 
 def _numbers(chunk, index: int) -> Optional[np.ndarray]:
+    # pyarrow (slow to import): only when a chunk's numbers are read
     import pyarrow as pa
     import pyarrow.compute as pc
     try:

@@ -10,6 +10,8 @@ import dataclasses
 import pathlib
 from typing import Dict, List, Optional
 
+from ml_metadata.proto import metadata_store_pb2
+
 from mlpipe.core import lineage
 from mlpipe.core.artifacts import STATISTICS_FILE, split_uri
 from mlpipe.core.run_home import RunHome
@@ -76,7 +78,6 @@ def _by_lineage(store, home: RunHome, version: str):
 
 
 def _producer_inputs(store, artifact_id: int) -> Dict[str, object]:
-    from ml_metadata.proto import metadata_store_pb2
     producers = [e.execution_id for e in store.get_events_by_artifact_ids([artifact_id])
                  if e.type in (metadata_store_pb2.Event.OUTPUT,
                                metadata_store_pb2.Event.DECLARED_OUTPUT)]
@@ -90,7 +91,6 @@ def _producer_inputs(store, artifact_id: int) -> Dict[str, object]:
 
 
 def _statistics_of(store, examples_id: int):
-    from ml_metadata.proto import metadata_store_pb2
     consumers = [e.execution_id for e in store.get_events_by_artifact_ids([examples_id])
                  if e.type == metadata_store_pb2.Event.INPUT]
     found: List = []

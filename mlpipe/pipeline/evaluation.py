@@ -5,6 +5,7 @@ mlpipe/components/fairness_gate)."""
 
 import json
 
+import apache_beam as beam
 import tensorflow_model_analysis as tfma
 
 from mlpipe.config import EvaluationConfig, LabelConfig
@@ -139,7 +140,6 @@ def custom_extractors(eval_shared_model, eval_config, tensor_adapter_config):
     the batches are the stage's input and are shared among the workers. Measured on 80,281
     taxi eval rows, two DirectRunner worker processes: 122 s in one process, 134 s with two
     workers without the Reshuffle, 70 s with it (same metrics). Dataflow shares them too."""
-    import apache_beam as beam
     reshuffle = tfma.extractors.Extractor(stage_name="ReshuffleBatches",
                                           ptransform=beam.Reshuffle())
     return [reshuffle, *tfma.default_extractors(eval_shared_model=eval_shared_model,

@@ -229,6 +229,7 @@ def _local_settings(config: ProblemConfig, home: RunHome, data: DataSummary,
 
 def _run_pipeline(config: ProblemConfig, settings: RunnerSettings, home: RunHome,
                   pipeline_key: str) -> None:
+    # TFX: only once the input check has passed (importing it takes seconds).
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
     with loopback_without_proxy():  # the Evaluator's Beam workers are reached on localhost
         LocalDagRunner().run_with_ir(_compiled_pipeline(config, settings, home, pipeline_key))
@@ -253,6 +254,7 @@ def _compiled_pipeline(config: ProblemConfig, settings: RunnerSettings, home: Ru
     about 10 s); a re-run whose graph has not changed loads the IR instead, and components served
     from the cache never import their executors.
     """
+    # TFX: only after the input check; the compiler only when no compiled IR is cached.
     from tfx.proto.orchestration import pipeline_pb2
     compiled = home.compiled_dir / f"pipeline-{key}.pb"
     if compiled.exists():

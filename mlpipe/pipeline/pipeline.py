@@ -259,7 +259,7 @@ def _trainer(settings: RunnerSettings, custom_config: Dict[str, Any], **inputs):
 
 def _resource_spec(resources: StepResources):
     """The KFP v2 container resources of a step (read by KubeflowV2DagRunner only)."""
-    from kfp.pipeline_spec import pipeline_spec_pb2
+    from kfp.pipeline_spec import pipeline_spec_pb2  # kfp: only for a step with resources
     spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
     if resources.cpu_limit:
         spec.cpu_limit = resources.cpu_limit

@@ -22,6 +22,8 @@ import os
 import pathlib
 from typing import Dict, List, Optional, Tuple
 
+from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
+
 from mlpipe.config.metrics import LOWER_IS_BETTER, PER_CLASS_METRICS
 from mlpipe.core.contract import (EVALUATOR_ID, EXAMPLE_GEN_ID, PREDICTION_KEY, PUSHER_ID,
                                   SCHEMA_GEN_ID, TRANSFORM_ID)
@@ -176,7 +178,7 @@ def _span_lines(spans: dict) -> Dict[str, str]:
     """The span and the drift gate's verdict, as lines of the report's lineage."""
     if not spans:
         return {}
-    from mlpipe.components import drift_gate
+    from mlpipe.components import drift_gate  # TFX: only for a run with data by span
     trained = ", ".join(map(str, spans["trained_spans"])) or "-"
     return {"span": f"span {spans['span']} (trained on span"
                     f"{'s' if len(spans['trained_spans']) != 1 else ''} {trained}; evaluated on "
@@ -186,14 +188,14 @@ def _span_lines(spans: dict) -> Dict[str, str]:
 
 
 def _attributions_uri(store, nodes) -> Optional[str]:
-    from mlpipe.components import attributions
+    from mlpipe.components import attributions  # TFX and TFMA: only for the report's attributions
     return _artifact_uri(store, nodes, attributions.NODE_ID, attributions.ATTRIBUTIONS_KEY)
 
 
 def _attributions(uri: Optional[str]) -> dict:
     if not uri:
         return {}
-    from mlpipe.components.attributions import read_attributions
+    from mlpipe.components.attributions import read_attributions  # TFX and TFMA: only when needed
     try:
         return read_attributions(uri)
     except (OSError, ValueError) as error:
@@ -268,7 +270,7 @@ def _lineage(store, nodes, evaluator_inputs, blessed) -> Dict[str, Optional[str]
 
 
 def load_evaluation(uri: str, classes: Optional[List[str]] = None) -> dict:
-    import tensorflow_model_analysis as tfma
+    import tensorflow_model_analysis as tfma  # slow: only when an evaluation is read
     try:
         candidate_name = lineage.candidate_model_name(uri)
         result = tfma.load_eval_result(uri, model_name=candidate_name)
@@ -414,8 +416,7 @@ def _finite(value) -> bool:
 def _data_summary(statistics_uri: Optional[str], anomalies_uri: Optional[str]):
     if not statistics_uri:
         return []
-    import tensorflow_data_validation as tfdv
-    from tensorflow_metadata.proto.v0 import statistics_pb2
+    import tensorflow_data_validation as tfdv  # slow: only when statistics are read
     path = os.path.join(split_uri(statistics_uri, "train"), STATISTICS_FILE)
     if not os.path.exists(path):
         return []
@@ -447,7 +448,6 @@ def _data_summary(statistics_uri: Optional[str], anomalies_uri: Optional[str]):
 def _anomalies(anomalies_uri: Optional[str]) -> Dict[str, str]:
     if not anomalies_uri:
         return {}
-    from tensorflow_metadata.proto.v0 import anomalies_pb2
     found = {}
     for split_dir in split_dirs(anomalies_uri).values():
         anomalies = anomalies_pb2.Anomalies()
