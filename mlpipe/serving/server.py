@@ -26,11 +26,19 @@ X-Model-Version names the version that answered. Concurrent requests share model
 batcher, checks, counters and request log, on the same event loop.
 """
 
+import contextlib
 import dataclasses
-import logging
+import signal
 import socket
 import sys
+import threading
 from typing import Optional, TextIO
+
+import orjson
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from mlpipe.config import ServingConfig
 from mlpipe.core.contract import SERVING_SIGNATURE
@@ -42,8 +50,6 @@ from mlpipe.serving.grpc_server import FEW_ROWS, column_logger, row_logger, star
 from mlpipe.serving.labels import UnknownServable
 from mlpipe.serving.model import ModelManager
 from mlpipe.serving.request_log import RequestLog
-
-log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -59,196 +65,235 @@ class ServerState:
 
 
 def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO = sys.stdout,
-               grpc_address: Optional[str] = None):
+               grpc_address: Optional[str] = None) -> FastAPI:
     """The FastAPI app; `announce` is printed once it is ready to answer. With `grpc_address`
     (host:port, port 0 picks one) the gRPC API is served on the same loop, and a line
     `  grpc:    HOST:PORT` goes before the announcement's last line."""
-    import contextlib
-
-    import orjson
-    from fastapi import FastAPI, Request
-    from fastapi.responses import Response
-    from starlette.concurrency import run_in_threadpool
-
     # Requests are serialized by their handlers (REST from checked rows, gRPC from tensors or
     # tf.Examples), so one model call may carry both APIs' requests.
     batcher = PredictBatcher(_infer, state.settings.max_batch_rows, run_in_threadpool,
                              max_queued_rows=state.settings.max_queued_rows,
                              inline_rows=state.settings.inline_rows)
+    app = FastAPI(title=f"mlpipe serving: {state.model_name}",
+                  lifespan=_lifespan(state, batcher, announce, out, grpc_address),
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    _add_routes(app, _RestApi(state, batcher))
+    return app
 
+
+def _lifespan(state: ServerState, batcher: PredictBatcher, announce: Optional[str], out: TextIO,
+              grpc_address: Optional[str]):
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        state.manager.start()
-        batcher.start()
-        grpc_service = text = None
-        if grpc_address is not None:
-            grpc_service, bound = await start_grpc(state, batcher, grpc_address)
-            text = f"  grpc:    {bound} (TF Serving's PredictionService and ModelService)"
-        if announce:
-            lines = announce.split("\n")
-            print("\n".join(lines[:-1] + ([text] if text else []) + lines[-1:]), file=out,
-                  flush=True)
+        grpc_service = await _start(state, batcher, announce, out, grpc_address)
         try:
             yield
         finally:
-            if grpc_service is not None:
-                await grpc_service.stop(grace=30)
-            await batcher.stop()
-            state.manager.stop()
-            if state.request_log is not None:
-                state.request_log.close()
-            logged = (f", {state.request_log.rows_logged} rows logged"
-                      if state.request_log is not None else "")
-            print(f"Stopped: {state.requests_served} requests served in {batcher.calls} model "
-                  f"calls, {state.requests_refused} refused, {state.requests_shed} shed for "
-                  "overload"
-                  f"{logged}", file=out, flush=True)
+            await _stop(state, batcher, grpc_service, out)
+    return lifespan
 
-    app = FastAPI(title=f"mlpipe serving: {state.model_name}", lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
 
-    def reply(body, status: int = 200, version: Optional[int] = None,
-              headers: Optional[dict] = None) -> Response:
-        headers = dict(headers or {})
-        if version is not None:
-            headers["X-Model-Version"] = str(version)
-        return Response(orjson.dumps(body), status_code=status, media_type="application/json",
-                        headers=headers or None)
+async def _start(state: ServerState, batcher: PredictBatcher, announce: Optional[str],
+                 out: TextIO, grpc_address: Optional[str]):
+    """Starts the model holder, the batcher and the gRPC server (returned, or None), then prints
+    the announcement with the gRPC line."""
+    state.manager.start()
+    batcher.start()
+    grpc_service = text = None
+    if grpc_address is not None:
+        grpc_service, bound = await start_grpc(state, batcher, grpc_address)
+        text = f"  grpc:    {bound} (TF Serving's PredictionService and ModelService)"
+    if announce:
+        lines = announce.split("\n")
+        print("\n".join(lines[:-1] + ([text] if text else []) + lines[-1:]), file=out,
+              flush=True)
+    return grpc_service
 
-    def error(message: str, status: int = 400, field: Optional[str] = None) -> Response:
-        body = {"error": message}
-        if field:
-            body["field"] = field
-        return reply(body, status)
 
-    def find_model(name: str, version: Optional[str], label: Optional[str] = None):
+async def _stop(state: ServerState, batcher: PredictBatcher, grpc_service, out: TextIO) -> None:
+    """Stops what `_start` started, flushes the request log and prints the counters."""
+    if grpc_service is not None:
+        await grpc_service.stop(grace=30)
+    await batcher.stop()
+    state.manager.stop()
+    if state.request_log is not None:
+        state.request_log.close()
+    logged = (f", {state.request_log.rows_logged} rows logged"
+              if state.request_log is not None else "")
+    print(f"Stopped: {state.requests_served} requests served in {batcher.calls} model calls, "
+          f"{state.requests_refused} refused, {state.requests_shed} shed for overload{logged}",
+          file=out, flush=True)
+
+
+def _reply(body, status: int = 200, version: Optional[int] = None,
+           headers: Optional[dict] = None) -> Response:
+    headers = dict(headers or {})
+    if version is not None:
+        headers["X-Model-Version"] = str(version)
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
+                    headers=headers or None)
+
+
+def _error(message: str, status: int = 400, field: Optional[str] = None) -> Response:
+    body = {"error": message}
+    if field:
+        body["field"] = field
+    return _reply(body, status)
+
+
+class _RestApi:
+    """The REST routes' handlers, over one server's state and batcher."""
+
+    def __init__(self, state: ServerState, batcher: PredictBatcher):
+        self.state = state
+        self.batcher = batcher
+
+    def find_model(self, name: str, version: Optional[str], label: Optional[str] = None):
         """(model, None) or (None, 404 response); the model is captured once per request."""
-        if name != state.model_name:
-            return None, error(f"Servable not found for request: Latest({name})", 404)
+        if name != self.state.model_name:
+            return None, _error(f"Servable not found for request: Latest({name})", 404)
         if version is not None and not version.isdigit():
-            return None, error(f"Servable not found for request: Specific({name}, {version})",
-                               404)
+            return None, _error(f"Servable not found for request: Specific({name}, {version})",
+                                404)
         try:
-            return state.manager.find(name, None if version is None else int(version),
-                                      label), None
+            return self.state.manager.find(name, None if version is None else int(version),
+                                           label), None
         except UnknownServable as unknown:
-            return None, error(str(unknown), 404)
+            return None, _error(str(unknown), 404)
 
-    @app.get("/healthz")
-    async def healthz():
-        return reply({"status": "ok"})
+    async def healthz(self):
+        return _reply({"status": "ok"})
 
-    @app.get("/readyz")
-    async def readyz():
-        model = state.manager.current
+    async def readyz(self):
+        model = self.state.manager.current
         try:
             await run_in_threadpool(model.predict, [b""])
         except Exception as failure:  # noqa: BLE001 - not ready, whatever the reason
-            return reply({"status": "not ready", "error": str(failure)}, 503)
-        return reply({"status": "ready", "model": state.model_name, "version": model.version},
-                     version=model.version)
+            return _reply({"status": "not ready", "error": str(failure)}, 503)
+        return _reply({"status": "ready", "model": self.state.model_name,
+                       "version": model.version}, version=model.version)
 
-    async def status(name: str, version: Optional[str] = None, label: Optional[str] = None):
-        model, failure = find_model(name, version, label)
+    async def status(self, name: str, version: Optional[str] = None,
+                     label: Optional[str] = None):
+        model, failure = self.find_model(name, version, label)
         if failure:
             return failure
+        manager = self.state.manager
         named = version is not None or label is not None
         served = [{"version": str(number), "state": "AVAILABLE",
                    "status": {"error_code": "OK", "error_message": ""}}
-                  for number in ([model.version] if named
-                                 else state.manager.served_versions())]
+                  for number in ([model.version] if named else manager.served_versions())]
         # As TF Serving lists them, newest first: a newer push that cannot be loaded is retried
         # (LOADING), then given up (END), with its load error, while the served one stays.
         failed = [] if named else [
             {"version": str(number), "state": "END" if given_up else "LOADING",
              "status": {"error_code": "UNKNOWN", "error_message": why}}
-            for number, (why, given_up) in sorted(state.manager.failed_versions().items(),
+            for number, (why, given_up) in sorted(manager.failed_versions().items(),
                                                   reverse=True)]
-        return reply({"model_version_status": failed + served}, version=model.version)
+        return _reply({"model_version_status": failed + served}, version=model.version)
 
-    async def metadata(name: str, version: Optional[str] = None, label: Optional[str] = None):
-        model, failure = find_model(name, version, label)
+    async def metadata(self, name: str, version: Optional[str] = None,
+                       label: Optional[str] = None):
+        model, failure = self.find_model(name, version, label)
         if failure:
             return failure
-        return reply(model.metadata(state.model_name), version=model.version)
+        return _reply(model.metadata(self.state.model_name), version=model.version)
 
-    async def answer(verb: str, request: Request, name: str, version: Optional[str],
-                     label: Optional[str]):
-        """:predict, :classify or :regress: check, score (batched), log, answer."""
-        model, failure = find_model(name, version, label)
-        if failure:
-            return failure
-        try:
-            refusal = task_outputs.verb_refusal(verb, model.task) if verb != "predict" else None
-            if refusal:
-                raise RequestError(refusal)
-            body = orjson.loads(await _read_body(request, state.settings.max_body_bytes))
-            signature = body.get("signature_name") if isinstance(body, dict) else None
-            if signature not in (None, "", SERVING_SIGNATURE):
-                raise RequestError(f"unknown signature_name '{signature}' (this model serves "
-                                   f"'{SERVING_SIGNATURE}')", "signature_name")
-            plain = _plain_instances(state.encoder, body) if verb == "predict" else None
-            if plain is not None:
-                rows, layout = range(plain[0].num_rows), "row"   # only counted from here on
-            elif verb == "predict":
-                rows, layout = state.encoder.rows_from_request(body)
-            else:
-                rows, layout = state.encoder.rows_from_examples_request(body, verb), "examples"
-            if len(rows) > state.settings.max_rows_per_request:
-                raise RequestError(f"{len(rows)} examples in one request; at most "
-                                   f"{state.settings.max_rows_per_request} are accepted",
-                                   {"row": "instances", "columnar": "inputs"}.get(layout,
-                                                                                  layout))
-        except RequestError as refused:
-            state.requests_refused += 1
-            return error(str(refused), 400, refused.field)
-        except orjson.JSONDecodeError as refused:
-            state.requests_refused += 1
-            return error(f"request body is not valid JSON: {refused}", 400)
-        batch = plain[0] if plain is not None else state.encoder.batch_of_rows(rows)
-        try:
-            outputs = await batcher.predict(model, state.encoder.serialize_batch(batch))
-        except Overloaded as overloaded:
-            state.requests_shed += 1
-            return reply({"error": f"overloaded: {overloaded}; retry shortly"}, 503,
-                         headers={"Retry-After": "1"})
-        state.requests_served += 1
-        if state.request_log is not None and state.request_log.sampled():
-            # Many rows: from the batch's columns, by Arrow's CSV writer (see grpc_server).
-            log_request = (row_logger(rows) if len(rows) <= FEW_ROWS
-                           else column_logger(plain[1] if plain is not None
-                                              else first_values(batch)))
-            log_request(state.request_log, model, outputs)
-        if verb == "classify":
-            body = task_outputs.classify_result(model.task, outputs, len(rows))
-        elif verb == "regress":
-            body = task_outputs.regress_result(outputs, len(rows))
-        else:
-            body = as_json_predictions(outputs, columnar=layout == "columnar")
-        return reply(body, version=model.version)
-
-    def verb_route(verb: str):
+    def verb_route(self, verb: str):
         async def route(request: Request, name: str, version: Optional[str] = None,
                         label: Optional[str] = None):
-            return await answer(verb, request, name, version, label)
+            return await self.answer(verb, request, name, version, label)
         route.__name__ = verb
         return route
 
-    app.add_api_route("/v1/models/{name}", status, methods=["GET"])
-    app.add_api_route("/v1/models/{name}/versions/{version}", status, methods=["GET"])
-    app.add_api_route("/v1/models/{name}/metadata", metadata, methods=["GET"])
-    app.add_api_route("/v1/models/{name}/versions/{version}/metadata", metadata,
+    async def answer(self, verb: str, request: Request, name: str, version: Optional[str],
+                     label: Optional[str]):
+        """:predict, :classify or :regress: check, score (batched), log, answer."""
+        model, failure = self.find_model(name, version, label)
+        if failure:
+            return failure
+        state = self.state
+        try:
+            rows, layout, plain = await self.checked_rows(verb, model, request)
+        except RequestError as refused:
+            state.requests_refused += 1
+            return _error(str(refused), 400, refused.field)
+        except orjson.JSONDecodeError as refused:
+            state.requests_refused += 1
+            return _error(f"request body is not valid JSON: {refused}", 400)
+        batch = plain[0] if plain is not None else state.encoder.batch_of_rows(rows)
+        try:
+            outputs = await self.batcher.predict(model, state.encoder.serialize_batch(batch))
+        except Overloaded as overloaded:
+            state.requests_shed += 1
+            return _reply({"error": f"overloaded: {overloaded}; retry shortly"}, 503,
+                          headers={"Retry-After": "1"})
+        state.requests_served += 1
+        if state.request_log is not None and state.request_log.sampled():
+            _log_answer(state.request_log, model, outputs, rows, plain, batch)
+        return _reply(_result(verb, model, outputs, len(rows), layout), version=model.version)
+
+    async def checked_rows(self, verb: str, model, request: Request):
+        """(rows, layout, plain): the request's rows checked against the schema, their layout
+        ("row", "columnar" or "examples") and `_plain_instances`' answer; raises RequestError
+        or orjson.JSONDecodeError for a request to refuse."""
+        encoder, settings = self.state.encoder, self.state.settings
+        refusal = task_outputs.verb_refusal(verb, model.task) if verb != "predict" else None
+        if refusal:
+            raise RequestError(refusal)
+        body = orjson.loads(await _read_body(request, settings.max_body_bytes))
+        signature = body.get("signature_name") if isinstance(body, dict) else None
+        if signature not in (None, "", SERVING_SIGNATURE):
+            raise RequestError(f"unknown signature_name '{signature}' (this model serves "
+                               f"'{SERVING_SIGNATURE}')", "signature_name")
+        plain = _plain_instances(encoder, body) if verb == "predict" else None
+        if plain is not None:
+            rows, layout = range(plain[0].num_rows), "row"   # only counted from here on
+        elif verb == "predict":
+            rows, layout = encoder.rows_from_request(body)
+        else:
+            rows, layout = encoder.rows_from_examples_request(body, verb), "examples"
+        if len(rows) > settings.max_rows_per_request:
+            raise RequestError(f"{len(rows)} examples in one request; at most "
+                               f"{settings.max_rows_per_request} are accepted",
+                               {"row": "instances", "columnar": "inputs"}.get(layout, layout))
+        return rows, layout, plain
+
+
+def _add_routes(app: FastAPI, api: _RestApi) -> None:
+    app.add_api_route("/healthz", api.healthz, methods=["GET"])
+    app.add_api_route("/readyz", api.readyz, methods=["GET"])
+    app.add_api_route("/v1/models/{name}", api.status, methods=["GET"])
+    app.add_api_route("/v1/models/{name}/versions/{version}", api.status, methods=["GET"])
+    app.add_api_route("/v1/models/{name}/metadata", api.metadata, methods=["GET"])
+    app.add_api_route("/v1/models/{name}/versions/{version}/metadata", api.metadata,
                       methods=["GET"])
-    app.add_api_route("/v1/models/{name}/labels/{label}", status, methods=["GET"])
-    app.add_api_route("/v1/models/{name}/labels/{label}/metadata", metadata, methods=["GET"])
+    app.add_api_route("/v1/models/{name}/labels/{label}", api.status, methods=["GET"])
+    app.add_api_route("/v1/models/{name}/labels/{label}/metadata", api.metadata,
+                      methods=["GET"])
     for verb in ("predict", "classify", "regress"):
-        route = verb_route(verb)
+        route = api.verb_route(verb)
         app.add_api_route(f"/v1/models/{{name}}:{verb}", route, methods=["POST"])
         app.add_api_route(f"/v1/models/{{name}}/versions/{{version}}:{verb}", route,
                           methods=["POST"])
         app.add_api_route(f"/v1/models/{{name}}/labels/{{label}}:{verb}", route,
                           methods=["POST"])
-    return app
+
+
+def _log_answer(request_log: RequestLog, model, outputs, rows, plain, batch) -> None:
+    # Many rows: from the batch's columns, by Arrow's CSV writer (see grpc_server).
+    log_request = (row_logger(rows) if len(rows) <= FEW_ROWS
+                   else column_logger(plain[1] if plain is not None else first_values(batch)))
+    log_request(request_log, model, outputs)
+
+
+def _result(verb: str, model, outputs, count: int, layout: str):
+    """The answer's body in TF Serving's shape for the verb."""
+    if verb == "classify":
+        return task_outputs.classify_result(model.task, outputs, count)
+    if verb == "regress":
+        return task_outputs.regress_result(outputs, count)
+    return as_json_predictions(outputs, columnar=layout == "columnar")
 
 
 def _plain_instances(encoder: ExampleEncoder, body):
@@ -303,7 +348,6 @@ def serve(state: ServerState, host: str, port: int, out: TextIO = sys.stdout,
           grpc_port: Optional[int] = None) -> None:
     """Runs until SIGINT/SIGTERM; in-flight requests finish, the request log is flushed.
     With `grpc_port` the gRPC API listens on it too (same host)."""
-    import uvicorn
     sock = bind(host, port)
     if grpc_port:
         _check_free(host, grpc_port)
@@ -325,7 +369,7 @@ def serve(state: ServerState, host: str, port: int, out: TextIO = sys.stdout,
     # is an error here rather than a silent fallback to the pure-Python ones.
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=30, http="httptools", loop="uvloop")
-    _graceful_server_class()(config).run(sockets=[sock])
+    _GracefulServer(config).run(sockets=[sock])
 
 
 def _check_free(host: str, port: int) -> None:
@@ -341,28 +385,19 @@ def _grpc_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _graceful_server_class():
-    import contextlib
-    import signal
-    import threading
+class _GracefulServer(uvicorn.Server):
+    """uvicorn's server, except that SIGINT/SIGTERM, once the graceful shutdown is done,
+    is not raised again: a stopped server exits with status 0, not killed by the signal."""
 
-    import uvicorn
-
-    class GracefulServer(uvicorn.Server):
-        """uvicorn's server, except that SIGINT/SIGTERM, once the graceful shutdown is done,
-        is not raised again: a stopped server exits with status 0, not killed by the signal."""
-
-        @contextlib.contextmanager
-        def capture_signals(self):
-            if threading.current_thread() is not threading.main_thread():
-                yield
-                return
-            handled = (signal.SIGINT, signal.SIGTERM)
-            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
-            try:
-                yield
-            finally:
-                for sig, handler in original.items():
-                    signal.signal(sig, handler)
-
-    return GracefulServer
+    @contextlib.contextmanager
+    def capture_signals(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
