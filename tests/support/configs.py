@@ -1,5 +1,6 @@
 """The taxi config written to a YAML file that loads from any folder (`mlpipe --config`)."""
 
+import copy
 import pathlib
 from typing import Callable, Optional
 
@@ -40,6 +41,9 @@ def write_config(path, config=None, *, edit: Optional[Callable[[dict], None]] = 
 
 
 def _plain(value):
+    """A fresh plain copy: `edit` may change it in place, and a caller's section (the shared
+    CLOUD dict) must not change with it (test_compile_spans' edit once leaked span paths into
+    every later compile of the session)."""
     if isinstance(value, BaseModel):
         return value.model_dump(by_alias=True, mode="json")
-    return value
+    return copy.deepcopy(value)
