@@ -9,7 +9,7 @@ are one.
 Columns arrive as text cells ("" or None for blank), as CSV and TFRecord rows give them.
 """
 
-from typing import Dict, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -117,15 +117,18 @@ def cross_validated(task: str, build, table: pd.DataFrame, y: np.ndarray) -> flo
     return float(np.mean(scores))
 
 
-def choose_shape(task: str, rows: Sequence[Dict[str, Optional[str]]], y: Sequence,
+def choose_shape(task: str, examples: Callable[[], Tuple[Sequence[Dict[str, Optional[str]]],
+                                                         Sequence]],
                  numeric: Sequence[str], categorical: Sequence[str]) -> Shape:
     """The hidden layers init writes. Regression: none when a linear model is as good as boosted
-    trees on these rows (cross-validated), else DEEP_UNITS. Classes: DEEP_UNITS (on the
+    trees on the rows `examples()` gives (rows, labels; built only for regression: a copy of
+    every training row), cross-validated, else DEEP_UNITS. Classes: DEEP_UNITS (on the
     penguins, wine and breast cancer tables a linear model matches boosted trees, yet the
     network without hidden layers was no better than with them, and on the penguins worse:
     accuracy 0.986 against 1.0 over three seeds)."""
     if task != "regression":
         return Shape(DEEP_UNITS, f"{DEEP_UNITS}, the default for classes")
+    rows, y = examples()
     y = np.asarray(y, dtype=float)
     if len(y) > MAX_ROWS:
         sample = np.sort(np.random.default_rng(SEED).choice(len(y), MAX_ROWS, replace=False))

@@ -79,9 +79,9 @@ def _network_shape(table, analysis, features):
     from mlpipe.init import baselines, inference
     if analysis.label.task == "regression":
         print("  comparing a linear model with boosted trees ...", flush=True)
-    rows, y = inference.training_examples(table, analysis)
-    return baselines.choose_shape(analysis.label.task, rows, y, features.numeric,
-                                  features.categorical)
+    return baselines.choose_shape(analysis.label.task,
+                                  lambda: inference.training_examples(table, analysis),
+                                  features.numeric, features.categorical)
 
 
 def _schema_text(schema, data: pathlib.Path, text_format) -> str:

@@ -47,7 +47,7 @@ def test_frame_reads_text_cells_with_blanks():
 
 def test_a_noisy_linear_table_gets_no_hidden_layer():
     rows, y = _rows(300, 0, _linear_and_noisy)
-    shape = baselines.choose_shape("regression", rows, y, ["x1", "x2"], ["colour"])
+    shape = baselines.choose_shape("regression", lambda: (rows, y), ["x1", "x2"], ["colour"])
     assert shape.hidden_units == []
     assert "as good as boosted trees" in shape.why and "300 training rows" in shape.why
     linear, boosted = (float(value)
@@ -57,27 +57,29 @@ def test_a_noisy_linear_table_gets_no_hidden_layer():
 
 def test_interactions_keep_the_hidden_layers():
     rows, y = _rows(2000, 1, _interacting)
-    shape = baselines.choose_shape("regression", rows, y, ["x1", "x2"], ["colour"])
+    shape = baselines.choose_shape("regression", lambda: (rows, y), ["x1", "x2"], ["colour"])
     assert shape.hidden_units == baselines.DEEP_UNITS
     assert "boosted trees beat a linear model" in shape.why
 
 
 def test_classes_keep_the_default_without_fitting():
-    # A label sklearn could not fit as a class: nothing is fitted for classes.
-    shape = baselines.choose_shape("binary", [{"x": "1"}], [0.5], ["x"], [])
+    # Nothing is built or fitted for classes: the examples are never asked for.
+    def examples():
+        raise AssertionError("examples built for a classification table")
+    shape = baselines.choose_shape("binary", examples, ["x"], [])
     assert shape.hidden_units == baselines.DEEP_UNITS and "classes" in shape.why
 
 
 def test_large_tables_are_sampled(monkeypatch):
     monkeypatch.setattr(baselines, "MAX_ROWS", 150)
     rows, y = _rows(400, 2, _linear_and_noisy)
-    shape = baselines.choose_shape("regression", rows, y, ["x1", "x2"], ["colour"])
+    shape = baselines.choose_shape("regression", lambda: (rows, y), ["x1", "x2"], ["colour"])
     assert "on 150 training rows" in shape.why
 
 
 def test_too_few_rows_keep_the_default():
     rows, y = _rows(6, 3, _linear_and_noisy)
-    shape = baselines.choose_shape("regression", rows, y, ["x1", "x2"], ["colour"])
+    shape = baselines.choose_shape("regression", lambda: (rows, y), ["x1", "x2"], ["colour"])
     assert shape.hidden_units == baselines.DEEP_UNITS and "too few rows" in shape.why
 
 
