@@ -98,7 +98,7 @@ def main() -> None:
 
 
 def _train(config, base: str) -> None:
-    from mlpipe.pipeline.local_runner import run_local
+    from mlpipe.local.local_runner import run_local
     data = HERE / "out" / "serving-data.csv"
     data.parent.mkdir(parents=True, exist_ok=True)
     with open(config.data.path) as source, data.open("w") as target:

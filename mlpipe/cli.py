@@ -26,7 +26,7 @@ from mlpipe.core.run_home import DEFAULT_BASE, RunHome
 from mlpipe.errors import MlpipeError
 
 # In the order a user meets them (`mlpipe --help` lists them so).
-COMMAND_MODULES: List[str] = ["mlpipe.init.commands", "mlpipe.pipeline.commands",
+COMMAND_MODULES: List[str] = ["mlpipe.init.commands", "mlpipe.local.commands",
                               "mlpipe.schema.commands", "mlpipe.report.commands",
                               "mlpipe.governance.commands", "mlpipe.components.model_card.commands",
                               "mlpipe.serving.commands", "mlpipe.monitoring.commands",

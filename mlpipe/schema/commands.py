@@ -9,7 +9,7 @@ from mlpipe.config import ConfigError
 from mlpipe.core.contract import TRAINING
 from mlpipe.core.schema_io import environment_features, load_schema, numeric_columns
 from mlpipe.errors import EXIT_OK
-from mlpipe.pipeline.preflight import check_input_data
+from mlpipe.local.preflight import check_input_data
 
 
 def register(command) -> None:

@@ -300,7 +300,7 @@ def cause_and_noise(tmp_path_factory):
 
     from mlpipe.config import load_config
     from mlpipe.core.run_home import RunHome
-    from mlpipe.pipeline.local_runner import run_local
+    from mlpipe.local.local_runner import run_local
     root = tmp_path_factory.mktemp("cause-and-noise")
     rng = np.random.default_rng(42)
     cause, noise = rng.normal(size=CAUSE_NOISE_ROWS), rng.normal(size=CAUSE_NOISE_ROWS)

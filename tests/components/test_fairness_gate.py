@@ -309,7 +309,7 @@ def write_problem(folder: pathlib.Path, data: pathlib.Path) -> pathlib.Path:
 @pytest.mark.e2e
 def test_planted_bias_is_refused_and_the_same_data_without_it_is_blessed(tmp_path):
     from mlpipe.core.run_home import RunHome
-    from mlpipe.pipeline.local_runner import run_local
+    from mlpipe.local.local_runner import run_local
     from mlpipe.report.loader import load_report
     from mlpipe.report.terminal import render_json, render_text
     from mlpipe.report.html import render_html

@@ -13,7 +13,7 @@ import pytest
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.config import Bound, load_config
-from mlpipe.pipeline.local_runner import PipelineFailed, run_local
+from mlpipe.local.local_runner import PipelineFailed, run_local
 from mlpipe.core.run_home import RunHome
 from tests.support.cli import run_mlpipe
 from tests.support.configs import write_config
@@ -152,7 +152,7 @@ def test_unchanged_rerun_is_answered_without_tfx_and_writes_nothing(workspace):
     assert "none ran (--recheck asks TFX's cache)" in second.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in second.stderr.splitlines()
                 if line.startswith("import time:")}
-    assert "mlpipe.pipeline.unchanged_run" in imported
+    assert "mlpipe.local.unchanged_run" in imported
     assert not imported & {"tensorflow", "tfx", "apache_beam"}
     assert home.pushed_versions() == pushed
 

@@ -23,7 +23,7 @@ from mlpipe.config import load_config
 from mlpipe.core import lineage
 from mlpipe.core.artifacts import span_of
 from mlpipe.core.run_home import RunHome
-from mlpipe.pipeline.local_runner import run_local
+from mlpipe.local.local_runner import run_local
 from tests.support import spans
 from tests.support.cli import run_mlpipe
 from tests.support.configs import write_config

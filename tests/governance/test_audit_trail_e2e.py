@@ -28,7 +28,7 @@ from mlpipe.core import lineage, run_record
 from mlpipe.core.run_home import RunHome
 from mlpipe.governance import provenance
 from mlpipe.governance.runs import collect_runs
-from mlpipe.pipeline.local_runner import PipelineFailed, run_local
+from mlpipe.local.local_runner import PipelineFailed, run_local
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.core import run_record
 from mlpipe.core.run_home import RunHome
 from mlpipe.core.schema_io import load_schema, numeric_columns
-from mlpipe.pipeline.preflight import check_input_data
+from mlpipe.local.preflight import check_input_data
 
 
 def test_preflight_hashes_and_counts_each_file_in_its_one_read(tmp_path, write_csv, taxi_row,

@@ -8,7 +8,7 @@ import pytest
 from mlpipe.config import DataConfig, LabelConfig, ProblemConfig
 from mlpipe.core.csv_blanks import blank_tokens
 from mlpipe.errors import InputDataError
-from mlpipe.pipeline.preflight import check_input_data
+from mlpipe.local.preflight import check_input_data
 from tests.init.tables import penguin_rows, write_csv
 
 NUMERIC = {"bill_length_mm": "FLOAT", "bill_depth_mm": "FLOAT", "flipper_length_mm": "INT",

@@ -101,9 +101,9 @@ def test_the_baseline_is_blessed_by_the_gate_when_there_is_one(fair_local, taxi_
 # --- `mlpipe run` names the refused slices --------------------------------------------------
 
 def test_run_prints_each_refusal(taxi_config, capsys, tmp_path):
-    from mlpipe.pipeline.commands import _print_result
-    from mlpipe.pipeline.local_runner import RunResult
-    from mlpipe.pipeline.preflight import DataSummary
+    from mlpipe.local.commands import _print_result
+    from mlpipe.local.local_runner import RunResult
+    from mlpipe.local.preflight import DataSummary
     result = RunResult(components=[], data=DataSummary(files=[], rows=10, underivable_labels=0),
                        log_file=tmp_path / "run.log", metadata_path=tmp_path / "m.sqlite",
                        blessed=False, fairness_uri="/runs/p/FairnessGate/fairness/7",

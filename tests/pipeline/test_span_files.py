@@ -9,7 +9,7 @@ import mlpipe  # noqa: F401  (process settings before TensorFlow)
 import pytest
 
 from mlpipe.errors import EXIT_BAD_INPUT, BadInputError, InputDataError
-from mlpipe.pipeline.preflight import check_input_data
+from mlpipe.local.preflight import check_input_data
 from mlpipe.pipeline.span_files import (choose_span, input_base_and_pattern, parse_span,
                                         span_date)
 from tests.support.cli import run_mlpipe

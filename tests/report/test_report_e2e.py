@@ -13,7 +13,7 @@ import pytest
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.core import lineage
 from mlpipe.config import Bound, load_config
-from mlpipe.pipeline.local_runner import PipelineFailed, run_local
+from mlpipe.local.local_runner import PipelineFailed, run_local
 from mlpipe.core.run_home import RunHome
 from mlpipe.report.loader import ReportError, load_report
 from tests.support.cli import run_mlpipe

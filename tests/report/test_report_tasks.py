@@ -413,7 +413,7 @@ def fare_history(tmp_path_factory, regression_home):
     trained for fewer epochs (only the Trainer and what follows re-run), compared with it."""
     from mlpipe.config import load_config
     from mlpipe.core.run_home import RunHome
-    from mlpipe.pipeline.local_runner import run_local
+    from mlpipe.local.local_runner import run_local
     from tests.support.configs import write_config
     root = tmp_path_factory.mktemp("fare-history")
     for name in ("taxi.csv", "schema.pbtxt", "regression.yaml"):

@@ -102,7 +102,7 @@ def write_problem(root, task: str) -> pathlib.Path:
 
 def trained_problem(tmp_path_factory, task: str) -> dict:
     """{root, config, home, csv, pushed}: a run home with one blessed, pushed model of `task`."""
-    from mlpipe.pipeline.local_runner import run_local
+    from mlpipe.local.local_runner import run_local
     from tests.support.cli import outbound_connections_refused
     root = tmp_path_factory.getbasetemp() / f"trained-{task}"
     done = root / "done.json"

@@ -11,7 +11,7 @@ import json
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.config import Bound, load_config
 from mlpipe.core.run_home import RunHome
-from mlpipe.pipeline.local_runner import run_local
+from mlpipe.local.local_runner import run_local
 from tests.support.cli import outbound_connections_refused
 
 SLICE_ROWS = 2000

@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 from mlpipe.core.run_record import DataFile, file_sha256
-from mlpipe.pipeline.unchanged_run import PreviousRun, find_unchanged, remember, run_key
+from mlpipe.local.unchanged_run import PreviousRun, find_unchanged, remember, run_key
 
 COMPONENTS = [{"name": "CsvExampleGen", "state": "executed", "execution_id": 1},
               {"name": "Trainer", "state": "cached", "execution_id": 4}]
@@ -117,7 +117,7 @@ def test_the_store_digest_is_of_the_store_as_the_run_left_it(home):
 def test_importing_the_module_does_not_import_tfx():
     import subprocess
     import sys
-    code = ("import sys, mlpipe.pipeline.unchanged_run, mlpipe.pipeline.local_runner; "
+    code = ("import sys, mlpipe.local.unchanged_run, mlpipe.local.local_runner; "
             "print(sorted(m for m in ('tfx', 'tensorflow', 'apache_beam') if m in sys.modules))")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                check=True)

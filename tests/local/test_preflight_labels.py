@@ -7,7 +7,7 @@ import pytest
 
 from mlpipe.config import ProblemConfig
 from mlpipe.errors import InputDataError
-from mlpipe.pipeline.preflight import check_input_data
+from mlpipe.local.preflight import check_input_data
 from tests.support.cli import run_mlpipe
 from tests.support.formats import write_parquet, write_tfrecord
 from tests.support.taxi import write_csv

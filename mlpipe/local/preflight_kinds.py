@@ -1,4 +1,4 @@
-"""The kind each numeric column must hold, for the preflight check (`mlpipe.pipeline.preflight`)
+"""The kind each numeric column must hold, for the preflight check (`mlpipe.local.preflight`)
 of every format: the curated schema's INT or FLOAT, or NUMBER for a numeric or bucketized feature
 of the config that the schema does not type."""
 

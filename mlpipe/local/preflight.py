@@ -49,10 +49,10 @@ from mlpipe.config import ProblemConfig
 from mlpipe.core import data_files
 from mlpipe.core.run_record import DataFile
 from mlpipe.errors import InputDataError
-from mlpipe.pipeline.preflight_csv import check_csv_file
-from mlpipe.pipeline.preflight_kinds import numeric_kinds
-from mlpipe.pipeline.preflight_label import LabelCheck, check_derivable
-from mlpipe.pipeline.preflight_typed import TypedColumns, check_parquet, check_tfrecord
+from mlpipe.local.preflight_csv import check_csv_file
+from mlpipe.local.preflight_kinds import numeric_kinds
+from mlpipe.local.preflight_label import LabelCheck, check_derivable
+from mlpipe.local.preflight_typed import TypedColumns, check_parquet, check_tfrecord
 from mlpipe.pipeline.span_files import SpanChoice, choose_span
 
 _DATA_FILES = {"csv": "*.csv", "parquet": "*.parquet", "tfrecord": "*.tfrecord*"}

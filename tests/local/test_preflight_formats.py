@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from mlpipe.errors import InputDataError
-from mlpipe.pipeline.preflight import check_input_data
+from mlpipe.local.preflight import check_input_data
 from tests.support.cli import run_mlpipe
 from tests.support.configs import write_config
 from tests.support.formats import example_bytes, tfrecord_frame, write_parquet, write_tfrecord

@@ -13,8 +13,8 @@ import pathlib
 import pytest
 import tfx
 
-from mlpipe.pipeline import progress
-from mlpipe.pipeline.progress import ComponentRun, ProgressReporter
+from mlpipe.local import progress
+from mlpipe.local.progress import ComponentRun, ProgressReporter
 
 TFX_ROOT = pathlib.Path(tfx.__file__).parent
 DAG_RUNNER = "orchestration/local/local_dag_runner.py"
@@ -88,7 +88,7 @@ def test_templates_are_the_ones_tfx_logs(constant, template, source, call):
     text = (TFX_ROOT / source).read_text()
     assert f"{call}('{template}'" in text, (
         f"{source} of the installed TFX no longer logs {template!r}: "
-        "update the templates in mlpipe/pipeline/progress.py")
+        "update the templates in mlpipe/local/progress.py")
 
 
 def test_executed_component(clock):

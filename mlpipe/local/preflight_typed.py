@@ -1,4 +1,4 @@
-"""The preflight check of the typed formats (`mlpipe.pipeline.preflight`), parquet and TFRecord
+"""The preflight check of the typed formats (`mlpipe.local.preflight`), parquet and TFRecord
 (tf.Example): the columns the config needs are there, each numeric column is of its numeric kind,
 a column has one type in every file (parquet) or record (TFRecord), the text of a feature the
 config needs is UTF-8 (TFRecord), and the label checked row by row."""
@@ -12,8 +12,8 @@ from mlpipe.core import data_files
 from mlpipe.core.data_files import BYTES, FLOAT, INT
 from mlpipe.core.run_record import DataFile, file_sha256
 from mlpipe.errors import InputDataError
-from mlpipe.pipeline.preflight_kinds import NUMBER
-from mlpipe.pipeline.preflight_label import LabelCheck, positive_values
+from mlpipe.local.preflight_kinds import NUMBER
+from mlpipe.local.preflight_label import LabelCheck, positive_values
 
 _KIND_WORDS = {INT: "int64_list", FLOAT: "float_list", BYTES: "bytes_list"}
 

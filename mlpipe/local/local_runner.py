@@ -4,7 +4,7 @@ The run shows each component's progress on `out`, sends TensorFlow/Beam/TFX logs
 in the run home, and returns a `RunResult` read back from ML Metadata. Input data is checked
 (preflight) before TFX is even imported, so bad input fails fast and touches nothing. A re-run
 that TFX would serve entirely from its cache is recognised before TFX is imported too, and
-answered from the last run's record (`mlpipe.pipeline.unchanged_run`).
+answered from the last run's record (`mlpipe.local.unchanged_run`).
 """
 
 import contextlib
@@ -32,9 +32,9 @@ from mlpipe.core.run_home import RunHome
 from mlpipe.core.schema_io import load_schema, numeric_columns, schema_text
 from mlpipe.errors import CallFailedError
 from mlpipe.process import loopback_without_proxy
-from mlpipe.pipeline import unchanged_run
-from mlpipe.pipeline.preflight import DataSummary, check_input_data
-from mlpipe.pipeline.progress import ComponentRun, ProgressReporter
+from mlpipe.local import unchanged_run
+from mlpipe.local.preflight import DataSummary, check_input_data
+from mlpipe.local.progress import ComponentRun, ProgressReporter
 from mlpipe.pipeline.span_files import SpanChoice, choose_span
 from mlpipe.pipeline.runner_settings import (RunnerSettings, direct_runner_args,
                                              evaluator_runner_args)

@@ -22,7 +22,7 @@ def register(command) -> None:
 
 
 def _run(invocation) -> int:
-    from mlpipe.pipeline.local_runner import run_local
+    from mlpipe.local.local_runner import run_local
     config, args = invocation.config, invocation.args
     print(f"mlpipe run: {config.name}\n  config: {config.source}\n  data:   {config.data.path}")
     result = run_local(config, invocation.home, span=args.span, accept_drift=args.accept_drift,

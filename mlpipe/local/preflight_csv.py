@@ -1,4 +1,4 @@
-"""The preflight check of a CSV file (`mlpipe.pipeline.preflight`): UTF-8 text, the header has the
+"""The preflight check of a CSV file (`mlpipe.local.preflight`): UTF-8 text, the header has the
 columns the config needs, every line the header's number of fields, numeric columns hold numbers
 of their kind (blank or a `data.missing_values` token allowed), the label checked row by row;
 the file is hashed in the same read."""
@@ -13,7 +13,7 @@ from mlpipe.config import ProblemConfig
 from mlpipe.core.data_files import INT
 from mlpipe.core.run_record import DataFile
 from mlpipe.errors import InputDataError
-from mlpipe.pipeline.preflight_label import LabelCheck, positive
+from mlpipe.local.preflight_label import LabelCheck, positive
 
 def check_csv_file(path: str, config: ProblemConfig, numeric_columns: Dict[str, str],
                 label: LabelCheck):

@@ -1,4 +1,4 @@
-"""The preflight check of the label column (`mlpipe.pipeline.preflight`), the same for every
+"""The preflight check of the label column (`mlpipe.local.preflight`), the same for every
 format: by task (binary, multiclass, regression), row by row and once all files are read, and a
 derived label computable in enough rows."""
 

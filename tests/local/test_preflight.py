@@ -4,7 +4,7 @@ import mlpipe  # noqa: F401  (process settings before TensorFlow)
 import pytest
 
 from mlpipe.errors import EXIT_BAD_INPUT, InputDataError
-from mlpipe.pipeline.preflight import DataSummary, check_input_data
+from mlpipe.local.preflight import DataSummary, check_input_data
 
 
 def _error(config, numeric_columns) -> str:
