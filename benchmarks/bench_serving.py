@@ -290,10 +290,11 @@ def _predict_request(model_name, rows, layout: str) -> bytes:
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
     from mlpipe.serving.grpc_server import tensor_proto
+    from tests.support.examples import example_of
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
     if layout == "examples":
-        examples = [_example(row).SerializeToString() for row in rows]
+        examples = [example_of(row).SerializeToString() for row in rows]
         request.inputs["examples"].CopyFrom(tf.make_tensor_proto(examples, dtype=tf.string))
         return request.SerializeToString()
     for name in rows[0]:
@@ -305,20 +306,6 @@ def _predict_request(model_name, rows, layout: str) -> bytes:
         array = np.array([v.encode() for v in values] if dtype is object else values, dtype)
         request.inputs[name].CopyFrom(tensor_proto(array))
     return request.SerializeToString()
-
-
-def _example(row):
-    import tensorflow as tf
-    example = tf.train.Example()
-    for name, value in row.items():
-        feature = example.features.feature[name]
-        if isinstance(value, str):
-            feature.bytes_list.value.append(value.encode())
-        elif isinstance(value, float):
-            feature.float_list.value.append(value)
-        elif value is not None:
-            feature.int64_list.value.append(value)
-    return example
 
 
 def _check_grpc_answer(address: str, request: pathlib.Path, size: int) -> None:

@@ -22,6 +22,7 @@ from mlpipe.components.attributions import spec
 from mlpipe.components.attributions.executor import (Executor, FeatureShuffler, auc,
                                                      binary_accuracy, to_json)
 from mlpipe.core.contract import OUTPUT_KEY, SERVING_SIGNATURE, TRANSFORM_SIGNATURE
+from tests.support.examples import example_of
 
 # ---------------------------------------------------------------------------------------------
 # Synthetic rows: `cause` decides the label, `noise` is independent of it, `sometimes` is missing
@@ -29,17 +30,7 @@ from mlpipe.core.contract import OUTPUT_KEY, SERVING_SIGNATURE, TRANSFORM_SIGNAT
 
 
 def _example(**values) -> bytes:
-    feature = {}
-    for name, value in values.items():
-        if value is None:
-            continue
-        if isinstance(value, str):
-            feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
-        elif isinstance(value, int):
-            feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
-        else:
-            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    return example_of(values).SerializeToString()
 
 
 def _synthetic(n=2000, seed=1):

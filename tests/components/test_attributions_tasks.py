@@ -20,14 +20,13 @@ from mlpipe.components.attributions import spec
 from mlpipe.components.attributions.executor import Executor, accuracy, rmse, task_of_metric
 from mlpipe.core.contract import (CLASSES_KEY, SCORES_KEY, SERVING_SIGNATURE,
                                   TRANSFORM_SIGNATURE, VALUE_KEY)
+from tests.support.examples import example_of
 
 CLASSES = ["low", "middle", "high"]
 
 
 def _example(**values) -> bytes:
-    feature = {name: tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
-               for name, value in values.items()}
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    return example_of(values).SerializeToString()
 
 
 def _rows(n=1500, seed=3):

@@ -17,6 +17,7 @@ from mlpipe.local.local_runner import PipelineFailed, run_local
 from mlpipe.core.run_home import RunHome
 from tests.support.cli import run_mlpipe
 from tests.support.configs import write_config
+from tests.support.examples import example_of
 
 pytestmark = pytest.mark.e2e
 
@@ -104,11 +105,7 @@ def _assert_serves_raw_examples(model_dir: pathlib.Path) -> None:
     import tensorflow as tf
     model = tf.saved_model.load(str(model_dir))
     serve = model.signatures["serving_default"]
-    example = tf.train.Example(features=tf.train.Features(feature={
-        "payment_type": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"Credit Card"])),
-        "fare": tf.train.Feature(float_list=tf.train.FloatList(value=[12.5])),
-        "trip_start_hour": tf.train.Feature(int64_list=tf.train.Int64List(value=[19])),
-    }))
+    example = example_of({"payment_type": "Credit Card", "fare": 12.5, "trip_start_hour": 19})
     # No label source ('tips') and most features missing: the Transform graph imputes them.
     probability = serve(examples=tf.constant([example.SerializeToString()]))["probability"]
     assert probability.shape == (1, 1)

@@ -16,6 +16,7 @@ from mlpipe.monitoring.evaluate import EvaluationResult, compare_with_push_time,
 from mlpipe.serving.examples import ExampleEncoder, RequestError
 from mlpipe.serving.outputs import ModelTask
 from tests.support.configs import write_config
+from tests.support.examples import example_of_checked
 
 EXIT_ALARM = 4
 CLASSES = ["1", "2", "Gentoo"]
@@ -148,14 +149,8 @@ def _direct_outputs(problem, rows):
     encoder = encoder_for_schema(config.schema_path, config.data.missing_values)
     serve = tf.saved_model.load(str(problem["home"].pushed_versions()[-1])) \
         .signatures["serving_default"]
-    examples = []
-    for i, row in enumerate(rows):
-        example = tf.train.Example()
-        for name, values in encoder.check_csv_row(row, f"row {i}").items():
-            feature = example.features.feature[name]
-            {"BYTES": feature.bytes_list, "FLOAT": feature.float_list,
-             "INT": feature.int64_list}[encoder.features[name].type].value.extend(values)
-        examples.append(example.SerializeToString())
+    examples = [example_of_checked(encoder.check_csv_row(row, f"row {i}"), encoder)
+                .SerializeToString() for i, row in enumerate(rows)]
     outputs = serve(examples=tf.constant(examples))
     return {name: value.numpy() for name, value in outputs.items()}
 

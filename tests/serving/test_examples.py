@@ -5,6 +5,7 @@ import pytest
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 from mlpipe.serving.examples import ExampleEncoder, RequestError, as_json_predictions
 from mlpipe.core.schema_io import SERVING, TRAINING, environment_features
+from tests.support.examples import example_of
 
 
 @pytest.fixture(scope="module")
@@ -28,17 +29,8 @@ def test_encoded_examples_parse_back_to_protobuf_built_ones(encoder, taxi_row):
     row.update(pickup_census_tract=-5, company="Café ünïcode", trip_seconds=2**40)
     checked = encoder.check_json_row(row, "instances[0]")
     parsed = tf.train.Example.FromString(encoder.serialize(checked))
-    expected = tf.train.Example()
-    for name, value in row.items():
-        feature = expected.features.feature[name]
-        if isinstance(value, str):
-            feature.bytes_list.value.append(value.encode())
-        elif isinstance(value, float):
-            feature.float_list.value.append(value)
-        elif encoder.features[name].type == "FLOAT":
-            feature.float_list.value.append(float(value))
-        else:
-            feature.int64_list.value.append(value)
+    expected = example_of(row, floats={name for name, info in encoder.features.items()
+                                       if info.type == "FLOAT"})
     assert parsed == expected
     assert encoder.serialize({}) == tf.train.Example().SerializeToString()
 

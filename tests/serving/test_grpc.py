@@ -23,6 +23,7 @@ from mlpipe.config.serving import ServingConfig
 from mlpipe.serving.request_log import log_files
 from tests.support.cli import ServerProcess, run_mlpipe
 from tests.support.configs import write_config
+from tests.support.examples import example_of
 
 pytestmark = pytest.mark.e2e
 
@@ -80,21 +81,7 @@ def direct(trained_home):
     signature = tf.saved_model.load(
         str(trained_home["home"].pushed_versions()[-1])).signatures["serving_default"]
     return lambda rows: signature(examples=tf.constant(
-        [example(row).SerializeToString() for row in rows]))["probability"].numpy()
-
-
-def example(row):
-    import tensorflow as tf
-    message = tf.train.Example()
-    for name, value in row.items():
-        feature = message.features.feature[name]
-        if isinstance(value, str):
-            feature.bytes_list.value.append(value.encode())
-        elif isinstance(value, float):
-            feature.float_list.value.append(value)
-        else:
-            feature.int64_list.value.append(value)
-    return message
+        [example_of(row).SerializeToString() for row in rows]))["probability"].numpy()
 
 
 def predict_request(columns, **spec):
@@ -124,10 +111,10 @@ def columns_of(rows):
 
 def examples_input(request_input, rows, context=None):
     for row in rows:
-        request_input.example_list_with_context.examples.add().CopyFrom(example(row)) \
-            if context else request_input.example_list.examples.add().CopyFrom(example(row))
+        request_input.example_list_with_context.examples.add().CopyFrom(example_of(row)) \
+            if context else request_input.example_list.examples.add().CopyFrom(example_of(row))
     if context:
-        request_input.example_list_with_context.context.CopyFrom(example(context))
+        request_input.example_list_with_context.context.CopyFrom(example_of(context))
 
 
 def refusal(call):
@@ -161,7 +148,7 @@ def test_predict_on_feature_tensors_and_on_serialized_examples_matches_the_model
                                rtol=1e-6)
 
     # The signature's own input: serialized tf.Examples, rows with missing optional features.
-    serialized = [example(row).SerializeToString() for row in ROWS]
+    serialized = [example_of(row).SerializeToString() for row in ROWS]
     answer = server.predictions.Predict(predict_request(
         {"examples": tf.make_tensor_proto(serialized, dtype=tf.string)},
         signature="serving_default", output_filter=["probability"]), timeout=30)
@@ -323,7 +310,7 @@ def test_both_apis_share_model_calls_and_the_request_log_keeps_each_version(trai
     def send(request):
         rows, label, over_grpc = request
         if over_grpc:
-            serialized = [example(row).SerializeToString() for row in rows]
+            serialized = [example_of(row).SerializeToString() for row in rows]
             answer = started.predictions.Predict(predict_request(
                 {"examples": tf.make_tensor_proto(serialized, dtype=tf.string)}, label=label),
                 timeout=60)
@@ -364,7 +351,7 @@ def test_a_label_on_a_version_not_pushed_stops_the_server_before_it_listens(trai
 
 
 def _example_with(change):
-    message = example(REQUIRED)
+    message = example_of(REQUIRED)
     change(message.features.feature)
     return message
 
@@ -380,7 +367,7 @@ def _example_with(change):
 ])
 def test_bad_serialized_examples_are_named_by_feature(server, change, field, words):
     import tensorflow as tf
-    good = example(REQUIRED).SerializeToString()
+    good = example_of(REQUIRED).SerializeToString()
     bad = _example_with(lambda features: change(features)).SerializeToString()
     code, details, named = refusal(lambda: server.predictions.Predict(predict_request(
         {"examples": tf.make_tensor_proto([good, bad], dtype=tf.string)}), timeout=30))

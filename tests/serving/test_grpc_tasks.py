@@ -13,6 +13,7 @@ from mlpipe.config.serving import ServingConfig
 from tests.serving.test_tasks import PENGUIN_CLASSES, Problem
 from tests.support.cli import ServerProcess
 from tests.support.configs import write_config
+from tests.support.examples import example_of_checked
 
 pytestmark = pytest.mark.e2e
 
@@ -34,12 +35,8 @@ class Served:
         request = kind()
         request.model_spec.name = self.problem.config.name
         for row in self.checked:
-            example = request.input.example_list.examples.add()
-            for name, values in row.items():
-                feature = example.features.feature[name]
-                {"BYTES": feature.bytes_list, "FLOAT": feature.float_list,
-                 "INT": feature.int64_list}[self.problem.encoder.features[name].type].value \
-                    .extend(values)
+            request.input.example_list.examples.add().CopyFrom(
+                example_of_checked(row, self.problem.encoder))
         return request
 
     def close(self):

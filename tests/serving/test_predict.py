@@ -11,6 +11,7 @@ from mlpipe.serving.examples import encoder_for_schema
 from mlpipe.serving.model import LoadedModel, resolve_version
 from mlpipe.serving.predict import InputError, score_csv
 from tests.support.configs import write_config
+from tests.support.examples import example_of_checked
 
 pytestmark = pytest.mark.e2e
 
@@ -35,21 +36,10 @@ def test_scores_in_chunks_and_matches_one_direct_call(trained_home, model, tmp_p
     assert all(row[name] == source_row[name] for row, source_row in zip(scored, inputs)
                for name in inputs[0])
     # The reference: each row built as a protobuf message, absent values left out.
-    direct = model.predict([_protobuf_example(encoder, encoder.check_csv_row(row, ""))
-                            for row in inputs])["probability"][:, 0]
+    direct = model.predict([example_of_checked(encoder.check_csv_row(row, ""), encoder)
+                            .SerializeToString() for row in inputs])["probability"][:, 0]
     np.testing.assert_allclose([float(row["probability"]) for row in scored], direct, atol=1e-6)
     assert not list(tmp_path.glob("*.partial"))
-
-
-def _protobuf_example(encoder, checked) -> bytes:
-    import tensorflow as tf
-    example = tf.train.Example()
-    for name, values in checked.items():
-        feature = example.features.feature[name]
-        kind = {"BYTES": feature.bytes_list, "FLOAT": feature.float_list,
-                "INT": feature.int64_list}[encoder.features[name].type]
-        kind.value.extend(values)
-    return example.SerializeToString()
 
 
 def test_a_bad_value_names_line_and_column_and_leaves_no_output(trained_home, model, tmp_path,
@@ -86,8 +76,9 @@ def test_skip_bad_rows_scores_the_good_rows_and_lists_the_bad_by_line(trained_ho
         scored = list(csv.DictReader(scored_file))
     assert [row["fare"] for row in scored] == [row["fare"] for row in good]
     encoder = encoder_for_schema(trained_home["config"].schema_path)
-    direct = model.predict([_protobuf_example(encoder, encoder.check_csv_row(
-        {k: str(v) for k, v in row.items()}, "")) for row in good])["probability"][:, 0]
+    direct = model.predict([example_of_checked(encoder.check_csv_row(
+        {k: str(v) for k, v in row.items()}, ""), encoder).SerializeToString()
+        for row in good])["probability"][:, 0]
     np.testing.assert_allclose([float(row["probability"]) for row in scored], direct, atol=1e-6)
 
     with open(tmp_path / "scored.csv.rejected.csv", newline="") as rejected_file:
@@ -151,7 +142,7 @@ def test_a_large_csv_is_scored_in_bounded_chunks_like_direct_calls(trained_home,
     assert len(sample) == 201
     assert all(scored_row[name] == source_row[name]
                for source_row, scored_row in sample for name in source_row)
-    direct = model.predict([_protobuf_example(encoder, encoder.check_csv_row(source_row, ""))
-                            for source_row, _ in sample])["probability"][:, 0]
+    direct = model.predict([example_of_checked(encoder.check_csv_row(source_row, ""), encoder)
+                            .SerializeToString() for source_row, _ in sample])["probability"][:, 0]
     np.testing.assert_allclose([float(row["probability"]) for _, row in sample], direct,
                                atol=1e-6)

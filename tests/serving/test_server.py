@@ -21,6 +21,7 @@ from mlpipe.serving.request_log import META_COLUMNS, log_files
 from mlpipe.config.serving import ServingConfig
 from tests.support.cli import ServerProcess
 from tests.support.configs import write_config
+from tests.support.examples import example_of
 
 pytestmark = pytest.mark.e2e
 
@@ -60,24 +61,11 @@ def in_process(trained_home):
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
 
     def predict(rows):
-        examples = [_example(row).SerializeToString() for row in rows]
+        examples = [example_of(row).SerializeToString() for row in rows]
         return serve(examples=tf.constant(examples))["probability"].numpy()
     return predict
 
 
-def _example(row):
-    import tensorflow as tf
-    feature = {}
-    for name, value in row.items():
-        if value is None:
-            continue
-        if isinstance(value, str):
-            feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
-        elif isinstance(value, float):
-            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
-        else:
-            feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
-    return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
 def _version(trained_home):

@@ -15,6 +15,7 @@ from mlpipe.config.serving import ServingConfig
 from mlpipe.serving.request_log import META_COLUMNS, log_files
 from tests.support.cli import ServerProcess
 from tests.support.configs import write_config
+from tests.support.examples import example_of_checked
 
 pytestmark = pytest.mark.e2e
 
@@ -49,15 +50,8 @@ class Problem:
 
     def direct(self, checked_rows):
         import tensorflow as tf
-        examples = []
-        for row in checked_rows:
-            example = tf.train.Example()
-            for name, values in row.items():
-                feature = example.features.feature[name]
-                {"BYTES": feature.bytes_list, "FLOAT": feature.float_list,
-                 "INT": feature.int64_list}[self.encoder.features[name].type].value.extend(
-                    values)
-            examples.append(example.SerializeToString())
+        examples = [example_of_checked(row, self.encoder).SerializeToString()
+                    for row in checked_rows]
         outputs = self.signature(examples=tf.constant(examples))
         return {name: value.numpy() for name, value in outputs.items()}
 
