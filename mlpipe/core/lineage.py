@@ -3,6 +3,7 @@
 import contextlib
 import hashlib
 import json
+import os
 import pathlib
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -10,6 +11,8 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
 from mlpipe.config.span_pattern import has_spec
+
+EVAL_CONFIG_FILE = "eval_config.json"  # TFMA's copy of the EvalConfig it applied, in its output
 
 
 @contextlib.contextmanager
@@ -114,8 +117,17 @@ def pushed_destination(store: mlmd.MetadataStore, pusher_execution_id: int) -> O
 
 
 def candidate_model_name(evaluation_uri: str) -> Optional[str]:
-    """The candidate's name when the evaluation compared it with a baseline, else None."""
-    config = json.loads((pathlib.Path(evaluation_uri) / "eval_config.json").read_text())
+    """The candidate's name in TFMA's output when the evaluation compared it with a baseline,
+    else None. The one reader of that name: the report, the FairnessGate and the ModelCard."""
+    path = os.path.join(evaluation_uri, EVAL_CONFIG_FILE)
+    if "://" in evaluation_uri:
+        # An evaluation on gs:// (inside a cloud pipeline step): TFX's filesystem layer, imported
+        # only then so that reading a local run's results does not load TFX.
+        from tfx.dsl.io import fileio
+        with fileio.open(path, "r") as source:
+            config = json.loads(source.read())
+    else:
+        config = json.loads(pathlib.Path(path).read_text())
     specs = config.get("evalConfig", {}).get("modelSpecs", [])
     if len(specs) < 2:
         return None

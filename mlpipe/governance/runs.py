@@ -256,7 +256,7 @@ def run_metrics(home: RunHome, evaluation_uri: str, names: List[str]) -> Dict[st
         metrics = json.loads(cached.read_text())
     except (OSError, ValueError):
         located = home.locate(evaluation_uri)
-        if not (located / "eval_config.json").exists():
+        if not (located / lineage.EVAL_CONFIG_FILE).exists():
             return {}
         try:
             metrics = lineage.overall_metrics_cached(evaluation_uri, home.summaries_dir,

@@ -238,16 +238,6 @@ def test_fairness_json_is_strict_json(tmp_path, monkeypatch):
     assert json.loads(text)["rows"][0]["value"] is None
 
 
-def test_candidate_model_name_reads_tfma_eval_config(tmp_path):
-    folder = tmp_path / "evaluation"
-    folder.mkdir()
-    (folder / "eval_config.json").write_text(json.dumps({"evalConfig": {"modelSpecs": [
-        {"name": "candidate"}, {"name": "baseline", "isBaseline": True}]}}))
-    assert executor.candidate_model_name(str(folder)) == "candidate"
-    (folder / "eval_config.json").write_text(json.dumps({"evalConfig": {"modelSpecs": [{}]}}))
-    assert executor.candidate_model_name(str(folder)) is None
-
-
 # --- e2e: a planted bias is refused, the same data without it is blessed -------------------------
 
 ROWS = 2000

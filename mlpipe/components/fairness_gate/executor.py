@@ -23,9 +23,8 @@ from mlpipe.components.fairness_gate.spec import (BLESSING_KEY, EVALUATION_KEY,
                                                   FAIRNESS_KEY, FAIRNESS_PASSED_PROPERTY,
                                                   MODEL_BLESSING_KEY, SPEC_KEY, JudgedFairness)
 from mlpipe.core import strict_json
-from mlpipe.core.lineage import metric_values
+from mlpipe.core.lineage import candidate_model_name, metric_values
 
-EVAL_CONFIG_FILE = "eval_config.json"  # TFMA's copy of the EvalConfig in its output folder
 EXAMPLE_COUNT = "example_count"
 # The ModelBlessing's meaning, as TFX's Evaluator writes it and TFX's Pusher and
 # LatestBlessedModelStrategy read it (tfx/components/evaluator/constants.py).
@@ -167,17 +166,6 @@ def read_fairness(uri: str) -> Dict[str, Any]:
     """The `fairness.json` of a FairnessChecks artifact at `uri` (local or gs://)."""
     with fileio.open(os.path.join(uri, FAIRNESS_FILE), "r") as source:
         return json.load(source)
-
-
-def candidate_model_name(evaluation_uri: str) -> Optional[str]:
-    """The candidate's name in TFMA's output when the evaluation compared it with a baseline,
-    else None (read with fileio: works on gs://)."""
-    with fileio.open(os.path.join(evaluation_uri, EVAL_CONFIG_FILE), "r") as source:
-        config = json.load(source)
-    specs = config.get("evalConfig", {}).get("modelSpecs", [])
-    if len(specs) < 2:
-        return None
-    return next((spec.get("name") for spec in specs if not spec.get("isBaseline")), None)
 
 
 def load_slices(evaluation_uri: str) -> Dict[SliceKey, Dict[str, float]]:

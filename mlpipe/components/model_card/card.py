@@ -51,7 +51,6 @@ from mlpipe.core.tfma_results import finite_or_none
 from mlpipe.components.model_card import render
 
 CARD_FORMAT = "mlpipe.model_card/1"
-EVAL_CONFIG_FILE = "eval_config.json"   # TFMA's copy of the EvalConfig it applied
 ROC_POINTS = 101
 TOP_VALUES = 3
 
@@ -133,21 +132,11 @@ def assemble_card(*, version: str, destination: str, blessed: Optional[bool],
 
 # ----------------------------------------------------------------------------- evaluation
 
-def candidate_model_name(evaluation_uri: str) -> Optional[str]:
-    """`lineage.candidate_model_name`, read through fileio (the evaluation may be on gs://)."""
-    with fileio.open(os.path.join(evaluation_uri, EVAL_CONFIG_FILE), "r") as source:
-        config = json.loads(source.read())
-    specs = config.get("evalConfig", {}).get("modelSpecs", [])
-    if len(specs) < 2:
-        return None
-    return next((spec.get("name") for spec in specs if not spec.get("isBaseline")), None)
-
-
 def read_evaluation(evaluation_uri: str, classes: Optional[Sequence[str]] = None
                     ) -> Dict[str, Any]:
     """What the card needs of the Evaluator's output, as TFMA's loaders read it. `classes`:
     the multiclass label's class names in id order (`label.classes`)."""
-    candidate = candidate_model_name(evaluation_uri)
+    candidate = lineage.candidate_model_name(evaluation_uri)
     result = tfma.load_eval_result(evaluation_uri, model_name=candidate)
     validation = tfma.load_validation_result(evaluation_uri)
     baseline = None
