@@ -13,7 +13,7 @@
                             where and when, the config file, data file hashes, package versions
         reports/            HTML reports written by `mlpipe report --html`
         last-run.json       what the last completed run depended on and its outcome: an
-                            unchanged re-run is answered from it (pipeline/unchanged_run.py)
+                            unchanged re-run is answered from it (local/unchanged_run.py)
         schema-proposal.pbtxt   the latest `mlpipe schema` proposal
         run.lock            held by the `mlpipe run` under way (its pid and start inside)
 
