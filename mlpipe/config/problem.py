@@ -237,7 +237,27 @@ class TrainConfig(Strict):
                                                   "(several GPUs or workers split each batch).")
     hidden_units: List[int] = Field(default_factory=lambda: [64, 32])
     learning_rate: float = Field(0.01, gt=0)
-    strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
+    distribution: Literal["auto", "one_device", "mirrored", "multi_worker"] = Field(
+        "auto", description="How training spreads over devices: one_device; mirrored over the "
+                            "local accelerators (CPU logical devices where there is none); "
+                            "multi_worker over the cluster the orchestrator describes "
+                            "(TF_CONFIG, or Vertex AI's CLUSTER_SPEC); auto picks from what the "
+                            "machine has and says which.")
+    devices: Optional[int] = Field(
+        None, ge=1, description="mirrored: how many local devices (default: every one).")
+    mixed_precision: bool = Field(
+        False, description="Compute in 16-bit floats (float16 on a GPU of compute capability "
+                           "7.0 or more, bfloat16 on a CPU with bfloat16 instructions), keep "
+                           "weights and outputs in float32. Where the hardware has neither, the "
+                           "run says so and trains in float32.")
+    jit_compile: bool = Field(
+        False, description="Compile the training step with XLA. Where the model cannot be "
+                           "compiled, the run says why and trains without it.")
+    in_memory_mb: int = Field(
+        1024, ge=0, description="The transformed train split is read once and held in memory "
+                                "(each epoch then reshuffles it there) when it takes at most this "
+                                "many MB; a larger one is streamed from its files every epoch. "
+                                "0: always streamed.")
     seed: int = Field(0, description="Seeds weight initialisation and shuffling: reruns agree.")
     ensemble: int = Field(
         1, ge=1, le=10,
@@ -252,6 +272,20 @@ class TrainConfig(Strict):
     warm_start_epochs: Optional[int] = Field(
         None, ge=1, description="Epochs of a warm-started training (default: half of epochs, "
                                 "at least 1); a cold start trains `epochs`.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strategy_was_renamed(cls, values):
+        if isinstance(values, dict) and "strategy" in values:
+            raise ValueError("'strategy' is now 'distribution' (auto, one_device, mirrored, "
+                             "multi_worker; 'default' is now 'one_device')")
+        return values
+
+    @model_validator(mode="after")
+    def _devices_need_mirrored(self) -> "TrainConfig":
+        if self.devices is not None and self.distribution != "mirrored":
+            raise ValueError("devices applies only with distribution: mirrored")
+        return self
 
     @model_validator(mode="after")
     def _warm_epochs_need_warm_start(self) -> "TrainConfig":

@@ -17,9 +17,8 @@ the Transform graph inside the model, so serving never re-implements preprocessi
 - `transform_features`: every raw column -> the transformed features and label, for TFMA.
 """
 
+import contextlib
 import dataclasses
-import json
-import os
 import tempfile
 from typing import Dict, List
 
@@ -28,12 +27,13 @@ import tensorflow_transform as tft
 from absl import logging
 from tensorflow.python.autograph.core import config as autograph_config
 from tfx import v1 as tfx
-from tfx_bsl.public import tfxio
 
 from mlpipe.config.tune import tuned_train
 from mlpipe.core.contract import (CLASSES_KEY, PREDICTION_KEY, SERVING_SIGNATURE,
                                   TRANSFORM_SIGNATURE)
+from mlpipe.trainer.distribution import TrainingPlan, cluster_workers, plan_training
 from mlpipe.trainer.features import ProblemSpec
+from mlpipe.trainer.inputs import training_input
 
 # Batches read to estimate the regression label's mean and spread (an estimate is enough to
 # scale the target; a full pass over a large table is not worth it).
@@ -56,7 +56,7 @@ def build_model(spec: ProblemSpec, vocabulary_size, label_scale=(0.0, 1.0)) -> t
     else:
         members = [_member(spec, wide, label_scale, prefix=f"member{i}_",
                            output_name=f"member{i}_{_output_name(spec)}") for i in range(count)]
-        output = tf.keras.layers.Average(name=_output_name(spec))(members)
+        output = tf.keras.layers.Average(name=_output_name(spec), dtype="float32")(members)
     model = tf.keras.Model(inputs=inputs, outputs=output)
     model.compile(optimizer=_optimizer(spec), loss=loss, metrics=metrics)
     return model
@@ -88,9 +88,26 @@ def _encoded_inputs(spec: ProblemSpec, vocabulary_size):
         encoded.append(inputs[key])
     for key, width in spec.categorical_keys_and_sizes(vocabulary_size):
         inputs[key] = tf.keras.Input(shape=(1,), name=key, dtype=tf.int64)
-        encoded.append(tf.keras.layers.CategoryEncoding(num_tokens=width, output_mode="one_hot",
-                                                        name=f"{key}_onehot")(inputs[key]))
+        encoded.append(OneHot(width, name=f"{key}_onehot")(inputs[key]))
     return inputs, tf.keras.layers.Concatenate(name="wide")(encoded)
+
+
+@tf.keras.utils.register_keras_serializable(package="mlpipe")
+class OneHot(tf.keras.layers.Layer):
+    """The one-hot encoding of an id column (ids lie in [0, width) by construction: vocabulary
+    plus OOV buckets, or buckets plus the missing one). tf.one_hot, not Keras's
+    CategoryEncoding: that counts with bincount, which XLA runs ~40x slower on CPU (0.25 s a
+    step of 512 rows) and which is slower without XLA too."""
+
+    def __init__(self, width: int, **kwargs):
+        super().__init__(**kwargs)
+        self.width = width
+
+    def call(self, ids):
+        return tf.one_hot(tf.reshape(ids, [-1]), self.width, dtype=self.compute_dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "width": self.width}
 
 
 def _member(spec: ProblemSpec, wide, label_scale, prefix: str, output_name: str):
@@ -115,13 +132,14 @@ def _head(spec: ProblemSpec, both, label_scale, prefix: str, output_name: str):
     task = spec.label.task
     if task == "multiclass":
         logits = tf.keras.layers.Dense(len(spec.label.classes), name=f"{prefix}logits")(both)
-        return tf.keras.layers.Activation("softmax", name=output_name)(logits)
+        return tf.keras.layers.Activation("softmax", name=output_name, dtype="float32")(logits)
     if task == "regression":
         mean, std = label_scale
         standard = tf.keras.layers.Dense(1, name=f"{prefix}standard_value")(both)
-        return tf.keras.layers.Rescaling(std, offset=mean, name=output_name)(standard)
+        return tf.keras.layers.Rescaling(std, offset=mean, name=output_name,
+                                         dtype="float32")(standard)
     logit = tf.keras.layers.Dense(1, name=f"{prefix}logit")(both)
-    return tf.keras.layers.Activation("sigmoid", name=output_name)(logit)
+    return tf.keras.layers.Activation("sigmoid", name=output_name, dtype="float32")(logit)
 
 
 def _loss_and_metrics(spec: ProblemSpec, label_scale):
@@ -157,25 +175,6 @@ def label_scale(dataset, batches: int = LABEL_SCALE_BATCHES):
     std = max(squares / count - mean * mean, 0.0) ** 0.5
     return mean, std if std > 1e-9 else 1.0
 
-def choose_strategy(name: str) -> tf.distribute.Strategy:
-    """`auto`: several workers in TF_CONFIG -> MultiWorkerMirrored; several GPUs -> Mirrored."""
-    if name == "auto":
-        name = ("multi_worker" if _cluster_workers() > 1
-                else "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1
-                else "default")
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def _cluster_workers() -> int:
-    # TF_CONFIG is the cluster's contract with TensorFlow (set by Vertex AI / the test harness).
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
-    return len(cluster.get("chief", [])) + len(cluster.get("worker", []))
-
-
 def skip_autograph_for_tf_keras() -> None:
     """Autograph already leaves `keras` alone but not `tf_keras` (Keras 2 as a separate package),
     and converting its graph-safe internals costs ~8 s on the first `fit` on 2 cores."""
@@ -191,10 +190,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     # When the Tuner ran, its best values replace train:'s (the fields tune: searches).
     spec = dataclasses.replace(spec, train=tuned_train(spec.train, fn_args.hyperparameters))
     transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    strategy = choose_strategy(spec.train.strategy)
-    logging.info("Training with %s over %d replica(s), %s", type(strategy).__name__,
-                 strategy.num_replicas_in_sync, spec.train)
-    model = fit_model(spec, fn_args, transform_output, strategy,
+    plan = plan_training(spec.train)
+    logging.info("Training %s", spec.train)
+    model = fit_model(spec, fn_args, transform_output, plan,
                       callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
                       base_model=fn_args.base_model)
     signatures = {
@@ -202,7 +200,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         TRANSFORM_SIGNATURE: _transform_signature(model, transform_output),
     }
     # Every worker must take part in saving (collective ops); only the chief writes the export.
-    export_dir = (fn_args.serving_model_dir if _is_chief(strategy)
+    export_dir = (fn_args.serving_model_dir if _is_chief(plan.strategy)
                   else tempfile.mkdtemp(prefix="non-chief-export-"))
     logging.info("Exporting the model to %s (%s)", export_dir,
                  "the chief's export" if export_dir == fn_args.serving_model_dir
@@ -212,30 +210,73 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         tf.io.gfile.rmtree(export_dir)
 
 
-def fit_model(spec: ProblemSpec, fn_args, transform_output, strategy, callbacks=(),
+def fit_model(spec: ProblemSpec, fn_args, transform_output, plan: TrainingPlan, callbacks=(),
               base_model=None):
-    """The model of `spec` trained on `fn_args.train_files`: what the Trainer exports, and what
-    a Tuner trial scores (the same seed and data order, so equal values give the same model).
-    With `train.warm_start`, `base_model` (the latest blessed model's SavedModel, or None) gives
-    the starting weights when it fits, and training runs `train.epochs_when_warm` epochs."""
+    """The model of `spec` trained on `fn_args.train_files` as `plan` says: what the Trainer
+    exports, and what a Tuner trial scores (the same seed and data order, so equal values give
+    the same model). With `train.warm_start`, `base_model` (the latest blessed model's
+    SavedModel, or None) gives the starting weights when it fits, and training runs
+    `train.epochs_when_warm` epochs."""
     tf.keras.utils.set_random_seed(spec.train.seed)
     # `batch_size` is the global batch, whatever the strategy: the replicas split each batch, so
     # the optimisation (steps per epoch, learning rate per step) and the model quality stay those
     # of one worker. Scaling the batch with the replicas halved the steps of two workers on a
     # small table and cost 0.07 AUC (a two-replica Vertex CustomJob on 1,300 taxi rows).
-    train_dataset = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output,
-                             spec.label_key, spec.train.batch_size, spec.train.seed)
+    train = spec.train
+    data = training_input(fn_args.train_files, fn_args.data_accessor,
+                          transform_output.transformed_metadata.schema, spec.label_key,
+                          train.batch_size, train.seed, train.in_memory_mb)
+    train_dataset = _sharded(data.dataset, fn_args.train_files)
     scale = (label_scale(train_dataset) if spec.label.task == "regression" else (0.0, 1.0))
-    count = spec.train.ensemble
+    count = train.ensemble
     if count > 1:   # every member learns the same label
         train_dataset = train_dataset.map(lambda features, label: (features, (label,) * count))
-    with strategy.scope():
+    with plan.strategy.scope(), dtype_policy(plan.precision):
         model = build_model(spec, transform_output.vocabulary_size_by_name, scale)
-        warm = spec.train.warm_start and warm_start(model, base_model)
+        warm = train.warm_start and warm_start(model, base_model)
         trainable = trainable_members(model, spec, scale)
-    epochs = spec.train.epochs_when_warm if warm else spec.train.epochs
+    if plan.jit_compile:
+        problem = xla_problem(trainable, train_dataset)
+        plan = plan.without_jit(problem) if problem else plan
+        trainable.jit_compile = plan.jit_compile
+    logging.info("%s %s", TRAINING_PLAN_LOG, describe(plan, data.how, train.batch_size))
+    epochs = train.epochs_when_warm if warm else train.epochs
     trainable.fit(train_dataset, epochs=epochs, verbose=0, callbacks=list(callbacks))
     return model
+
+
+# The Trainer's log line that says how it trains (the run output shows what follows it).
+TRAINING_PLAN_LOG = "Training plan:"
+
+
+def describe(plan: TrainingPlan, data: str, batch_size: int) -> str:
+    per_replica = (f", {batch_size / plan.replicas:g} per replica" if plan.replicas > 1 else "")
+    return f"{plan.describe()}; batch {batch_size}{per_replica}; data {data}"
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Keras's global dtype policy `name` while the model's layers are built (layers take it
+    when they are made); the previous one again after, for whatever the process builds next."""
+    previous = tf.keras.mixed_precision.global_policy()
+    tf.keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        tf.keras.mixed_precision.set_global_policy(previous)
+
+
+def xla_problem(model: tf.keras.Model, dataset: tf.data.Dataset) -> str:
+    """Why XLA cannot compile `model`'s forward pass on a batch of `dataset` ('' when it can):
+    found before training by asking for the compiled program, not by failing mid-fit."""
+    features, _ = next(iter(dataset.take(1)))
+    forward = tf.function(lambda x: model(x, training=True), jit_compile=True)
+    try:
+        forward.experimental_get_compiler_ir(features)(stage="hlo")
+    except Exception as error:  # XLA raises several kinds; the message is the reason
+        message = (str(error).strip().splitlines() or [""])[0]
+        return f"XLA cannot compile the model: {type(error).__name__}: {message[:200]}"
+    return ""
 
 
 def warm_start(model: tf.keras.Model, base_model) -> bool:
@@ -297,13 +338,8 @@ def _is_chief(strategy: tf.distribute.Strategy) -> bool:
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
-def _dataset(file_pattern, data_accessor, transform_output, label_key, batch_size, seed):
-    dataset = data_accessor.tf_dataset_factory(
-        file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label_key, num_epochs=1,
-                                       shuffle=True, shuffle_seed=seed),
-        transform_output.transformed_metadata.schema)
-    workers = _cluster_workers()
+def _sharded(dataset: tf.data.Dataset, file_pattern) -> tf.data.Dataset:
+    workers = cluster_workers()
     if workers > 1:
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = shard_policy(file_pattern, workers)

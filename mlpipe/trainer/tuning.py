@@ -26,6 +26,7 @@ from tfx_bsl.public import tfxio
 from mlpipe.config.tune import (TUNE_CONFIG_KEY, TUNED_FIELDS, LogRange, TuneConfig, spell_units,
                                 tuned_train)
 from mlpipe.trainer import model as model_lib
+from mlpipe.trainer.distribution import plan_training
 from mlpipe.trainer.features import ProblemSpec
 
 PROJECT_NAME = "mlpipe_tuning"
@@ -79,13 +80,13 @@ class TrainerTuner(keras_tuner.engine.base_tuner.BaseTuner):
         self.spec = spec
         self.fn_args = fn_args
         self.transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-        self.strategy = model_lib.choose_strategy(spec.train.strategy)
+        self.plan = plan_training(spec.train)
 
     def run_trial(self, trial, *args, **kwargs) -> Dict[str, float]:
         spec = dataclasses.replace(self.spec, train=tuned_train(
             self.spec.train, trial.hyperparameters.get_config()))
         logging.info("Trial %s: %s", trial.trial_id, trial.hyperparameters.values)
-        model = model_lib.fit_model(spec, self.fn_args, self.transform_output, self.strategy)
+        model = model_lib.fit_model(spec, self.fn_args, self.transform_output, self.plan)
         eval_dataset = self._eval_dataset(spec)
         scores = model.evaluate(eval_dataset, verbose=0, return_dict=True)
         if spec.label.task == "binary":

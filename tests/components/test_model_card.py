@@ -58,7 +58,7 @@ PROBLEM = CardFacts.model_validate({
                                                "denominator": "fare", "threshold": 0.2}},
     "features": {"numeric": ["fare"], "categorical": ["payment_type"], "bucketized": {"fare": 4}},
     "train": {"epochs": 4, "batch_size": 512, "hidden_units": [64, 32], "learning_rate": 0.01,
-              "seed": 0, "strategy": "auto"},
+              "seed": 0, "distribution": "auto"},
     "evaluation": {"kpi": {"auc": {"min": 0.8}}, "max_regression": {}, "main_metric": "auc",
                    "min_slice_size": 100, "slices": [["payment_type"], ["trip_start_hour"]]},
     "data_path": "/data/taxi.csv",

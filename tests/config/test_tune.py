@@ -107,7 +107,7 @@ def test_tuned_train_takes_the_tuners_values(taxi_config):
     tuned = tuned_train(train, best)
     assert (tuned.hidden_units, tuned.learning_rate, tuned.epochs, tuned.ensemble) == (
         [16, 8], 0.003, 7, 5)
-    assert (tuned.batch_size, tuned.seed, tuned.strategy) == (
-        train.batch_size, train.seed, train.strategy)
+    assert (tuned.batch_size, tuned.seed, tuned.distribution) == (
+        train.batch_size, train.seed, train.distribution)
     # A field the search left out keeps train:'s value.
     assert tuned_train(train, {"values": {"epochs": 2}}).hidden_units == train.hidden_units

@@ -1,7 +1,9 @@
-"""Multi-worker training for real: two worker processes on 127.0.0.1 (CPU), joined by TF_CONFIG
-as Vertex AI sets it for a CustomJob with two replicas, train the trainer's own model
-(`mlpipe.trainer.model.build_model`) under `choose_strategy('auto')` and must end with the same
-weights (one model trained together), different from where they started.
+"""Multi-worker training for real: two worker processes on 127.0.0.1 (CPU), a chief and a worker,
+train the trainer's own model (`mlpipe.trainer.model.build_model`) under
+`choose_strategy('auto')` and must end with the same weights (one model trained together),
+different from where they started. The chief learns the cluster from TF_CONFIG, the worker from
+Vertex AI's CLUSTER_SPEC alone (its worker pools 0 and 1), as a CustomJob of two replicas sets
+them: both must describe the same cluster.
 """
 
 import json
@@ -23,13 +25,14 @@ WORKER = textwrap.dedent("""
     import tensorflow as tf
     from mlpipe.config import load_config
     from mlpipe.trainer.features import ProblemSpec
-    from mlpipe.trainer.model import build_model, choose_strategy
+    from mlpipe.trainer.distribution import choose_strategy, cluster_spec
+    from mlpipe.trainer.model import build_model
 
     out = sys.argv[1]
     config = load_config()
     train = config.train.model_copy(update={"hidden_units": [8], "batch_size": 16})
     spec = ProblemSpec(label=config.label, features=config.features, train=train)
-    strategy = choose_strategy("auto")
+    strategy, _ = choose_strategy("auto")
     tf.keras.utils.set_random_seed(1)  # same data on both workers; sharding splits it
     vocab = lambda name: 4
     rows = 256
@@ -51,7 +54,7 @@ WORKER = textwrap.dedent("""
         json.dump({"strategy": type(strategy).__name__,
                    "multi_worker": isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy),
                    "replicas": strategy.num_replicas_in_sync,
-                   "task": json.loads(os.environ["TF_CONFIG"])["task"],
+                   "task": cluster_spec()["task"],
                    "loss": history.history["loss"],
                    "moved": float(sum(np.abs(a - b).sum()
                                       for a, b in zip(initial, model.get_weights())))}, sink)
@@ -62,14 +65,18 @@ WORKER = textwrap.dedent("""
 def test_two_workers_train_one_model(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    chief, worker = (f"127.0.0.1:{port}" for port in free_ports(2))
+    tf_config = {"cluster": {"chief": [chief], "worker": [worker]},
+                 "task": {"type": "chief", "index": 0}}
+    vertex = {"cluster": {"workerpool0": [chief], "workerpool1": [worker]},
+              "environment": "cloud", "task": {"type": "workerpool1", "index": 0}}
     processes = []
-    for index in range(2):
+    for index, cluster in enumerate([{"TF_CONFIG": json.dumps(tf_config)},
+                                     {"CLUSTER_SPEC": json.dumps(vertex)}]):
         env = {k: v for k, v in os.environ.items()
-               if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
-        env.update(TF_CONFIG=json.dumps({"cluster": cluster,
-                                         "task": {"type": "worker", "index": index}}),
-                   CUDA_VISIBLE_DEVICES="", NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
+               if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
+               and k not in ("TF_CONFIG", "CLUSTER_SPEC")}
+        env.update(cluster, CUDA_VISIBLE_DEVICES="", NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
         log = open(tmp_path / f"worker{index}.log", "w")
         processes.append((subprocess.Popen(
             [sys.executable, str(script), str(tmp_path / f"weights{index}.npz")],
@@ -87,10 +94,11 @@ def test_two_workers_train_one_model(tmp_path):
 
     reports = [json.loads(pathlib.Path(f"{tmp_path}/weights{i}.npz.json").read_text())
                for i in range(2)]
-    for index, report in enumerate(reports):
+    assert [report["task"] for report in reports] == [{"type": "chief", "index": 0},
+                                                      {"type": "worker", "index": 0}]
+    for report in reports:
         assert report["multi_worker"], report["strategy"]
         assert report["replicas"] == 2
-        assert report["task"]["index"] == index
         assert report["moved"] > 0  # training changed the weights
     # Every step's loss is all-reduced: the two workers report the same history.
     np.testing.assert_allclose(reports[0]["loss"], reports[1]["loss"], rtol=1e-5)

@@ -1,6 +1,5 @@
-"""build_model and the distribution strategy choice, on synthetic transformed features."""
-
-import json
+"""build_model, its export rules and the multi-worker file split, on synthetic transformed
+features."""
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
 import numpy as np
@@ -53,7 +52,7 @@ def test_one_hot_widths_include_oov_and_missing_buckets(spec):
     assert widths["payment_type_id"] == VOCABULARY_SIZE + spec.features.oov_buckets
     assert widths["fare_bucket"] == spec.features.bucketized["fare"] + 1
     model = model_lib.build_model(spec, vocabulary_size=lambda name: VOCABULARY_SIZE)
-    assert model.get_layer("payment_type_id_onehot").num_tokens == widths["payment_type_id"]
+    assert model.get_layer("payment_type_id_onehot").width == widths["payment_type_id"]
 
 
 def test_vocabulary_size_is_asked_by_vocabulary_name(spec):
@@ -101,44 +100,6 @@ def test_training_lowers_the_loss(spec):
     assert after["loss"] < before["loss"] * 0.7
     assert after["auc"] > 0.9
     assert after["binary_accuracy"] > 0.85
-
-
-def test_auto_strategy_without_tf_config_is_the_default(monkeypatch):
-    monkeypatch.delenv("TF_CONFIG", raising=False)
-    assert model_lib._cluster_workers() == 0
-    if len(tf.config.list_physical_devices("GPU")) > 1:
-        pytest.fail("this test expects a machine with at most one GPU")
-    strategy = model_lib.choose_strategy("auto")
-    assert strategy is tf.distribute.get_strategy()
-    assert not tf.distribute.has_strategy()
-    assert strategy.num_replicas_in_sync == 1
-    assert not isinstance(strategy, (tf.distribute.MirroredStrategy,
-                                     tf.distribute.MultiWorkerMirroredStrategy))
-
-
-def test_default_strategy_by_name(monkeypatch):
-    monkeypatch.delenv("TF_CONFIG", raising=False)
-    assert model_lib.choose_strategy("default") is tf.distribute.get_strategy()
-
-
-@pytest.mark.parametrize("cluster, workers", [
-    ({"worker": ["host-a:2222", "host-b:2222"]}, 2),
-    ({"chief": ["host-c:2222"], "worker": ["host-a:2222"]}, 2),
-    ({"worker": ["host-a:2222"]}, 1),
-    ({"ps": ["host-p:2222"]}, 0),
-])
-def test_cluster_workers_reads_tf_config(monkeypatch, cluster, workers):
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster,
-                                                "task": {"type": "worker", "index": 0}}))
-    assert model_lib._cluster_workers() == workers
-
-
-def test_single_worker_tf_config_keeps_the_default_strategy(monkeypatch):
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["localhost:2222"]},
-                                                "task": {"type": "worker", "index": 0}}))
-    if len(tf.config.list_physical_devices("GPU")) > 1:
-        pytest.fail("this test expects a machine with at most one GPU")
-    assert model_lib.choose_strategy("auto") is tf.distribute.get_strategy()
 
 
 @pytest.mark.parametrize("files, workers, policy", [(1, 2, "DATA"), (2, 2, "FILE"),

@@ -16,6 +16,7 @@ from mlpipe.config.tune import KERAS_METRICS, TUNE_CONFIG_KEY, LogRange, TuneCon
 from mlpipe.core import code_version
 from mlpipe.trainer import model as model_lib
 from mlpipe.trainer import tuning
+from mlpipe.trainer.distribution import plan_training
 from mlpipe.trainer.features import ProblemSpec
 
 CLASSES = ["a", "b", "c"]
@@ -129,8 +130,7 @@ def test_tuner_fn_searches_and_the_trainer_retrains_the_best_model(fn_args):
     config = result.tuner.get_best_hyperparameters()[0].get_config()
     train = tuned_train(WEAK, config)
     assert tuning.untuned_values(TUNE, train) == best.hyperparameters.values
-    model = model_lib.fit_model(_spec(train=train), args, transform_output,
-                                tf.distribute.get_strategy())
+    model = model_lib.fit_model(_spec(train=train), args, transform_output, plan_training(train))
     assert [layer.units for layer in model.layers if layer.name.startswith("deep_")] == \
         train.hidden_units
     features, label = _split("multiclass", 240, 1)
