@@ -10,7 +10,7 @@ CONFIG ?=
 HOME_DIR ?= runs
 PYTEST_ARGS ?=
 
-.PHONY: help venv browser loadtool run report serve lint test test-fast test-e2e bench bench-scale bench-changes bench-evaluator bench-serving bench-problems bench-warm-start bench-containers bench-drift schema clean image test-cloud
+.PHONY: help venv browser loadtool run report serve lint test test-fast test-e2e bench bench-scale bench-changes bench-evaluator bench-serving bench-problems bench-warm-start bench-containers bench-drift bench-trainer gpu-check schema clean image test-cloud
 
 # `make` alone lists the targets; every target documents itself with `## ...` after its name.
 .DEFAULT_GOAL := help
@@ -118,6 +118,13 @@ bench-drift: venv ## drift checks: false alarms on samples of the training data,
 
 bench-warm-start: venv ## warm start against cold start on the taxi data arriving in spans
 	$(PY) -m benchmarks.bench_warm_start
+
+# The Trainer's fit on the transformed taxi data (x1, x16) against model.fit on arrays in memory.
+bench-trainer: venv ## the Trainer's examples/s vs an in-memory floor: streamed, in memory, 2 replicas, mixed precision, XLA [SCALES=1,16] [RUN_HOME=...]
+	$(PY) -m benchmarks.bench_trainer $(if $(SCALES),--scales $(SCALES)) $(if $(RUN_HOME),--run-home $(RUN_HOME))
+
+gpu-check: venv ## on a GPU machine: the trainer bench with the GPU strategies and GPU utilization; without one, one line and exit 0
+	scripts/gpu-check.sh
 
 # Every step of the compiled Kubeflow pipeline in a container of the image, beside the same step
 # of a local run on the same rows, and the floor each container pays (docker run + TF import).

@@ -36,6 +36,11 @@ TRAINER_ID = "Trainer"
 EVALUATOR_ID = "Evaluator"
 PUSHER_ID = "Pusher"
 
+# The Trainer's log line that says what it trains on and how (strategy, precision, XLA, batch,
+# data in memory or streamed): the local run's progress shows what follows it under the line of
+# the component that logged it.
+TRAINING_PLAN_LOG = "Training plan:"
+
 # Schema environments (TFDV): TRAINING has every column, SERVING lacks the label's sources.
 TRAINING = "TRAINING"
 SERVING = "SERVING"

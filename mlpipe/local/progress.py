@@ -2,13 +2,16 @@
 
 TFX's LocalDagRunner and launcher announce each step through absl logging with fixed message
 templates; this handler watches those records (not their text) and renders one line per
-component. It is a pure observer: the runner itself is TFX's, unchanged.
+component. It is a pure observer: the runner itself is TFX's, unchanged. The Trainer's own line
+saying what it trains on (core.contract.TRAINING_PLAN_LOG) is shown under its component's line.
 """
 
 import dataclasses
 import logging
 import time
 from typing import Dict, List, Optional, TextIO
+
+from mlpipe.core.contract import TRAINING_PLAN_LOG
 
 # TFX 1.16's message templates (tfx/orchestration/local/local_dag_runner.py, portable/launcher.py).
 _STARTED = "Component %s is running."
@@ -25,6 +28,7 @@ class ComponentRun:
     execution_id: Optional[int] = None
     started: float = dataclasses.field(default_factory=time.monotonic)
     seconds: float = 0.0
+    training_plan: str = ""
 
 
 class ProgressReporter(logging.Handler):
@@ -49,6 +53,8 @@ class ProgressReporter(logging.Handler):
         elif record.msg in (_CACHED, _EXECUTING) and self.current:
             self.current.execution_id = int(record.args[0])
             self.current.state = "cached" if record.msg == _CACHED else "executing"
+        elif self.current and str(record.msg).startswith(TRAINING_PLAN_LOG):
+            self.current.training_plan = record.getMessage()[len(TRAINING_PLAN_LOG):].strip()
         elif record.msg == _FAILED and self.current:
             self._finish("failed")
         elif record.msg == _FINISHED and self.current:
@@ -77,5 +83,7 @@ class ProgressReporter(logging.Handler):
                 "failed": "✗"}[state]
         line = f"  {mark}  {component.name:<20} {state:<9} {component.seconds:6.1f}s"
         self._out.write(("\r" + line + "   \n") if self._live else line + "\n")
+        if component.training_plan and state == "executed":
+            self._out.write(f"       training: {component.training_plan}\n")
         self._out.flush()
         self.current = None

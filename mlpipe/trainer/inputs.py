@@ -1,18 +1,21 @@
 """The Trainer's input pipeline over the transformed train split.
 
-Read through TFX's data accessor (parallel reads of the gzipped TFRecords, vectorized parsing,
-prefetch). When the split fits in `train.in_memory_mb`, it is read once and held in memory as
-tensors, and every epoch draws a fresh permutation of its rows and gathers each batch from
-them, as Keras does for arrays: the epochs after the first then cost what training on arrays
-costs. A larger split is streamed from its files every epoch with a shuffle buffer. Either way
-the batches are the global batch (the replicas split each one), and a seed makes the order the
-same on every run.
+When the split fits in `train.in_memory_mb`, it is read once and held in memory as tensors, and
+every epoch draws a fresh permutation of its rows and gathers each batch from them, as Keras does
+for arrays: every epoch then costs what training on arrays costs. The one read is a plain
+sequential read of Transform's gzipped tf.Example files and one parse per batch of rows: TFX's
+data accessor interleaves the files record by record, which read 160,576 transformed taxi rows in
+3.2 s on 2 cores against 0.5 s this way. A larger split (or one with other than fixed-length
+features) is streamed every epoch through TFX's data accessor (parallel reads, a shuffle buffer,
+prefetch). Either way the batches are the global batch (the replicas split each one), and a seed
+makes the order the same on every run.
 """
 
 import dataclasses
 from typing import Dict, Optional, Tuple
 
 import tensorflow as tf
+from tensorflow_transform.tf_metadata import schema_utils
 from tfx_bsl.public import tfxio
 
 # Rows per read while loading a split into memory (big batches: fewer Python steps).
@@ -31,8 +34,7 @@ class TrainingInput:
 def training_input(file_pattern, data_accessor, schema, label_key: str, batch_size: int,
                    seed: int, in_memory_mb: int) -> TrainingInput:
     """The split's batches: in memory when it fits `in_memory_mb`, else streamed."""
-    loaded, why_not = (load_in_memory(file_pattern, data_accessor, schema, label_key,
-                                      in_memory_mb * MB)
+    loaded, why_not = (load_in_memory(file_pattern, schema, label_key, in_memory_mb * MB)
                        if in_memory_mb else (None, "train.in_memory_mb is 0"))
     if loaded is None:
         return TrainingInput(
@@ -55,21 +57,28 @@ def streamed(file_pattern, data_accessor, schema, label_key: str, batch_size: in
         schema)
 
 
-def load_in_memory(file_pattern, data_accessor, schema, label_key: str, limit_bytes: int
+def load_in_memory(file_pattern, schema, label_key: str, limit_bytes: int
                    ) -> Tuple[Optional[Tuple[Dict[str, tf.Tensor], tf.Tensor]], str]:
     """((features, label) as tensors of every row, '') or (None, why not): the read stops as
     soon as the rows pass `limit_bytes`, so a large split costs at most that much to find out."""
-    reader = data_accessor.tf_dataset_factory(
-        file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=LOAD_BATCH, label_key=label_key, num_epochs=1,
-                                       shuffle=False),
-        schema)
+    patterns = [file_pattern] if isinstance(file_pattern, str) else list(file_pattern)
+    files = sorted(path for pattern in patterns for path in tf.io.gfile.glob(pattern))
+    if not files:
+        return None, "the split has no files"
+    feature_spec = schema_utils.schema_as_feature_spec(schema).feature_spec
+    varying = sorted(name for name, feature in feature_spec.items()
+                     if not isinstance(feature, tf.io.FixedLenFeature))
+    if varying:
+        return None, f"features {varying} are not one fixed-length value per row"
+    compression = "GZIP" if all(path.endswith(".gz") for path in files) else ""
+    reader = (tf.data.TFRecordDataset(files, compression_type=compression)
+              .batch(LOAD_BATCH)
+              .map(lambda records: tf.io.parse_example(records, feature_spec),
+                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+              .prefetch(tf.data.AUTOTUNE))
     batches, size = [], 0
-    for features, label in reader:
-        sparse = sorted(name for name, value in features.items()
-                        if not isinstance(value, tf.Tensor))
-        if sparse:
-            return None, f"features {sparse} are not dense"
+    for features in reader:
+        label = features.pop(label_key)
         batches.append((features, label))
         size += _bytes(features, label)
         if size > limit_bytes:

@@ -30,7 +30,7 @@ from tfx import v1 as tfx
 
 from mlpipe.config.tune import tuned_train
 from mlpipe.core.contract import (CLASSES_KEY, PREDICTION_KEY, SERVING_SIGNATURE,
-                                  TRANSFORM_SIGNATURE)
+                                  TRAINING_PLAN_LOG, TRANSFORM_SIGNATURE)
 from mlpipe.trainer.distribution import TrainingPlan, cluster_workers, plan_training
 from mlpipe.trainer.features import ProblemSpec
 from mlpipe.trainer.inputs import training_input
@@ -239,14 +239,11 @@ def fit_model(spec: ProblemSpec, fn_args, transform_output, plan: TrainingPlan, 
         problem = xla_problem(trainable, train_dataset)
         plan = plan.without_jit(problem) if problem else plan
         trainable.jit_compile = plan.jit_compile
-    logging.info("%s %s", TRAINING_PLAN_LOG, describe(plan, data.how, train.batch_size))
+    logging.info(TRAINING_PLAN_LOG + " %s", describe(plan, data.how, train.batch_size))
     epochs = train.epochs_when_warm if warm else train.epochs
     trainable.fit(train_dataset, epochs=epochs, verbose=0, callbacks=list(callbacks))
     return model
 
-
-# The Trainer's log line that says how it trains (the run output shows what follows it).
-TRAINING_PLAN_LOG = "Training plan:"
 
 
 def describe(plan: TrainingPlan, data: str, batch_size: int) -> str:

@@ -30,6 +30,7 @@ from mlpipe.config import LabelConfig, ModelCardConfig, load_config
 from mlpipe.core import lineage
 from mlpipe.core.run_home import RunHome
 from tests.support.configs import write_config
+from tests.support.examples import example_of
 
 NAN = float("nan")
 # Slice entries as `tfma.load_eval_result(...).slicing_metrics` gives them: with confidence
@@ -537,11 +538,8 @@ def test_real_tfma_output_with_and_without_intervals(tmp_path):
         for i in range(600):
             label = int(rng.random() < 0.3)
             prediction = float(np.clip(0.3 * label + 0.7 * rng.random(), 0, 1))
-            writer.write(tf.train.Example(features=tf.train.Features(feature={
-                "label": tf.train.Feature(float_list=tf.train.FloatList(value=[label])),
-                "prediction": tf.train.Feature(float_list=tf.train.FloatList(value=[prediction])),
-                "group": tf.train.Feature(bytes_list=tf.train.BytesList(
-                    value=[[b"a", b"b", b"c"][i % 3]]))})).SerializeToString())
+            writer.write(example_of({"label": label, "prediction": prediction,
+                                     "group": "abc"[i % 3]}, floats=["label"]).SerializeToString())
     read = {}
     for intervals in (True, False):
         config = tfma.EvalConfig(

@@ -224,3 +224,20 @@ def test_a_metric_the_evaluator_cannot_check_fails_at_load_time(write_config, fi
     message = _config_error(write_config(edit))
     assert field in message
     assert "known:" in message or "direction" in message or "min" in message
+
+
+def test_the_old_strategy_key_says_its_new_name(write_config):
+    path = write_config(lambda raw: raw["train"].update(strategy="mirrored"))
+    with pytest.raises(ConfigError, match="'strategy' is now 'distribution'"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("distribution, ok", [("mirrored", True), ("auto", False),
+                                              ("one_device", False)])
+def test_devices_apply_to_a_mirrored_distribution_only(write_config, distribution, ok):
+    path = write_config(lambda raw: raw["train"].update(distribution=distribution, devices=2))
+    if ok:
+        assert load_config(path).train.devices == 2
+    else:
+        with pytest.raises(ConfigError, match="devices applies only with distribution: mirrored"):
+            load_config(path)

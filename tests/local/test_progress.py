@@ -13,6 +13,7 @@ import pathlib
 import pytest
 import tfx
 
+from mlpipe.core.contract import TRAINING_PLAN_LOG
 from mlpipe.local import progress
 from mlpipe.local.progress import ComponentRun, ProgressReporter
 
@@ -205,3 +206,15 @@ def test_unrelated_records_are_ignored(clock):
     reporter.handle(_record("Execution 9 failed."))
     assert reporter.current.state == "running" and reporter.current.execution_id is None
     assert out.getvalue() == ""
+
+
+def test_the_trainer_s_plan_is_shown_under_its_line(clock):
+    out = io.StringIO()
+    reporter = ProgressReporter(out)
+    _feed(reporter, (STARTED, "Trainer"), (EXECUTING, 5))
+    reporter.handle(_record(TRAINING_PLAN_LOG + " %s", "one device (auto: no GPU); float32"))
+    clock.tick(7.0)
+    _feed(reporter, (FINISHED, "Trainer"))
+    assert out.getvalue().splitlines() == [
+        "  ✓  Trainer              executed     7.0s",
+        "       training: one device (auto: no GPU); float32"]

@@ -61,10 +61,9 @@ def test_in_memory_and_streamed_hold_the_same_rows(data):
 
 
 def test_a_split_over_the_limit_is_streamed_after_reading_no_more_than_the_limit(data):
-    loaded, why = load_in_memory(data.train_files, data.data_accessor, transformed.schema(),
-                                 transformed.LABEL_KEY, limit_bytes=1000)
+    loaded, why = load_in_memory(data.train_files, transformed.schema(), transformed.LABEL_KEY,
+                                 limit_bytes=1000)
     assert loaded is None and why == "over train.in_memory_mb's limit of 1,000 bytes"
-    features, label = load_in_memory(data.train_files, data.data_accessor,
-                                      transformed.schema(), transformed.LABEL_KEY,
-                                      limit_bytes=1 << 20)[0]
+    features, label = load_in_memory(data.train_files, transformed.schema(),
+                                      transformed.LABEL_KEY, limit_bytes=1 << 20)[0]
     assert int(label.shape[0]) == ROWS and set(features) == {"u_z", "v_z", "c_id"}

@@ -8,6 +8,7 @@ import mlpipe  # noqa: F401  (process settings before TensorFlow)
 import pytest
 import tensorflow as tf
 
+from mlpipe.core.contract import TRAINING_PLAN_LOG
 from mlpipe.trainer import model as model_lib
 from mlpipe.trainer.distribution import TrainingPlan
 from tests.support import transformed
@@ -30,7 +31,7 @@ def _fit(data, plan, caplog, **train):
     with caplog.at_level(logging.INFO, logger="absl"):
         model = model_lib.fit_model(spec, data, transformed.transform_output(), plan)
     said = [record.getMessage() for record in caplog.records
-            if record.getMessage().startswith(model_lib.TRAINING_PLAN_LOG)]
+            if record.getMessage().startswith(TRAINING_PLAN_LOG)]
     return model, said
 
 
