@@ -501,6 +501,17 @@ class ProblemConfig(Strict):
         return self
 
     @model_validator(mode="after")
+    def _replicas_train_one_model(self) -> "ProblemConfig":
+        training = self.cloud.training if self.cloud else None
+        if (training and training.replica_count > 1
+                and self.train.distribution not in ("auto", "multi_worker")):
+            raise ValueError(
+                f"cloud.training.replica_count is {training.replica_count}, but "
+                f"train.distribution is {self.train.distribution}: each replica would train a "
+                "model of its own; use auto or multi_worker")
+        return self
+
+    @model_validator(mode="after")
     def _label_is_not_a_feature(self) -> "ProblemConfig":
         leaked = set(self.label.source_columns) & set(self.features.raw_columns)
         if self.label.column and leaked:

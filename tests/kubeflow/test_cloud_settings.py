@@ -12,6 +12,7 @@ from mlpipe.config.cloud import CloudConfig, resolve_cloud
 from mlpipe.config import ConfigError, load_config
 from tests.support.cli import run_mlpipe
 from tests.support.cloud import BUCKET, CLOUD, IMAGE, PROJECT, write_cloud_config
+from tests.support.configs import write_config
 
 REPO = pathlib.Path(settings.__file__).resolve().parents[2]
 DOCKERFILE = REPO / "mlpipe" / "kubeflow" / "Dockerfile"
@@ -167,3 +168,19 @@ def test_dockerfile_matches_the_package():
         if line.startswith("COPY ") and "--from=" not in line:
             for source in line.split()[1:-1]:
                 assert (REPO / source).exists(), source
+
+
+@pytest.mark.parametrize("distribution, ok", [("auto", True), ("multi_worker", True),
+                                              ("one_device", False), ("mirrored", False)])
+def test_replicas_need_a_distribution_that_trains_one_model(tmp_path, distribution, ok):
+    """Two replicas with one device each would train two models, and both would export."""
+    def edit(raw):
+        raw["train"]["distribution"] = distribution
+    path = write_config(tmp_path / "cloud.yaml", edit=edit,
+                        cloud={**CLOUD, "training": {"vertex_job": True, "replica_count": 2}})
+    if ok:
+        assert load_config(path).train.distribution == distribution
+    else:
+        with pytest.raises(ConfigError, match=rf"replica_count is 2, but train.distribution is "
+                                              rf"{distribution}: each replica would train"):
+            load_config(path)
