@@ -7,7 +7,7 @@ import html
 from typing import Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from mlpipe.core import captions
-from mlpipe.core.formats import count, interval, number, signed
+from mlpipe.core.formats import count, interval, number, percent, signed
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem;
@@ -115,6 +115,37 @@ def per_class_table(rows: Sequence[Tuple[str, Optional[float], Optional[float]]]
             + "".join(f"<tr><td>{escape(name)}</td><td>{number(precision)}</td>"
                       f"<td>{number(recall)}</td></tr>" for name, precision, recall in rows)
             + "</table>")
+
+
+class FeatureView(NamedTuple):
+    """One feature as the data tables show it: TFDV's type, missing rate and one-line summary;
+    the report adds its histogram (an SVG sparkline) and its anomaly."""
+    name: str
+    type: str
+    missing_rate: Optional[float]
+    summary: str
+    sparkline: Optional[str] = None
+    anomaly: Optional[str] = None
+
+
+def features_table(rows: Sequence[FeatureView], table_id: str, charts: bool = False,
+                   anomalies: bool = False) -> str:
+    """A row per feature; `charts` adds the sparkline column, `anomalies` the anomaly column."""
+    head = ("<tr><th>feature</th><th>type</th><th>missing</th><th class='text'>distribution</th>"
+            + ("<th></th>" if charts else "") + ("<th>anomaly</th>" if anomalies else "")
+            + "</tr>")
+    body = []
+    for row in rows:
+        cells = (f"<td>{escape(row.name)}</td><td>{escape(row.type)}</td>"
+                 f"<td>{percent(row.missing_rate)}</td>"
+                 f"<td class='text mono'>{escape(row.summary)}</td>")
+        if charts:
+            cells += f"<td>{row.sparkline or ''}</td>"
+        if anomalies:
+            cells += ("<td>" + (f"<span class='badge fail'>{escape(row.anomaly)}</span>"
+                                if row.anomaly else "none") + "</td>")
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table class='dataset' id='{escape(table_id)}'>{head}{''.join(body)}</table>"
 
 
 class SliceView(NamedTuple):

@@ -8,8 +8,9 @@ from typing import List
 from mlpipe.core import captions, charts
 from mlpipe.core.drift import describe as describe_move
 from mlpipe.core.formats import number, signed
-from mlpipe.core.html import (SliceView, decision_badge, fairness_section, page,
-                              per_class_table, slices_table, thresholds_table)
+from mlpipe.core.html import (FeatureView, SliceView, decision_badge, fairness_section,
+                              features_table, page, per_class_table, slices_table,
+                              thresholds_table)
 from mlpipe.core.html import escape as _e
 from mlpipe.report.loader import Report
 from mlpipe.report.terminal import (direction_text, overall_metric_names, per_class_rows,
@@ -119,15 +120,10 @@ def _attributions_section(attributions: dict) -> str:
 def _data_table(report: Report) -> str:
     if not report.data:
         return "<p class='small'>no statistics found for this run</p>"
-    rows = ["<table id='data'><tr><th>feature</th><th>type</th><th>missing</th>"
-            "<th>distribution</th><th></th><th>anomaly</th></tr>"]
-    for feature in report.data:
-        anomaly = (f"<span class='badge fail'>{_e(feature.anomaly)}</span>"
-                   if feature.anomaly else "none")
-        rows.append(f"<tr><td>{_e(feature.name)}</td><td>{_e(feature.type)}</td>"
-                    f"<td>{feature.missing_rate:.1%}</td><td class='mono'>{_e(feature.summary)}"
-                    f"</td><td>{charts.sparkline(feature.histogram)}</td><td>{anomaly}</td></tr>")
-    return "".join(rows) + "</table>"
+    return features_table([FeatureView(feature.name, feature.type, feature.missing_rate,
+                                       feature.summary, charts.sparkline(feature.histogram),
+                                       feature.anomaly) for feature in report.data],
+                          "data", charts=True, anomalies=True)
 
 
 def _lineage_table(report: Report) -> str:

@@ -13,9 +13,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from mlpipe.config.metrics import LOWER_IS_BETTER
 from mlpipe.core import captions, charts
-from mlpipe.core.formats import count, finite, interval, number, percent, signed
-from mlpipe.core.html import (SliceView, decision_badge, fairness_section, page,
-                              per_class_table, slices_table, thresholds_table)
+from mlpipe.core.formats import count, finite, interval, number, signed
+from mlpipe.core.html import (FeatureView, SliceView, decision_badge, fairness_section,
+                              features_table, page, per_class_table, slices_table,
+                              thresholds_table)
 from mlpipe.core.html import escape as _e
 
 OVERALL = "Overall"
@@ -238,12 +239,9 @@ def _datasets_html(card: dict) -> str:
         parts.append(f"<h3>{_e(split)}</h3><p>{_e(dataset.get('description', ''))}</p>")
         features = dataset.get("features", [])
         if features:
-            parts.append(f"<table class='dataset' id='data-{_e(split)}'><tr><th>feature</th>"
-                         "<th>type</th><th>missing</th><th class='text'>distribution</th></tr>")
-            parts += [f"<tr><td>{_e(f.get('name', ''))}</td><td>{_e(f.get('type', ''))}</td>"
-                      f"<td>{percent(f.get('missing_rate'))}</td><td class='text mono'>"
-                      f"{_e(f.get('summary', ''))}</td></tr>" for f in features]
-            parts.append("</table>")
+            parts.append(features_table(
+                [FeatureView(f.get("name", ""), f.get("type", ""), f.get("missing_rate"),
+                             f.get("summary", "")) for f in features], f"data-{split}"))
     return "".join(parts)
 
 
