@@ -245,7 +245,6 @@ def fit_model(spec: ProblemSpec, fn_args, transform_output, plan: TrainingPlan, 
     return model
 
 
-
 def describe(plan: TrainingPlan, data: str, batch_size: int) -> str:
     per_replica = (f", {batch_size / plan.replicas:g} per replica" if plan.replicas > 1 else "")
     return f"{plan.describe()}; batch {batch_size}{per_replica}; data {data}"
