@@ -199,8 +199,9 @@ def test_the_vertex_custom_job_trains_on_two_containers_and_the_chief_alone_expo
     assert [pool["replica_count"] for pool in pools] == [1, 1]
     assert set(logs) == {"Trainer.workerpool0-0", "Trainer.workerpool1-0"}
     texts = {replica: log.read_text() for replica, log in logs.items()}
-    for text in texts.values():  # CollectiveAllReduceStrategy: MultiWorkerMirroredStrategy's class
-        assert "Training with CollectiveAllReduceStrategy over 2 replica(s)" in text
+    for text in texts.values():  # the cluster Vertex describes, read by both replicas
+        assert ("Training plan: multi_worker over 2 workers, 2 replicas (auto: the cluster has "
+                "2 workers)") in text
     assert "the chief's export" in texts["Trainer.workerpool0-0"]
     assert "a non-chief worker's scratch copy" in texts["Trainer.workerpool1-0"]
     assert "the chief's export" not in texts["Trainer.workerpool1-0"]
