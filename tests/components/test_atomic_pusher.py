@@ -74,6 +74,18 @@ def test_a_push_lands_whole_under_its_version(tmp_path):
     assert not (serving / INCOMING).exists()
 
 
+def test_a_push_that_fails_mid_copy_leaves_nothing_in_the_serving_folder(tmp_path):
+    """A file the copy cannot read (a dangling link) fails the push after part of the model is
+    copied, as a full disk does: no version, and no partial copy left in .incoming/."""
+    model = make_model(tmp_path / "model")
+    (model / "Format-Serving" / "variables" / "zz-unreadable").symlink_to(tmp_path / "absent")
+    serving = tmp_path / "home" / "serving"
+    with pytest.raises(Exception):
+        push(str(model), str(serving), str(tmp_path / "w1"))
+    assert RunHome(serving.parent).pushed_versions() == []
+    assert list(serving.iterdir()) == []
+
+
 @pytest.mark.slow  # a 600 MB variables file, so the copy lasts long enough to be killed
 def test_a_push_killed_mid_copy_leaves_no_version_and_the_next_one_completes(tmp_path):
     model = make_model(tmp_path / "model", variables_bytes=600_000_000)

@@ -5,9 +5,10 @@ that copy itself is not atomic): a run killed, or a disk filled, during the copy
 that readers (`mlpipe serve`, which switches to the newest version; `RunHome.pushed_versions`)
 take for a version. Here TFX's own Pusher copies into `<serving>/.incoming/`, and the finished
 copy is renamed to `<serving>/<version>` (one rename on one filesystem: readers see no version or
-a whole one). What a killed push left in `.incoming/` is removed by the next push (the run lock,
-`RunHome.run_lock`, means no other push is under way). The version keeps TFX's number (the push
-time in seconds), the next free number when that one exists.
+a whole one). A push that fails (a full disk) removes its `.incoming/` copy; what a killed push
+left there is removed by the next push (the run lock, `RunHome.run_lock`, means no other push is
+under way). The version keeps TFX's number (the push time in seconds), the next free number when
+that one exists.
 
 On `gs://` (no atomic rename) this is TFX's Pusher unchanged: saved_model.pb, which TF Serving
 takes as the sign of a complete version, lands last.
@@ -42,10 +43,16 @@ class Executor(tfx_pusher.Executor):
         incoming = os.path.join(base, INCOMING)
         shutil.rmtree(incoming, ignore_errors=True)   # what a killed push left
         destination.filesystem.base_directory = incoming
-        super().Do(input_dict, output_dict, dict(
-            exec_properties,
-            **{standard_component_specs.PUSH_DESTINATION_KEY:
-               proto_utils.proto_to_json(destination)}))
+        try:
+            super().Do(input_dict, output_dict, dict(
+                exec_properties,
+                **{standard_component_specs.PUSH_DESTINATION_KEY:
+                   proto_utils.proto_to_json(destination)}))
+        except BaseException:
+            # A failed copy (a full disk) leaves no partial folder behind; removing it also
+            # gives the space back.
+            shutil.rmtree(incoming, ignore_errors=True)
+            raise
         pushed = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.PUSHED_MODEL_KEY])
         if not pushed.get_int_custom_property("pushed"):
