@@ -29,6 +29,8 @@ from mlpipe.serving.outputs import json_ready
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _NO_FEATURES = "\0no features"
+PROTO_ROWS = 16   # serialize_all builds up to this many rows as protobuf messages
+_EXAMPLE_LISTS = {FLOAT: "float_list", INT: "int64_list", BYTES: "bytes_list"}
 Values = List  # one feature's values: list of int, float or bytes
 
 
@@ -192,9 +194,21 @@ class ExampleEncoder:
         return self.serialize_all([row])[0]
 
     def serialize_all(self, rows: Sequence[Mapping[str, Values]]) -> List[bytes]:
-        """Checked rows -> serialized tf.Examples, through the same C++ encoder as CSV chunks
-        (a feature a row lacks becomes a feature with no values: parsed like an absent one)."""
+        """Checked rows -> serialized tf.Examples. Many rows go through the same C++ encoder
+        as CSV chunks (a feature a row lacks becomes a feature with no values: parsed like an
+        absent one); a few are built as protobuf messages, since setting up the Arrow batch
+        costs more than that (1 row: ~20 us against ~115 us)."""
+        if len(rows) <= PROTO_ROWS:
+            return [self._example(row).SerializeToString() for row in rows]
         return self.serialize_batch(self.batch_of_rows(rows))
+
+    def _example(self, row: Mapping[str, Values]):
+        from tensorflow.core.example import example_pb2
+        example = example_pb2.Example()
+        features = example.features.feature
+        for name, values in row.items():
+            getattr(features[name], _EXAMPLE_LISTS[self.features[name].type]).value.extend(values)
+        return example
 
     def batch_of_rows(self, rows: Sequence[Mapping[str, Values]]):
         """Checked rows -> a RecordBatch of one list column per feature present (see

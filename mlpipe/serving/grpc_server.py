@@ -221,8 +221,12 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
             serialized = string_tensor(inputs[INPUT_NAME], INPUT_NAME)
             self._check_count(len(serialized), "inputs")
             return serialized, column_logger(self.columns_of_examples(serialized))
-        batch, columns = self.batch_of_tensors(inputs)
-        self._check_count(batch.num_rows, "inputs")
+        checked, count = self.checked_tensors(inputs)
+        self._check_count(count, "inputs")
+        if count <= FEW_ROWS:
+            rows = rows_of_tensors(checked, count)
+            return self.state.encoder.serialize_all(rows), row_logger(rows)
+        batch, columns = self.batch_of_tensors(checked, count)
         return self.state.encoder.serialize_batch(batch), column_logger(columns)
 
     async def _one_task(self, request, verb: str):
@@ -258,12 +262,13 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
 
     async def _score(self, model, serialized: List[bytes], log_request) -> Dict[str, np.ndarray]:
         """The batched model call, counted and logged like a REST request; `log_request`
-        (request log, model, outputs) is called only when the request is sampled."""
+        (request log, model, outputs) is run on the log's thread, only when the request is
+        sampled."""
         outputs = await self.batcher.predict(model, serialized)
         self.state.requests_served += 1
         request_log = self.state.request_log
         if request_log is not None and request_log.sampled():
-            log_request(request_log, model, outputs)
+            request_log.later(functools.partial(log_request, request_log, model, outputs))
         return outputs
 
     def _check_count(self, count: int, field: str) -> None:
@@ -274,9 +279,9 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
 
     # ---- checks against the schema's SERVING environment ------------------------------------
 
-    def batch_of_tensors(self, inputs) -> Tuple[pa.RecordBatch, Dict[str, pa.Array]]:
-        """Per-feature tensors -> (a RecordBatch of one-value list columns for the encoder,
-        the flat columns for the request log), checked."""
+    def checked_tensors(self, inputs) -> Tuple[Dict[str, np.ndarray], int]:
+        """Per-feature tensors -> (feature -> its n values (numpy, the schema's type), n),
+        checked: known features, types, shapes, one count for all, the required ones present."""
         features = self.state.encoder.features
         checked = {}
         for name in sorted(inputs):   # a protobuf map's order is no order: errors would vary
@@ -286,16 +291,23 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
                                    f"SERVING environment, nor '{INPUT_NAME}')", name)
             checked[name] = feature_tensor(inputs[name], info)
         count = _common_count(checked)
-        names, arrays, flat = [], [], {}
-        for name, values in checked.items():
-            names.append(name)
-            flat[name] = pa.array(values, type=ARROW_TYPES[features[name].type])
-            arrays.append(pa.ListArray.from_arrays(_offsets(count), flat[name]))
         missing = [name for name in self.state.encoder.required if name not in inputs]
         if missing:
             info = features[missing[0]]
             raise RequestError(f"inputs: missing required feature '{info.name}' ({info.type})",
                                info.name)
+        return checked, count
+
+    def batch_of_tensors(self, checked: Dict[str, np.ndarray],
+                         count: int) -> Tuple[pa.RecordBatch, Dict[str, pa.Array]]:
+        """Checked tensors -> (a RecordBatch of one-value list columns for the encoder, the
+        flat columns for the request log)."""
+        features = self.state.encoder.features
+        names, arrays, flat = [], [], {}
+        for name, values in checked.items():
+            names.append(name)
+            flat[name] = pa.array(values, type=ARROW_TYPES[features[name].type])
+            arrays.append(pa.ListArray.from_arrays(_offsets(count), flat[name]))
         return pa.RecordBatch.from_arrays(arrays, names), flat
 
     def columns_of_examples(self, serialized: List[bytes]) -> Dict[str, pa.Array]:
@@ -373,6 +385,12 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
             if values:
                 row[name] = values
         return row
+
+
+def rows_of_tensors(checked: Dict[str, np.ndarray], count: int) -> List[Dict[str, list]]:
+    """Checked tensors -> rows (feature -> [value]), as a few rows are encoded and logged."""
+    lists = {name: values.tolist() for name, values in checked.items()}
+    return [{name: [values[i]] for name, values in lists.items()} for i in range(count)]
 
 
 def row_logger(rows):

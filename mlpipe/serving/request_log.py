@@ -11,8 +11,11 @@ score (so TFDV summarizes it as a categorical column).
 compares them with the training statistics (leaving the log's own columns out).
 
 Rows are sampled per request (`log_sample_rate`), queued in memory and written by one thread,
-every `log_flush_seconds` or `log_flush_rows`, in a single append per batch (one per file when
-the batch spans a rotation): a crash loses at most the batch not yet written. Files are
+every `log_flush_seconds` or `log_flush_rows`. A server hands each sampled request over with
+`later`: its rows are formatted on that thread too, after the answer has gone, so logging adds
+nothing to a request's latency and takes no time on the server's event loop. Each batch is
+written in a single append (one per file when the batch spans a rotation): a crash loses at
+most the batch not yet written. Files are
 append-only; one is closed at `log_file_max_bytes` and a new one started, and the oldest beyond
 `log_max_files` are deleted, so the log stays bounded.
 A line cut short by a crash is cut off when the next server starts on the same folder.
@@ -23,15 +26,21 @@ import io
 import os
 import pathlib
 import random
+import logging
 import threading
 import time
-from typing import List, Mapping, Optional, Sequence
+from typing import Callable, List, Mapping, Optional, Sequence
 
 from mlpipe.core.schema_io import BYTES
 
 FILE_GLOB = "requests-*.csv"
 META_COLUMNS = ["_model_version", "_prediction", "_logged_at"]
 SCORE_COLUMN_PREFIX = "_score_"   # multiclass: `_score_<class>`, after META_COLUMNS
+# The log's thread is woken when this many requests wait to be formatted (else once every
+# flush_seconds): small bursts of work rather than one long one that holds the GIL.
+WAKE_JOBS = 32
+
+log = logging.getLogger(__name__)
 
 
 def is_meta_column(name: str) -> bool:
@@ -58,9 +67,12 @@ class RequestLog:
         self._rng = rng or random.Random()
         self._pending: List[str] = []
         self._pending_rows = 0
+        self._jobs: List[Callable[[], None]] = []   # see `later`
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()   # one flush at a time (the thread's, close's)
         self._wake = threading.Condition(self._lock)
-        self._closed = False
+        self._closed = False     # `later` takes no more requests
+        self._finished = False   # closed and written: nothing more is written
         self._fd: Optional[int] = None
         self._file_bytes = 0
         self._sequence = 0
@@ -73,6 +85,16 @@ class RequestLog:
 
     def sampled(self) -> bool:
         return self.sample_rate >= 1.0 or self._rng.random() < self.sample_rate
+
+    def later(self, job: Callable[[], None]) -> None:
+        """Runs `job` (which calls `log` or `log_columns`) on the log's thread before its next
+        write: a request's rows are formatted off the request path."""
+        with self._wake:
+            if self._closed:
+                return
+            self._jobs.append(job)
+            if len(self._jobs) >= WAKE_JOBS:
+                self._wake.notify()
 
     def log(self, rows: Sequence[Mapping[str, list]], predictions: Sequence,
             version: int, scores: Optional[Sequence[Sequence[float]]] = None) -> None:
@@ -125,7 +147,7 @@ class RequestLog:
 
     def _queue(self, text: str, rows: int) -> None:
         with self._wake:
-            if self._closed:
+            if self._finished:
                 return
             self._pending.append(text)
             self._pending_rows += rows
@@ -133,6 +155,20 @@ class RequestLog:
                 self._wake.notify()
 
     def flush(self) -> None:
+        with self._flushing:
+            self._run_jobs()
+            self._write_pending()
+
+    def _run_jobs(self) -> None:
+        with self._lock:
+            jobs, self._jobs = self._jobs, []
+        for job in jobs:
+            try:
+                job()
+            except Exception:  # noqa: BLE001 - a row the log cannot format never stops the log
+                log.exception("request log: a request's rows could not be logged")
+
+    def _write_pending(self) -> None:
         with self._lock:
             pieces, rows = self._pending, self._pending_rows
             self._pending, self._pending_rows = [], 0
@@ -154,8 +190,9 @@ class RequestLog:
             self._closed = True
             self._wake.notify()
         self._thread.join(timeout=30)
-        self.flush()
+        self.flush()   # what was handed over before, formatted and written
         with self._lock:
+            self._finished = True
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
@@ -166,7 +203,8 @@ class RequestLog:
     def _run(self) -> None:
         while True:
             with self._wake:
-                if not self._closed and self._pending_rows < self.flush_rows:
+                if (not self._closed and self._pending_rows < self.flush_rows
+                        and len(self._jobs) < WAKE_JOBS):
                     self._wake.wait(self.flush_seconds)
                 if self._closed:
                     return

@@ -28,6 +28,7 @@ batcher, checks, counters and request log, on the same event loop.
 
 import contextlib
 import dataclasses
+import functools
 import signal
 import socket
 import sys
@@ -221,16 +222,17 @@ class _RestApi:
         except orjson.JSONDecodeError as refused:
             state.requests_refused += 1
             return _error(f"request body is not valid JSON: {refused}", 400)
-        batch = plain[0] if plain is not None else state.encoder.batch_of_rows(rows)
+        batch, serialized = _encoded(state.encoder, rows, plain)
         try:
-            outputs = await self.batcher.predict(model, state.encoder.serialize_batch(batch))
+            outputs = await self.batcher.predict(model, serialized)
         except Overloaded as overloaded:
             state.requests_shed += 1
             return _reply({"error": f"overloaded: {overloaded}; retry shortly"}, 503,
                           headers={"Retry-After": "1"})
         state.requests_served += 1
         if state.request_log is not None and state.request_log.sampled():
-            _log_answer(state.request_log, model, outputs, rows, plain, batch)
+            state.request_log.later(functools.partial(_log_answer, state.request_log, model,
+                                                      outputs, rows, plain, batch))
         return _reply(_result(verb, model, outputs, len(rows), layout), version=model.version)
 
     async def checked_rows(self, verb: str, model, request: Request):
@@ -278,6 +280,14 @@ def _add_routes(app: FastAPI, api: _RestApi) -> None:
                           methods=["POST"])
         app.add_api_route(f"/v1/models/{{name}}/labels/{{label}}:{verb}", route,
                           methods=["POST"])
+
+
+def _encoded(encoder, rows, plain):
+    """(the rows as a RecordBatch, or None for a few rows; the serialized tf.Examples)."""
+    if plain is None and len(rows) <= FEW_ROWS:
+        return None, encoder.serialize_all(rows)   # protobuf messages: no batch to set up
+    batch = plain[0] if plain is not None else encoder.batch_of_rows(rows)
+    return batch, encoder.serialize_batch(batch)
 
 
 def _log_answer(request_log: RequestLog, model, outputs, rows, plain, batch) -> None:

@@ -46,6 +46,24 @@ def test_a_batch_encodes_each_row_as_alone_and_absent_features_as_empty(encoder,
     assert company.WhichOneof("kind") is None or not company.bytes_list.value
 
 
+def test_a_few_rows_built_as_messages_parse_as_many_rows_encoded_in_cpp(encoder, taxi_row):
+    import tensorflow as tf
+    from mlpipe.serving.examples import PROTO_ROWS
+    full = encoder.check_json_row({k: v for k, v in taxi_row().items() if k != "tips"}, "")
+    short = {name: full[name] for name in encoder.required}
+    rows = [full, short] * PROTO_ROWS   # more than PROTO_ROWS: the C++ encoder
+    spec = {name: tf.io.VarLenFeature({"FLOAT": tf.float32, "INT": tf.int64,
+                                       "BYTES": tf.string}[info.type])
+            for name, info in encoder.features.items()}
+
+    def parsed(serialized):
+        return {name: tf.sparse.to_dense(values).numpy().tolist()
+                for name, values in tf.io.parse_example(serialized, spec).items()}
+    few = encoder.serialize_all(rows[:2])
+    assert parsed(few) == parsed(encoder.serialize_all(rows)[:2])
+    assert tf.train.Example.FromString(few[1]) != tf.train.Example.FromString(few[0])
+
+
 def test_json_numbers_are_refused_outside_their_type_range(encoder, taxi_row):
     row = {k: v for k, v in taxi_row().items() if k != "tips"}
     with pytest.raises(RequestError, match="'fare' value 1e\\+39 is out of the FLOAT") as error:

@@ -138,6 +138,11 @@ def test_predict_on_feature_tensors_and_on_serialized_examples_matches_the_model
     assert probability.shape == (3, 1)
     np.testing.assert_allclose(probability, expected, rtol=1e-6)
 
+    # Past a few rows the tensors are encoded column by column (Arrow): the same answers.
+    answer = server.predictions.Predict(predict_request(columns_of(rows * 7)), timeout=30)
+    np.testing.assert_allclose(tf.make_ndarray(answer.outputs["probability"]),
+                               np.concatenate([expected] * 7), rtol=1e-6)
+
     # Doubles and int32 are taken for FLOAT and INT features, [n, 1] as well as [n].
     typed = columns_of(rows)
     typed["fare"] = tf.make_tensor_proto(np.array(typed["fare"], np.float64).reshape(3, 1))

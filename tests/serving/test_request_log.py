@@ -1,11 +1,12 @@
 """The request log: batched appends, rotation within a bound, crash repair, sampling, TFDV."""
 
 import random
+import time
 
 import pytest
 
 import mlpipe  # noqa: F401  (process settings before TensorFlow)
-from mlpipe.serving.request_log import META_COLUMNS, RequestLog, log_files
+from mlpipe.serving.request_log import META_COLUMNS, WAKE_JOBS, RequestLog, log_files
 
 TYPES = {"fare": "FLOAT", "trip_start_hour": "INT", "payment_type": "BYTES"}
 
@@ -30,6 +31,32 @@ def test_rows_are_appended_in_batches_and_all_flushed_on_close(tmp_path):
     assert len(lines) == 26 and log.rows_logged == 25
     assert lines[1].startswith('0.0,0,"Credit, Card",7,0.5,')
     assert lines[2].startswith("1.0,1,Cash,7,0.5,")
+
+
+def test_requests_handed_over_are_formatted_on_the_log_thread_and_written_by_close(tmp_path):
+    import threading
+    log = RequestLog(tmp_path, TYPES, flush_seconds=60, flush_rows=1000)
+    threads = []
+
+    def request(i):
+        threads.append(threading.current_thread())
+        log.log([_row(i)], [0.5], version=7)
+
+    def broken():
+        raise ValueError("a row the log cannot format")
+    log.later(lambda: request(0))
+    log.later(broken)   # logged as an error; the rows after it are still written
+    for i in range(1, WAKE_JOBS - 1):   # WAKE_JOBS jobs: the thread wakes (flush_seconds 60)
+        log.later(lambda i=i: request(i))
+    deadline = time.monotonic() + 30
+    while log.rows_logged < WAKE_JOBS - 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert log.rows_logged == WAKE_JOBS - 1
+    assert threading.current_thread() not in threads
+    log.later(lambda: request(WAKE_JOBS))   # waits for the flush that close makes
+    log.close()
+    log.later(lambda: request(99))          # after close: dropped
+    assert len(_lines(tmp_path)) == WAKE_JOBS and log.rows_logged == WAKE_JOBS
 
 
 def test_files_rotate_at_the_size_limit_and_the_oldest_are_deleted(tmp_path):
