@@ -15,9 +15,9 @@ every `log_flush_seconds` or `log_flush_rows`. A server hands each sampled reque
 `later`: its rows are formatted on that thread too, after the answer has gone, so logging adds
 nothing to a request's latency and takes no time on the server's event loop. Each batch is
 written in a single append (one per file when the batch spans a rotation): a crash loses at
-most the batch not yet written. Files are
-append-only; one is closed at `log_file_max_bytes` and a new one started, and the oldest beyond
-`log_max_files` are deleted, so the log stays bounded.
+most the batch not yet written. Files are append-only; one is closed at `log_file_max_bytes`
+and a new one started, and the oldest beyond `log_max_files` are deleted, so the log stays
+bounded.
 A line cut short by a crash is cut off when the next server starts on the same folder.
 """
 
