@@ -18,6 +18,7 @@ chunk with tfx_bsl's C++ tf.Example encoder. pyarrow and tfx_bsl are imported on
 """
 
 import base64
+import functools
 import math
 import threading
 from typing import Dict, List, Mapping, Optional, Sequence
@@ -100,7 +101,7 @@ class ExampleEncoder:
             if column is None or (info.required and column.null_count):
                 return None
             flat[name] = column
-            arrays.append(_one_value_lists(column))
+            arrays.append(one_value_lists(column))
         if not flat:
             return None
         return pa.RecordBatch.from_arrays(arrays, list(flat)), flat
@@ -306,10 +307,12 @@ def _plain_column(values: list, info: FeatureInfo):
     return column.cast(pa.float32())
 
 
-def _one_value_lists(column):
+def one_value_lists(column):
     """A flat array -> one-value lists; a null value becomes a null list (missing)."""
     import numpy as np
     import pyarrow as pa
+    if not column.null_count:
+        return pa.ListArray.from_arrays(_one_value_offsets(len(column)), column)
     valid = np.ones(len(column), dtype=bool) if not column.null_count else \
         column.is_valid().to_numpy(zero_copy_only=False)
     offsets = np.zeros(len(column) + 1, dtype=np.int32)
@@ -317,6 +320,14 @@ def _one_value_lists(column):
     # A null offset makes its list null; the last offset is always valid.
     mask = None if valid.all() else np.append(~valid, False)
     return pa.ListArray.from_arrays(pa.array(offsets, mask=mask), column.drop_null())
+
+
+@functools.lru_cache(maxsize=64)
+def _one_value_offsets(count: int):
+    """The offsets of `count` one-value lists; the same few request sizes come again."""
+    import numpy as np
+    import pyarrow as pa
+    return pa.array(np.arange(count + 1, dtype=np.int32))
 
 
 def first_values(batch) -> Dict[str, object]:

@@ -45,7 +45,8 @@ from mlpipe.core.contract import SERVING_SIGNATURE
 from mlpipe.core.schema_io import BYTES, FLOAT, INT
 from mlpipe.serving import outputs as task_outputs
 from mlpipe.serving.batching import Overloaded
-from mlpipe.serving.examples import FLOAT32_MAX, RequestError, first_values
+from mlpipe.serving.examples import (FLOAT32_MAX, RequestError, first_values,
+                                     one_value_lists)
 from mlpipe.serving.labels import UnknownServable
 from mlpipe.serving.model import INPUT_NAME
 
@@ -307,7 +308,7 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
         for name, values in checked.items():
             names.append(name)
             flat[name] = pa.array(values, type=ARROW_TYPES[features[name].type])
-            arrays.append(pa.ListArray.from_arrays(_offsets(count), flat[name]))
+            arrays.append(one_value_lists(flat[name]))
         return pa.RecordBatch.from_arrays(arrays, names), flat
 
     def columns_of_examples(self, serialized: List[bytes]) -> Dict[str, pa.Array]:
@@ -436,12 +437,6 @@ def _common_count(columns: Dict[str, np.ndarray]) -> int:
 def _examples_decoder():
     from tfx_bsl.coders import example_coder
     return example_coder.ExamplesToRecordBatchDecoder()
-
-
-@functools.lru_cache(maxsize=64)
-def _offsets(count: int) -> pa.Array:
-    """List offsets of `count` one-value lists; the same few request sizes come again."""
-    return pa.array(np.arange(count + 1, dtype=np.int32))
 
 
 # ---- tensors -------------------------------------------------------------------------------
