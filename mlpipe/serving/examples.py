@@ -313,13 +313,12 @@ def one_value_lists(column):
     import pyarrow as pa
     if not column.null_count:
         return pa.ListArray.from_arrays(_one_value_offsets(len(column)), column)
-    valid = np.ones(len(column), dtype=bool) if not column.null_count else \
-        column.is_valid().to_numpy(zero_copy_only=False)
+    valid = column.is_valid().to_numpy(zero_copy_only=False)
     offsets = np.zeros(len(column) + 1, dtype=np.int32)
     np.cumsum(valid, out=offsets[1:])
     # A null offset makes its list null; the last offset is always valid.
-    mask = None if valid.all() else np.append(~valid, False)
-    return pa.ListArray.from_arrays(pa.array(offsets, mask=mask), column.drop_null())
+    return pa.ListArray.from_arrays(pa.array(offsets, mask=np.append(~valid, False)),
+                                    column.drop_null())
 
 
 @functools.lru_cache(maxsize=64)

@@ -23,10 +23,10 @@ A line cut short by a crash is cut off when the next server starts on the same f
 
 import csv
 import io
+import logging
 import os
 import pathlib
 import random
-import logging
 import threading
 import time
 from typing import Callable, List, Mapping, Optional, Sequence
