@@ -19,6 +19,8 @@ from mlpipe.config import ConfigError
 from mlpipe.core.contract import SERVING, TRAINING
 
 INT, FLOAT, BYTES = "INT", "FLOAT", "BYTES"
+# The tf.Example list that holds the values of each type.
+EXAMPLE_KINDS = {FLOAT: "float_list", INT: "int64_list", BYTES: "bytes_list"}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,11 +11,10 @@ from mlpipe.config import ProblemConfig
 from mlpipe.core import data_files
 from mlpipe.core.data_files import BYTES, FLOAT, INT
 from mlpipe.core.run_record import DataFile, file_sha256
+from mlpipe.core.schema_io import EXAMPLE_KINDS
 from mlpipe.errors import InputDataError
 from mlpipe.local.preflight_kinds import NUMBER
 from mlpipe.local.preflight_label import LabelCheck, positive_values
-
-_KIND_WORDS = {INT: "int64_list", FLOAT: "float_list", BYTES: "bytes_list"}
 
 
 class TypedColumns:
@@ -145,7 +144,7 @@ def _check_feature(path: str, record: int, column: str, kind: Optional[str], val
     first_kind, first_where = typed.first.get(column, (None, ""))
     wanted = typed.expect(column, kind)
     if wanted is not None:
-        changed = (f"; the feature changes type here: {_KIND_WORDS[first_kind]} in "
+        changed = (f"; the feature changes type here: {EXAMPLE_KINDS[first_kind]} in "
                    f"{first_where}" if first_kind is not None and first_kind != kind else "")
         raise InputDataError(f"{path}, record {record}: column '{column}' must be {wanted}, "
                              f"found {_sample(kind, values)}{changed}")
@@ -154,7 +153,7 @@ def _check_feature(path: str, record: int, column: str, kind: Optional[str], val
     elif first_kind != kind:
         raise InputDataError(
             f"{path}, record {record}: column '{column}' changes type: "
-            f"{_sample(kind, values)} here, {_KIND_WORDS[first_kind]} in {first_where}; "
+            f"{_sample(kind, values)} here, {EXAMPLE_KINDS[first_kind]} in {first_where}; "
             "a feature must have the same kind in every record")
     if needed and kind == BYTES:
         for value in values:
@@ -168,5 +167,5 @@ def _check_feature(path: str, record: int, column: str, kind: Optional[str], val
 
 def _sample(kind: str, values: list) -> str:
     if not values:
-        return f"an empty {_KIND_WORDS[kind]}"
-    return f"{_KIND_WORDS[kind]} value {values[0]!r}"
+        return f"an empty {EXAMPLE_KINDS[kind]}"
+    return f"{EXAMPLE_KINDS[kind]} value {values[0]!r}"

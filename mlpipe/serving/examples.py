@@ -24,14 +24,13 @@ import threading
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from mlpipe.core.contract import SERVING
-from mlpipe.core.schema_io import (BYTES, FLOAT, INT, FeatureInfo, environment_features,
-                                    load_schema)
+from mlpipe.core.schema_io import (BYTES, EXAMPLE_KINDS, FLOAT, INT, FeatureInfo,
+                                   environment_features, load_schema)
 from mlpipe.serving.outputs import json_ready
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _NO_FEATURES = "\0no features"
 PROTO_ROWS = 16   # serialize_all builds up to this many rows as protobuf messages
-_EXAMPLE_LISTS = {FLOAT: "float_list", INT: "int64_list", BYTES: "bytes_list"}
 Values = List  # one feature's values: list of int, float or bytes
 
 
@@ -208,7 +207,7 @@ class ExampleEncoder:
         example = example_pb2.Example()
         features = example.features.feature
         for name, values in row.items():
-            getattr(features[name], _EXAMPLE_LISTS[self.features[name].type]).value.extend(values)
+            getattr(features[name], EXAMPLE_KINDS[self.features[name].type]).value.extend(values)
         return example
 
     def batch_of_rows(self, rows: Sequence[Mapping[str, Values]]):

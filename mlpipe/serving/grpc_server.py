@@ -42,7 +42,7 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      prediction_service_pb2_grpc, regression_pb2, status_pb2)
 
 from mlpipe.core.contract import SERVING_SIGNATURE
-from mlpipe.core.schema_io import BYTES, FLOAT, INT
+from mlpipe.core.schema_io import BYTES, EXAMPLE_KINDS, FLOAT, INT
 from mlpipe.serving import outputs as task_outputs
 from mlpipe.serving.batching import Overloaded
 from mlpipe.serving.examples import (FLOAT32_MAX, RequestError, first_values,
@@ -66,7 +66,6 @@ ARROW_TYPES = {FLOAT: pa.float32(), INT: pa.int64(), BYTES: pa.binary()}
 FEW_ROWS = 16   # requests up to this size are logged row by row (see column_logger)
 # What tfx_bsl's decoder makes of each kind of tf.Example feature.
 ARROW_EXAMPLE_TYPES = {FLOAT: pa.float32(), INT: pa.int64(), BYTES: pa.large_binary()}
-EXAMPLE_KINDS = {FLOAT: "float_list", INT: "int64_list", BYTES: "bytes_list"}
 
 
 class _Refused(Exception):
@@ -227,7 +226,7 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
         if count <= FEW_ROWS:
             rows = rows_of_tensors(checked, count)
             return self.state.encoder.serialize_all(rows), row_logger(rows)
-        batch, columns = self.batch_of_tensors(checked, count)
+        batch, columns = self.batch_of_tensors(checked)
         return self.state.encoder.serialize_batch(batch), column_logger(columns)
 
     async def _one_task(self, request, verb: str):
@@ -299,8 +298,8 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
                                info.name)
         return checked, count
 
-    def batch_of_tensors(self, checked: Dict[str, np.ndarray],
-                         count: int) -> Tuple[pa.RecordBatch, Dict[str, pa.Array]]:
+    def batch_of_tensors(self, checked: Dict[str, np.ndarray]
+                         ) -> Tuple[pa.RecordBatch, Dict[str, pa.Array]]:
         """Checked tensors -> (a RecordBatch of one-value list columns for the encoder, the
         flat columns for the request log)."""
         features = self.state.encoder.features
