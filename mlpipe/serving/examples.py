@@ -30,7 +30,9 @@ from mlpipe.serving.outputs import json_ready
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _NO_FEATURES = "\0no features"
-PROTO_ROWS = 16   # serialize_all builds up to this many rows as protobuf messages
+# A request of up to this many rows is "a few": encoded as protobuf messages (serialize_all)
+# and logged row by row, where the fixed cost of an Arrow batch is more than the rows cost.
+FEW_ROWS = 16
 Values = List  # one feature's values: list of int, float or bytes
 
 
@@ -198,7 +200,7 @@ class ExampleEncoder:
         as CSV chunks (a feature a row lacks becomes a feature with no values: parsed like an
         absent one); a few are built as protobuf messages, since setting up the Arrow batch
         costs more than that (1 row: ~20 us against ~115 us)."""
-        if len(rows) <= PROTO_ROWS:
+        if len(rows) <= FEW_ROWS:
             return [self._example(row).SerializeToString() for row in rows]
         return self.serialize_batch(self.batch_of_rows(rows))
 

@@ -45,7 +45,7 @@ from mlpipe.core.contract import SERVING_SIGNATURE
 from mlpipe.core.schema_io import BYTES, EXAMPLE_KINDS, FLOAT, INT
 from mlpipe.serving import outputs as task_outputs
 from mlpipe.serving.batching import Overloaded
-from mlpipe.serving.examples import (FLOAT32_MAX, RequestError, first_values,
+from mlpipe.serving.examples import (FEW_ROWS, FLOAT32_MAX, RequestError, first_values,
                                      one_value_lists)
 from mlpipe.serving.labels import UnknownServable
 from mlpipe.serving.model import INPUT_NAME
@@ -63,7 +63,6 @@ VALUE_FIELDS = {types_pb2.DT_FLOAT: "float_val", types_pb2.DT_DOUBLE: "double_va
                 types_pb2.DT_INT64: "int64_val", types_pb2.DT_INT32: "int_val",
                 types_pb2.DT_STRING: "string_val"}
 ARROW_TYPES = {FLOAT: pa.float32(), INT: pa.int64(), BYTES: pa.binary()}
-FEW_ROWS = 16   # requests up to this size are logged row by row (see column_logger)
 # What tfx_bsl's decoder makes of each kind of tf.Example feature.
 ARROW_EXAMPLE_TYPES = {FLOAT: pa.float32(), INT: pa.int64(), BYTES: pa.large_binary()}
 

@@ -45,9 +45,9 @@ from mlpipe.config import ServingConfig
 from mlpipe.core.contract import SERVING_SIGNATURE
 from mlpipe.serving import outputs as task_outputs
 from mlpipe.serving.batching import Overloaded, PredictBatcher
-from mlpipe.serving.examples import (ExampleEncoder, RequestError, as_json_predictions,
-                                     first_values)
-from mlpipe.serving.grpc_server import FEW_ROWS, column_logger, row_logger, start_grpc
+from mlpipe.serving.examples import (FEW_ROWS, ExampleEncoder, RequestError,
+                                     as_json_predictions, first_values)
+from mlpipe.serving.grpc_server import column_logger, row_logger, start_grpc
 from mlpipe.serving.labels import UnknownServable
 from mlpipe.serving.model import ModelManager
 from mlpipe.serving.request_log import RequestLog

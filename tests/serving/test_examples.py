@@ -48,10 +48,10 @@ def test_a_batch_encodes_each_row_as_alone_and_absent_features_as_empty(encoder,
 
 def test_a_few_rows_built_as_messages_parse_as_many_rows_encoded_in_cpp(encoder, taxi_row):
     import tensorflow as tf
-    from mlpipe.serving.examples import PROTO_ROWS
+    from mlpipe.serving.examples import FEW_ROWS
     full = encoder.check_json_row({k: v for k, v in taxi_row().items() if k != "tips"}, "")
     short = {name: full[name] for name in encoder.required}
-    rows = [full, short] * PROTO_ROWS   # more than PROTO_ROWS: the C++ encoder
+    rows = [full, short] * FEW_ROWS   # more than FEW_ROWS: the C++ encoder
     spec = {name: tf.io.VarLenFeature({"FLOAT": tf.float32, "INT": tf.int64,
                                        "BYTES": tf.string}[info.type])
             for name, info in encoder.features.items()}
