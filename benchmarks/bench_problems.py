@@ -31,6 +31,7 @@ import csv
 import glob
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import time
@@ -46,13 +47,16 @@ TIPPED_DROPPED = ("tips",)
 # Against the best baseline: regression RMSE within 2%, AUC within 0.005, accuracy within 0.01.
 TARGETS = {"binary": 0.005, "multiclass": 0.01, "regression": 0.02}
 GENERATED_ROWS = 20_000
+# Epochs are spelled relative to init's budget ("4x": four times init's epochs). The linear shape
+# ([]) without the piecewise bins, trained 4x, is what a linear baseline is: on the tipped taxi
+# trips it is the only shape seen to beat LogisticRegressionCV.
 TUNE_SECTION = """
 tune:
-  hidden_units: [[64, 32], [128, 64]]
-  learning_rate: [0.001, 0.003, 0.01]
-  epochs: [1x, 2x]
-  ensemble: [3, 5]
-  max_trials: 8
+  hidden_units: [[64, 32], []]
+  learning_rate: [0.003, 0.01]
+  epochs: [1x, 4x]
+  piecewise: [true, false]
+  max_trials: 12
 """
 
 
@@ -124,7 +128,7 @@ def _tuned(untuned: dict, folder: pathlib.Path) -> dict:
     target: at least as good as the best baseline."""
     config_path = untuned["config"]
     epochs = load_config(str(config_path)).train.epochs
-    section = TUNE_SECTION.replace("[1x, 2x]", str([epochs, epochs * 2]))
+    section = re.sub(r"(\d+)x", lambda times: str(epochs * int(times.group(1))), TUNE_SECTION)
     tuned_path = config_path.with_name("tuned.yaml")
     tuned_path.write_text(config_path.read_text() + section)
     seconds = _run([sys.executable, "-m", "mlpipe", "run", "--config", str(tuned_path),

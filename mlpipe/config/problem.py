@@ -237,6 +237,12 @@ class TrainConfig(Strict):
                                                   "(several GPUs or workers split each batch).")
     hidden_units: List[int] = Field(default_factory=lambda: [64, 32])
     learning_rate: float = Field(0.01, gt=0)
+    piecewise: bool = Field(
+        True, description="Feed the model the piecewise-linear encodings of "
+                          "`features.numeric_bins` (when there are some). Off, the model reads "
+                          "each number as its z-score alone: a linear model on such a table then "
+                          "stays linear in the numbers, which can generalise better. Transform "
+                          "computes the encodings either way, so the Tuner can search this.")
     distribution: Literal["auto", "one_device", "mirrored", "multi_worker"] = Field(
         "auto", description="How training spreads over devices: one_device; mirrored over the "
                             "local accelerators (CPU logical devices where there is none); "

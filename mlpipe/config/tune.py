@@ -2,7 +2,8 @@
 
 The search space is over `train:`'s own fields (the hyperparameters carry their names):
 the MLP's shape (`hidden_units`: candidate lists of layer widths, so depth and width together),
-`learning_rate` (choices, or a log-scale range), `epochs` and `ensemble` (networks averaged).
+`learning_rate` (choices, or a log-scale range), `epochs`, `ensemble` (networks averaged) and
+`piecewise` (whether the model reads the numbers' piecewise-linear encodings).
 A field left out keeps `train:`'s value. The first trial always trains `train:`'s own values, so the
 model the search picks scores at least as well on the eval split as the untuned one. `objective` is
 a metric the Keras model reports on the eval split; which ones exist depends on the label's task
@@ -31,7 +32,7 @@ DEFAULT_OBJECTIVE = {"binary": "auc", "multiclass": "accuracy", "regression": "r
 # The key of this section in the Tuner's custom_config (beside the problem's sections).
 TUNE_CONFIG_KEY = "tune"
 # The names of the tuned hyperparameters: the `train:` fields they replace.
-TUNED_FIELDS = ("hidden_units", "learning_rate", "epochs", "ensemble")
+TUNED_FIELDS = ("hidden_units", "learning_rate", "epochs", "ensemble", "piecewise")
 
 
 class LogRange(Strict):
@@ -59,6 +60,10 @@ class TuneConfig(Strict):
     epochs: Optional[List[int]] = Field(None, min_length=1, description="Choices.")
     ensemble: Optional[List[int]] = Field(
         None, min_length=1, description="Choices of the number of networks averaged (1..10).")
+    piecewise: Optional[List[bool]] = Field(
+        None, min_length=1,
+        description="[true, false]: try the model with and without the numbers' piecewise-"
+                    "linear encodings (features.numeric_bins).")
     max_trials: int = Field(
         10, ge=2, description="Models the Tuner trains, the first with train:'s own values.")
     objective: Optional[str] = Field(
@@ -118,11 +123,16 @@ class TuneConfig(Strict):
             raise ValueError("an ensemble has 1 to 10 networks")
         return None if sizes is None else _distinct(sizes)
 
+    @field_validator("piecewise")
+    @classmethod
+    def _piecewise(cls, choices: Optional[List[bool]]) -> Optional[List[bool]]:
+        return None if choices is None else _distinct(choices)
+
     @model_validator(mode="after")
     def _searches_something(self) -> "TuneConfig":
         if all(getattr(self, name) is None for name in TUNED_FIELDS):
             raise ValueError("nothing to search: give 'hidden_units', 'learning_rate', "
-                             "'epochs' or 'ensemble' (or several)")
+                             "'epochs', 'ensemble' or 'piecewise' (or several)")
         return self
 
     def check_task(self, task: str) -> None:
@@ -170,6 +180,8 @@ def tuned_train(train, hyperparameters: Optional[Dict[str, Any]]):
         update["epochs"] = int(values["epochs"])
     if "ensemble" in values:
         update["ensemble"] = int(values["ensemble"])
+    if "piecewise" in values:
+        update["piecewise"] = bool(values["piecewise"])
     return train.model_validate({**train.model_dump(), **update})
 
 

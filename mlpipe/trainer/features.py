@@ -45,13 +45,20 @@ class ProblemSpec:
         """Raw columns a serving request carries: the features, never the label's sources."""
         return self.features.raw_columns
 
-    def numeric_keys(self) -> List[str]:
-        return [numeric_key(name) for name in self.features.numeric]
+    def scalar_keys(self) -> List[str]:
+        """The transformed keys of one float per row: each numeric's z-score and its missing
+        indicator."""
+        return ([numeric_key(name) for name in self.features.numeric]
+                + [missing_key(name) for name in self.features.numeric])
 
     def piecewise_keys_and_sizes(self) -> List[Tuple[str, int]]:
-        """(transformed key, number of bins) of the numerics' piecewise-linear encodings."""
+        """(transformed key, number of bins) of the numerics' piecewise-linear encodings that
+        the model reads: none without `features.numeric_bins`, or with `train.piecewise` off
+        (Transform still writes them, so a Tuner can try the model with and without)."""
         bins = self.features.numeric_bins
-        return [(piecewise_key(name), bins) for name in self.features.numeric] if bins else []
+        if not bins or not self.train.piecewise:
+            return []
+        return [(piecewise_key(name), bins) for name in self.features.numeric]
 
     def categorical_keys_and_sizes(self, vocabulary_size) -> List[Tuple[str, int]]:
         """(transformed key, one-hot width); `vocabulary_size(name)` reads a Transform vocabulary.
@@ -73,6 +80,10 @@ class ProblemSpec:
 
 def numeric_key(name: str) -> str:
     return f"{name}_z"
+
+
+def missing_key(name: str) -> str:
+    return f"{name}_missing"
 
 
 def piecewise_key(name: str) -> str:

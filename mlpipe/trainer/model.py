@@ -1,7 +1,8 @@
 """The Keras model and the TFX Trainer's `run_fn`.
 
 A wide-and-deep model over the transformed features: one-hot categorical and bucket ids plus
-z-scored numerics (and their piecewise-linear encodings) feed both a small MLP and, directly,
+z-scored numerics, their missing indicators (and their piecewise-linear encodings, unless
+`train.piecewise` is off) feed both a small MLP and, directly,
 the output layer (the "wide" part, which alone is a linear model on one-hot features). The head
 follows `label.task`; with `train.ensemble` N, N such networks answer their mean:
 - binary: one logit -> sigmoid -> "probability" (P(label = 1)), binary cross-entropy;
@@ -80,7 +81,7 @@ def _encoded_inputs(spec: ProblemSpec, vocabulary_size):
     """(Keras inputs by transformed key, their concatenated encoding: the "wide" part)."""
     inputs: Dict[str, tf.keras.Input] = {}
     encoded: List[tf.Tensor] = []
-    for key in spec.numeric_keys():
+    for key in spec.scalar_keys():
         inputs[key] = tf.keras.Input(shape=(1,), name=key, dtype=tf.float32)
         encoded.append(inputs[key])
     for key, bins in spec.piecewise_keys_and_sizes():
@@ -228,13 +229,14 @@ def fit_model(spec: ProblemSpec, fn_args, transform_output, plan: TrainingPlan, 
                           train.batch_size, train.seed, train.in_memory_mb)
     train_dataset = _sharded(data.dataset, fn_args.train_files)
     scale = (label_scale(train_dataset) if spec.label.task == "regression" else (0.0, 1.0))
-    count = train.ensemble
-    if count > 1:   # every member learns the same label
-        train_dataset = train_dataset.map(lambda features, label: (features, (label,) * count))
     with plan.strategy.scope(), dtype_policy(plan.precision):
         model = build_model(spec, transform_output.vocabulary_size_by_name, scale)
         warm = train.warm_start and warm_start(model, base_model)
         trainable = trainable_members(model, spec, scale)
+    train_dataset = inputs_of(model, train_dataset)
+    count = train.ensemble
+    if count > 1:   # every member learns the same label
+        train_dataset = train_dataset.map(lambda features, label: (features, (label,) * count))
     if plan.jit_compile:
         problem = xla_problem(trainable, train_dataset)
         plan = plan.without_jit(problem) if problem else plan
@@ -243,6 +245,14 @@ def fit_model(spec: ProblemSpec, fn_args, transform_output, plan: TrainingPlan, 
     epochs = train.epochs_when_warm if warm else train.epochs
     trainable.fit(train_dataset, epochs=epochs, verbose=0, callbacks=list(callbacks))
     return model
+
+
+def inputs_of(model: tf.keras.Model, dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """(features, label) batches with only the features `model` reads: Transform writes some a
+    model may leave out (the piecewise encodings with `train.piecewise` off)."""
+    names = set(model.input_names)
+    return dataset.map(lambda features, label: (
+        {name: value for name, value in features.items() if name in names}, label))
 
 
 def describe(plan: TrainingPlan, data: str, batch_size: int) -> str:
@@ -364,7 +374,8 @@ def _serving_signature(model, transform_output, spec: ProblemSpec):
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def serve(serialized_examples):
         raw = tf.io.parse_example(serialized_examples, feature_spec)
-        outputs = {output_key: model(model.tft_layer_serving(raw))}
+        transformed = model.tft_layer_serving(raw)
+        outputs = {output_key: model({name: transformed[name] for name in model.input_names})}
         if spec.label.task == "multiclass":
             rows = tf.shape(serialized_examples)[0]
             outputs[CLASSES_KEY] = tf.tile(class_names[tf.newaxis, :], [rows, 1])

@@ -1,8 +1,10 @@
 """TF Transform preprocessing, driven by the problem config (no column names in code).
 
 - numeric: clipped to the 0.5%-99.5% quantiles of present values, then z-scored; missing -> the
-  mean. With `features.numeric_bins` K, also a piecewise-linear encoding over K quantile bins
-  (bin i: 0 below it, 1 above it, the position inside it);
+  mean, and a 0/1 indicator beside it says the value was missing (as a data scientist's imputer
+  adds one: a blank can mean something of its own). With `features.numeric_bins` K, also a
+  piecewise-linear encoding over K quantile bins (bin i: 0 below it, 1 above it, the position
+  inside it);
 - categorical: a vocabulary of the most frequent values (TFT's approximate vocabulary: exact
   while a column has fewer distinct values than top_k, and one Beam pass cheaper) with OOV
   buckets; ints are treated as strings, a missing value is its own category;
@@ -41,8 +43,9 @@ def preprocessing_fn(inputs, custom_config):
     outputs = {}
     bins = spec.features.numeric_bins
     for name in spec.features.numeric:
-        scaled, encoded = _numeric(inputs[name], bins)
+        scaled, encoded, missing = _numeric(inputs[name], bins)
         outputs[names.numeric_key(name)] = scaled
+        outputs[names.missing_key(name)] = missing
         if bins:
             outputs[names.piecewise_key(name)] = encoded
     for name in spec.features.categorical:
@@ -76,8 +79,8 @@ def _float_and_presence(x):
 
 def _numeric(x, bins: int):
     """(z-score of the clipped value, its piecewise-linear encoding over `bins` quantile bins or
-    None); a missing value is the mean in both. One analyzer phase: mean, variance and the
-    quantile sketch are computed in the same pass."""
+    None, 1.0 where the value is missing else 0.0); a missing value is the mean in the first two.
+    One analyzer phase: mean, variance and the quantile sketch are computed in the same pass."""
     value, present = _float_and_presence(x)
     observed = tf.boolean_mask(value, present)
     quantiles = tf.reshape(tft.quantiles(observed, QUANTILE_BUCKETS, QUANTILE_EPSILON), [-1])
@@ -86,13 +89,14 @@ def _numeric(x, bins: int):
     mean, variance = tft.mean(observed), tft.var(observed)
     clipped = tf.where(present, tf.clip_by_value(value, low, high), tf.fill(tf.shape(value), mean))
     scaled = (clipped - mean) * tf.math.rsqrt(tf.maximum(variance, 1e-12))
+    missing = 1.0 - tf.cast(present, tf.float32)
     if not bins:
-        return scaled, None
+        return scaled, None, missing
     inner = tf.gather(quantiles, [_quantile_index(i / bins) for i in range(1, bins)])
     edges = tf.concat([[low], inner, [high]], axis=0)
     lower, upper = edges[:-1], edges[1:]
     position = (clipped[:, tf.newaxis] - lower) / tf.maximum(upper - lower, 1e-9)
-    return scaled, tf.clip_by_value(position, 0.0, 1.0)
+    return scaled, tf.clip_by_value(position, 0.0, 1.0), missing
 
 
 def _quantile_index(fraction: float) -> int:

@@ -46,6 +46,8 @@ def search_space(tune: TuneConfig) -> keras_tuner.HyperParameters:
         space.Choice("epochs", list(tune.epochs))
     if tune.ensemble is not None:
         space.Choice("ensemble", list(tune.ensemble))
+    if tune.piecewise is not None:
+        space.Choice("piecewise", list(tune.piecewise))
     return space
 
 
@@ -53,7 +55,7 @@ def untuned_values(tune: TuneConfig, train) -> Dict[str, Any]:
     """The values of `train:` for each searched hyperparameter: the first trial's."""
     values = {"hidden_units": spell_units(train.hidden_units),
               "learning_rate": float(train.learning_rate), "epochs": int(train.epochs),
-              "ensemble": int(train.ensemble)}
+              "ensemble": int(train.ensemble), "piecewise": bool(train.piecewise)}
     return {name: values[name] for name in TUNED_FIELDS if getattr(tune, name) is not None}
 
 
@@ -87,7 +89,7 @@ class TrainerTuner(keras_tuner.engine.base_tuner.BaseTuner):
             self.spec.train, trial.hyperparameters.get_config()))
         logging.info("Trial %s: %s", trial.trial_id, trial.hyperparameters.values)
         model = model_lib.fit_model(spec, self.fn_args, self.transform_output, self.plan)
-        eval_dataset = self._eval_dataset(spec)
+        eval_dataset = model_lib.inputs_of(model, self._eval_dataset(spec))
         scores = model.evaluate(eval_dataset, verbose=0, return_dict=True)
         if spec.label.task == "binary":
             scores.update(evaluator_binary_scores(model, eval_dataset))

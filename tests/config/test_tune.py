@@ -4,6 +4,7 @@ import mlpipe  # noqa: F401  (process settings before TensorFlow)
 import pytest
 
 from mlpipe.config import ConfigError, load_config
+from mlpipe.config.problem import TrainConfig
 from mlpipe.config.tune import (DEFAULT_OBJECTIVE, KERAS_METRICS, LogRange, TuneConfig,
                                 parse_units, spell_units, tuned_train)
 from tests.support import configs
@@ -111,3 +112,14 @@ def test_tuned_train_takes_the_tuners_values(taxi_config):
         train.batch_size, train.seed, train.distribution)
     # A field the search left out keeps train:'s value.
     assert tuned_train(train, {"values": {"epochs": 2}}).hidden_units == train.hidden_units
+
+
+def test_piecewise_travels_as_keras_tuner_s_number():
+    train = TrainConfig()
+    assert train.piecewise is True
+    # keras-tuner holds a boolean choice as 1 or 0.
+    assert tuned_train(train, {"values": {"piecewise": 0}}).piecewise is False
+    assert tuned_train(train, {"values": {"piecewise": 1}}).piecewise is True
+    assert TuneConfig(piecewise=[True, False]).piecewise == [True, False]
+    with pytest.raises(ValueError, match="more than once"):
+        TuneConfig(piecewise=[True, True])

@@ -37,10 +37,10 @@ WORKER = textwrap.dedent("""
     vocab = lambda name: 4
     rows = 256
     features = {key: np.random.normal(size=(rows, 1)).astype("float32")
-                for key in spec.numeric_keys()}
+                for key in spec.scalar_keys()}
     for key, width in spec.categorical_keys_and_sizes(vocab):
         features[key] = np.random.randint(0, width, size=(rows, 1)).astype("int64")
-    labels = (features[spec.numeric_keys()[0]][:, 0] > 0).astype("float32")
+    labels = (features[spec.scalar_keys()[0]][:, 0] > 0).astype("float32")
     dataset = tf.data.Dataset.from_tensor_slices((features, labels)).batch(32).repeat()
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

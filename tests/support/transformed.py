@@ -50,6 +50,7 @@ def write_examples(folder: pathlib.Path, rows: Dict[str, int], seed: int = 0,
                 for i in range(part, count, files):
                     writer.write(example_of({
                         "u_z": float(u[i]), "v_z": float(v[i]),
+                        "u_missing": 0.0, "v_missing": 0.0,
                         "c_id": int(c[i]), LABEL_KEY: int(label[i])}).SerializeToString())
     return folder
 
@@ -57,6 +58,7 @@ def write_examples(folder: pathlib.Path, rows: Dict[str, int], seed: int = 0,
 def schema() -> schema_pb2.Schema:
     result = schema_pb2.Schema()
     for name, kind in (("u_z", schema_pb2.FLOAT), ("v_z", schema_pb2.FLOAT),
+                       ("u_missing", schema_pb2.FLOAT), ("v_missing", schema_pb2.FLOAT),
                        ("c_id", schema_pb2.INT), (LABEL_KEY, schema_pb2.INT)):
         feature = result.feature.add(name=name, type=kind)
         feature.shape.SetInParent()  # one value per row, as Transform's dense outputs

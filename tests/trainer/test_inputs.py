@@ -66,4 +66,5 @@ def test_a_split_over_the_limit_is_streamed_after_reading_no_more_than_the_limit
     assert loaded is None and why == "over train.in_memory_mb's limit of 1,000 bytes"
     features, label = load_in_memory(data.train_files, transformed.schema(),
                                       transformed.LABEL_KEY, limit_bytes=1 << 20)[0]
-    assert int(label.shape[0]) == ROWS and set(features) == {"u_z", "v_z", "c_id"}
+    assert int(label.shape[0]) == ROWS
+    assert set(features) == {"u_z", "v_z", "u_missing", "v_missing", "c_id"}

@@ -25,7 +25,7 @@ def spec(taxi_config):
 def _batch(spec, n, seed=0):
     """Random transformed features for `n` rows, and a label that one z-score separates."""
     rng = np.random.default_rng(seed)
-    features = {key: rng.normal(size=(n, 1)).astype(np.float32) for key in spec.numeric_keys()}
+    features = {key: rng.normal(size=(n, 1)).astype(np.float32) for key in spec.scalar_keys()}
     for key, width in spec.categorical_keys_and_sizes(lambda name: VOCABULARY_SIZE):
         features[key] = rng.integers(0, width, size=(n, 1)).astype(np.int64)
     labels = (features["fare_z"][:, 0] > 0).astype(np.float32)
@@ -40,10 +40,10 @@ def test_keras_is_keras_2():
 
 def test_model_inputs_are_the_transformed_feature_keys(spec):
     model = model_lib.build_model(spec, vocabulary_size=lambda name: VOCABULARY_SIZE)
-    expected = set(spec.numeric_keys()) | {
+    expected = set(spec.scalar_keys()) | {
         key for key, _ in spec.categorical_keys_and_sizes(lambda name: VOCABULARY_SIZE)}
     assert set(model.input_names) == expected
-    assert {"fare_z", "payment_type_id", "fare_bucket"} <= expected
+    assert {"fare_z", "fare_missing", "payment_type_id", "fare_bucket"} <= expected
     assert model.output_names == [OUTPUT_KEY]
 
 
@@ -141,14 +141,30 @@ def test_the_model_takes_the_numeric_bins():
                        train=TrainConfig())
     assert spec.piecewise_keys_and_sizes() == [(names.piecewise_key("x"), 4)]
     model = model_lib.build_model(spec, vocabulary_size=lambda name: 0)
-    assert {"x_z": (None, 1), "x_bins": (None, 4)} == {
+    assert {"x_z": (None, 1), "x_missing": (None, 1), "x_bins": (None, 4)} == {
         i.name: tuple(i.shape) for i in model.inputs}
+
+
+def test_without_piecewise_the_model_reads_the_numbers_alone_and_ignores_the_bins():
+    spec = ProblemSpec(label=LabelConfig(name="y", task="regression", column="y"),
+                       features=FeaturesConfig(numeric=["x"], numeric_bins=4),
+                       train=TrainConfig(hidden_units=[], piecewise=False))
+    assert spec.piecewise_keys_and_sizes() == []
+    model = model_lib.build_model(spec, vocabulary_size=lambda name: 0)
+    assert {"x_z": (None, 1), "x_missing": (None, 1)} == {
+        i.name: tuple(i.shape) for i in model.inputs}
+    # Transform still writes the bins (the Tuner may try both): the model is given them and
+    # answers as without them.
+    features, _ = _regression_rows(rows=4)
+    with_bins = {**features, "x_bins": np.ones((4, 4), np.float32)}
+    np.testing.assert_allclose(model(with_bins), model(features))
 
 
 def _regression_rows(rows=256, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, 1)).astype(np.float32)
-    return {"x_z": x}, (3.0 * x[:, 0] + 10.0 + rng.normal(scale=0.1, size=rows)).astype(np.float32)
+    label = 3.0 * x[:, 0] + 10.0 + rng.normal(scale=0.1, size=rows)
+    return {"x_z": x, "x_missing": np.zeros_like(x)}, label.astype(np.float32)
 
 
 def test_an_ensemble_answers_the_mean_of_members_trained_each_on_its_own_loss():

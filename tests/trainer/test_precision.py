@@ -53,6 +53,7 @@ def test_mixed_precision_computes_in_bfloat16_and_answers_float32(data, caplog, 
     model.save(tmp_path / "model", save_format="tf", signatures={"serving_default": serve})
     loaded = tf.saved_model.load(str(tmp_path / "model")).signatures["serving_default"]
     answer = loaded(u_z=tf.constant([[1.0]]), v_z=tf.constant([[0.0]]),
+                    u_missing=tf.constant([[0.0]]), v_missing=tf.constant([[0.0]]),
                     c_id=tf.constant([[1]], dtype=tf.int64))["probability"]
     assert answer.dtype == tf.float32 and 0.5 < float(answer[0, 0]) <= 1.0
 

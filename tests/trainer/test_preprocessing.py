@@ -90,6 +90,7 @@ def _column(rows, key):
 def test_outputs_are_exactly_the_named_features_and_label(transformed, spec):
     _, rows, _ = transformed
     expected = ({names.numeric_key(n) for n in spec.features.numeric}
+                | {names.missing_key(n) for n in spec.features.numeric}
                 | {names.categorical_key(n) for n in spec.features.categorical}
                 | {names.bucket_key(n) for n in spec.features.bucketized}
                 | {spec.label_key})
@@ -121,8 +122,10 @@ def test_numeric_features_are_z_scored_over_present_values(transformed, name):
     assert abs(z[present].std() - 1.0) < 1e-3
     expected = (values[present] - values[present].mean()) / values[present].std()
     np.testing.assert_allclose(z[present], expected, atol=1e-4)
-    # Missing values get the mean, i.e. 0.
+    # Missing values get the mean, i.e. 0, and an indicator says which they were.
     np.testing.assert_array_equal(z[~present], 0.0)
+    np.testing.assert_array_equal(_column(rows, names.missing_key(name)), (~present) * 1.0)
+    assert output.transformed_feature_spec()[names.missing_key(name)].dtype == tf.float32
     if name == "trip_seconds":
         assert (~present).sum() == len(MISSING_SECONDS)
 
@@ -201,10 +204,11 @@ def test_serving_inputs_without_label_source_drop_the_label(spec):
     with tf.compat.v1.Graph().as_default():
         inputs = {"fare": tf.constant([[10.0]]), "trip_miles": tf.constant([[1.0]])}
         outputs = preprocessing_fn(inputs, reduced.to_custom_config())
-        assert set(outputs) == {"fare_z", "trip_miles_z"}
+        features = {"fare_z", "trip_miles_z", "fare_missing", "trip_miles_missing"}
+        assert set(outputs) == features
         inputs["tips"] = tf.constant([[3.0]])
         with_label = preprocessing_fn(inputs, reduced.to_custom_config())
-        assert set(with_label) == {"fare_z", "trip_miles_z", spec.label_key}
+        assert set(with_label) == features | {spec.label_key}
 
 
 def test_custom_config_without_problem_section_is_refused():
@@ -241,6 +245,8 @@ def test_a_data_entry_error_is_clipped_to_the_995th_percentile(binned):
     # the real values (the 99.5% quantile of 400 values is about the 398th).
     assert largest_real - 0.05 <= outlier <= largest_real + 1e-6
     assert z[len(BINNED_VALUES)] == 0.0   # missing: the mean
+    missing = _column(binned, names.missing_key("x"))
+    assert missing[len(BINNED_VALUES)] == 1.0 and not missing[:len(BINNED_VALUES)].any()
 
 
 def test_numeric_bins_encode_the_position_piecewise_linearly(binned):

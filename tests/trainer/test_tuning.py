@@ -37,10 +37,11 @@ def _spec(task="multiclass", train=WEAK) -> ProblemSpec:
 
 
 def _split(task, rows, seed):
-    """Transformed features u_z, v_z and a label they determine."""
+    """Transformed features u_z, v_z (never missing) and a label they determine."""
     rng = np.random.default_rng(seed)
     features = {key: rng.normal(size=(rows, 1)).astype(np.float32) for key in ("u_z", "v_z")}
     u, v = features["u_z"][:, 0], features["v_z"][:, 0]
+    features.update({key: np.zeros((rows, 1), np.float32) for key in ("u_missing", "v_missing")})
     if task == "multiclass":
         label = np.where(u > 0.5, 0, np.where(v > 0, 1, 2)).astype(np.int64)
     elif task == "binary":
@@ -89,6 +90,9 @@ def test_search_space_is_named_after_the_train_fields():
     assert (by_name["learning_rate"].min_value, by_name["learning_rate"].max_value,
             by_name["learning_rate"].sampling) == (1e-4, 0.1, "log")
     assert by_name["epochs"].values == [4, 8]
+    piecewise = tuning.search_space(TuneConfig(piecewise=[True, False])).space
+    assert [(hp.name, [bool(value) for value in hp.values]) for hp in piecewise] == [
+        ("piecewise", [True, False])]
     # Only the fields searched are hyperparameters; the others keep train:'s value.
     assert [hp.name for hp in tuning.search_space(TuneConfig(epochs=[2, 3])).space] == ["epochs"]
 
@@ -97,6 +101,7 @@ def test_the_first_trial_is_train_s_own_values():
     assert tuning.untuned_values(TUNE, WEAK) == {"hidden_units": "4", "learning_rate": 0.001,
                                                  "epochs": 1}
     assert tuning.untuned_values(TuneConfig(epochs=[5]), WEAK) == {"epochs": 1}
+    assert tuning.untuned_values(TuneConfig(piecewise=[False]), WEAK) == {"piecewise": True}
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])

@@ -23,7 +23,8 @@ def _saved(tmp_path, spec, vocabulary_size=7):
     model = model_lib.build_model(spec, vocabulary_size=lambda name: vocabulary_size)
     rng = np.random.default_rng(0)
     rows = 64
-    features = {"x_z": rng.normal(size=(rows, 1)), "x_bins": rng.uniform(size=(rows, 4)),
+    features = {"x_z": rng.normal(size=(rows, 1)), "x_missing": np.zeros((rows, 1)),
+                "x_bins": rng.uniform(size=(rows, 4)),
                 "c_id": rng.integers(0, 5, size=(rows, 1))}
     model.fit({key: features[key] for key in model.input_names},
               rng.integers(0, 2, size=rows), epochs=1, verbose=0)
@@ -50,7 +51,7 @@ def test_one_hot_width_is_fixed_by_the_config_only_with_warm_start():
 
 @pytest.mark.parametrize("change, reason", [
     (dict(features=FEATURES.model_copy(update={"numeric": ["x", "w"]})),
-     "inputs added ['w_bins', 'w_z']"),
+     "inputs added ['w_bins', 'w_missing', 'w_z']"),
     (dict(features=FEATURES.model_copy(update={"numeric_bins": 8})), "x_bins (4,) -> (8,)"),
     (dict(train=WARM.model_copy(update={"hidden_units": [16]})), "layer 'deep_0'"),
 ])
