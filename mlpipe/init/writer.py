@@ -76,7 +76,8 @@ def config_text(analysis: Analysis, features: Features, shape: Shape, name: str,
         lines.append(f"  {kind}:")
         width = max(len(_scalar(column)) for column in names)
         lines += [f"    - {_scalar(column):<{width}}  # {features.why[column]}" for column in names]
-    lines += ["  # No bucketized features: numeric ones are z-scored with missing values imputed;",
+    lines += ["  # No bucketized features: numeric ones are z-scored, a missing value imputed (the",
+              "  # mean) and flagged by an indicator of its own;",
               "  # add `bucketized: {column: 10}` for a column whose effect is not monotonic.",
               f"  # numeric_bins: {budget.bins_why}",
               f"  numeric_bins: {budget.numeric_bins}"]
