@@ -122,6 +122,8 @@ def monitor(data_pattern: str, schema, training: TrainingStatistics, settings: M
     drift = drift_measure.compare(training_statistics, new_statistics, wanted,
                                   settings.numeric_psi, settings.categorical_threshold,
                                   settings.feature_thresholds)
+    if environment == SERVING:
+        schema = unread_columns_optional(schema, model_features)
     anomalies = _schema_anomalies(tfdv.validate_statistics(new_statistics, schema,
                                                            environment=environment))
     return MonitorReport(
@@ -129,6 +131,19 @@ def monitor(data_pattern: str, schema, training: TrainingStatistics, settings: M
         rows=new_statistics.datasets[0].num_examples if new_statistics.datasets else 0,
         training_statistics=str(training.path), found_by=training.found_by,
         drift=drift, anomalies=anomalies, min_rows=settings.min_rows)
+
+
+def unread_columns_optional(schema, model_features: List[str]):
+    """A copy of `schema` that asks no presence of the columns the model does not read (the
+    ones `mlpipe init` left out): a serving client need not send them, as TF Serving's clients
+    send what the model reads, so a request log without them is no "column dropped" anomaly."""
+    relaxed = type(schema)()
+    relaxed.CopyFrom(schema)
+    for feature in relaxed.feature:
+        if feature.name not in model_features and feature.HasField("presence"):
+            feature.presence.min_count = 0
+            feature.presence.min_fraction = 0.0
+    return relaxed
 
 
 def _csv_statistics(data_pattern: str, options, schema):
