@@ -200,6 +200,10 @@ class FeaturesConfig(Strict):
     numeric: List[str] = Field(
         default_factory=list,
         description="Clipped to their 0.5%-99.5% range, z-scored; a missing value is the mean.")
+    missing_indicators: bool = Field(
+        True, description="Beside each numeric feature, a 0/1 input that says its value was "
+                          "missing (as a data scientist's imputer adds): a blank can mean "
+                          "something of its own. False: a missing value is only the mean.")
     numeric_bins: int = Field(
         0, ge=0, le=100,
         description="0, or 2..100: each numeric feature also enters the model as a piecewise-"

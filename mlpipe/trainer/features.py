@@ -46,10 +46,11 @@ class ProblemSpec:
         return self.features.raw_columns
 
     def scalar_keys(self) -> List[str]:
-        """The transformed keys of one float per row: each numeric's z-score and its missing
-        indicator."""
+        """The transformed keys of one float per row: each numeric's z-score and, with
+        `features.missing_indicators`, its missing indicator."""
+        flags = self.features.numeric if self.features.missing_indicators else []
         return ([numeric_key(name) for name in self.features.numeric]
-                + [missing_key(name) for name in self.features.numeric])
+                + [missing_key(name) for name in flags])
 
     def piecewise_keys_and_sizes(self) -> List[Tuple[str, int]]:
         """(transformed key, number of bins) of the numerics' piecewise-linear encodings that

@@ -45,7 +45,8 @@ def preprocessing_fn(inputs, custom_config):
     for name in spec.features.numeric:
         scaled, encoded, missing = _numeric(inputs[name], bins)
         outputs[names.numeric_key(name)] = scaled
-        outputs[names.missing_key(name)] = missing
+        if spec.features.missing_indicators:
+            outputs[names.missing_key(name)] = missing
         if bins:
             outputs[names.piecewise_key(name)] = encoded
     for name in spec.features.categorical:

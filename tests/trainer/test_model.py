@@ -17,7 +17,8 @@ VOCABULARY_SIZE = 5
 
 @pytest.fixture(scope="module")
 def spec(taxi_config):
-    return ProblemSpec(label=taxi_config.label, features=taxi_config.features,
+    features = taxi_config.features.model_copy(update={"missing_indicators": True})
+    return ProblemSpec(label=taxi_config.label, features=features,
                        train=taxi_config.train.model_copy(update={"hidden_units": [8],
                                                                   "learning_rate": 0.05}))
 

@@ -63,8 +63,9 @@ def _present(rows, column):
 
 @pytest.fixture(scope="module")
 def spec(taxi_config):
-    return ProblemSpec(label=taxi_config.label, features=taxi_config.features,
-                       train=taxi_config.train)
+    # With the indicators the shipped config leaves out: the taxi rows lack some trip_seconds.
+    features = taxi_config.features.model_copy(update={"missing_indicators": True})
+    return ProblemSpec(label=taxi_config.label, features=features, train=taxi_config.train)
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +210,18 @@ def test_serving_inputs_without_label_source_drop_the_label(spec):
         inputs["tips"] = tf.constant([[3.0]])
         with_label = preprocessing_fn(inputs, reduced.to_custom_config())
         assert set(with_label) == features | {spec.label_key}
+
+
+def test_without_missing_indicators_a_number_is_its_z_score_alone(spec):
+    without = ProblemSpec(
+        label=spec.label,
+        features=spec.features.model_copy(update={
+            "numeric": ["fare"], "categorical": [], "bucketized": {}, "missing_indicators": False}),
+        train=spec.train)
+    with tf.compat.v1.Graph().as_default():
+        outputs = preprocessing_fn({"fare": tf.constant([[10.0]])}, without.to_custom_config())
+    assert set(outputs) == {"fare_z"}
+    assert without.scalar_keys() == ["fare_z"]
 
 
 def test_custom_config_without_problem_section_is_refused():
