@@ -120,6 +120,17 @@ def test_first_values_are_each_rows_first_value_or_null():
                                                             for k, v in expected.items()}
 
 
+def test_one_value_lists_are_null_where_the_value_is():
+    import pyarrow as pa
+    from mlpipe.serving.examples import first_values, one_value_lists
+    for values in ([1.5, None, 2.5, None], [1.5, 2.5], [None, None]):
+        lists = one_value_lists(pa.array(values, pa.float32()))
+        assert lists.to_pylist() == [None if v is None else [v] for v in values]
+        assert lists.null_count == values.count(None)
+        batch = pa.RecordBatch.from_arrays([lists], ["x"])
+        assert first_values(batch)["x"].to_pylist() == values
+
+
 PLAIN = {"fare": 12.5, "trip_start_month": 5, "trip_start_hour": 19, "trip_start_day": 6,
          "trip_start_timestamp": 1400269500, "trip_miles": 2.5, "payment_type": "Cash"}
 
