@@ -248,11 +248,18 @@ def fit_model(spec: ProblemSpec, fn_args, transform_output, plan: TrainingPlan, 
 
 
 def inputs_of(model: tf.keras.Model, dataset: tf.data.Dataset) -> tf.data.Dataset:
-    """(features, label) batches with only the features `model` reads: Transform writes some a
-    model may leave out (the piecewise encodings with `train.piecewise` off)."""
+    """(features, label) batches with only the features `model` reads; the dataset itself when
+    it has no others."""
+    if set(dataset.element_spec[0]) <= set(model.input_names):
+        return dataset
+    return dataset.map(lambda features, label: (read_by(model, features), label))
+
+
+def read_by(model: tf.keras.Model, features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """The transformed features `model` reads: Transform writes some a model may leave out (the
+    piecewise encodings with `train.piecewise` off)."""
     names = set(model.input_names)
-    return dataset.map(lambda features, label: (
-        {name: value for name, value in features.items() if name in names}, label))
+    return {name: value for name, value in features.items() if name in names}
 
 
 def describe(plan: TrainingPlan, data: str, batch_size: int) -> str:
@@ -374,8 +381,7 @@ def _serving_signature(model, transform_output, spec: ProblemSpec):
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def serve(serialized_examples):
         raw = tf.io.parse_example(serialized_examples, feature_spec)
-        transformed = model.tft_layer_serving(raw)
-        outputs = {output_key: model({name: transformed[name] for name in model.input_names})}
+        outputs = {output_key: model(read_by(model, model.tft_layer_serving(raw)))}
         if spec.label.task == "multiclass":
             rows = tf.shape(serialized_examples)[0]
             outputs[CLASSES_KEY] = tf.tile(class_names[tf.newaxis, :], [rows, 1])

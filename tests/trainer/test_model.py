@@ -161,6 +161,19 @@ def test_without_piecewise_the_model_reads_the_numbers_alone_and_ignores_the_bin
     np.testing.assert_allclose(model(with_bins), model(features))
 
 
+def test_the_training_batches_carry_only_what_the_model_reads():
+    spec = ProblemSpec(label=LabelConfig(name="y", task="regression", column="y"),
+                       features=FeaturesConfig(numeric=["x"], numeric_bins=4),
+                       train=TrainConfig(hidden_units=[], piecewise=False))
+    model = model_lib.build_model(spec, vocabulary_size=lambda name: 0)
+    features, label = _regression_rows(rows=4)
+    read = tf.data.Dataset.from_tensors((features, label))
+    assert model_lib.inputs_of(model, read) is read
+    written = tf.data.Dataset.from_tensors(
+        ({**features, "x_bins": np.ones((4, 4), np.float32)}, label))
+    assert set(model_lib.inputs_of(model, written).element_spec[0]) == {"x_z", "x_missing"}
+
+
 def _regression_rows(rows=256, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, 1)).astype(np.float32)
