@@ -332,20 +332,31 @@ def first_values(batch) -> Dict[str, object]:
     """A RecordBatch of list columns -> feature -> its first value per row (null when the
     list is empty or null): the flat columns `RequestLog.log_columns` takes."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     columns = {}
     for name, column in zip(batch.schema.names, batch.columns):
         if name == _NO_FEATURES or pa.types.is_null(column.type):
             continue
         if column.offset:   # a slice: its offsets are not into its own values
             column = pa.concat_arrays([column])
-        # Each row's first value sits at its list's start offset; an empty or null list
-        # takes a null index, which `take` answers with null.
-        starts = column.offsets[:-1]
-        has_values = pc.fill_null(pc.greater(pc.list_value_length(column), 0), False)
-        indices = pc.if_else(has_values, starts, pa.scalar(None, starts.type))
-        columns[name] = column.values.take(indices)
+        # Each row's first value sits at its list's start offset. Numpy on the offsets: a few
+        # microseconds a column, where Arrow's compute calls took tens.
+        offsets, lengths = column.offsets.to_numpy(), list_lengths(column)
+        if (lengths == 1).all():   # one value a row, as requests have: the values themselves
+            columns[name] = column.values.slice(offsets[0], len(column))
+            continue
+        # An empty or null list takes a null index, which `take` answers with null.
+        columns[name] = column.values.take(pa.array(offsets[:-1], mask=lengths == 0))
     return columns
+
+
+def list_lengths(column):
+    """A list column's length per row as numpy, 0 for a null list (Arrow lets a null list
+    span values: its offsets are not read)."""
+    import numpy as np
+    lengths = np.diff(column.offsets.to_numpy())
+    if column.null_count:
+        lengths[column.is_null().to_numpy(zero_copy_only=False)] = 0
+    return lengths
 
 
 def _json_values(value, info: FeatureInfo, where: str) -> Values:

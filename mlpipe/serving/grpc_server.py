@@ -32,7 +32,6 @@ from typing import Dict, List, Optional, Tuple
 import grpc
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from tensorflow.core.example import example_pb2
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
@@ -46,6 +45,7 @@ from mlpipe.core.schema_io import BYTES, EXAMPLE_KINDS, FLOAT, INT
 from mlpipe.serving import outputs as task_outputs
 from mlpipe.serving.batching import Overloaded
 from mlpipe.serving.examples import (FEW_ROWS, FLOAT32_MAX, RequestError, first_values,
+                                     list_lengths,
                                      one_value_lists)
 from mlpipe.serving.labels import UnknownServable
 from mlpipe.serving.model import INPUT_NAME
@@ -334,10 +334,9 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
             info = features.get(name)
             if info is None or column.type.value_type != ARROW_EXAMPLE_TYPES[info.type]:
                 return None
-            lengths = pc.fill_null(pc.list_value_length(column), 0)
-            if info.max_values and pc.max(lengths).as_py() > info.max_values:
+            if info.max_values and list_lengths(column).max() > info.max_values:
                 return None
-            if info.type == FLOAT and pc.all(pc.is_finite(column.flatten())).as_py() is False:
+            if info.type == FLOAT and not np.isfinite(column.flatten().to_numpy()).all():
                 return None
         columns = first_values(batch)
         for name in self.state.encoder.required:

@@ -120,6 +120,22 @@ def test_first_values_are_each_rows_first_value_or_null():
                                                             for k, v in expected.items()}
 
 
+def test_first_values_of_one_value_lists_are_the_values_themselves_also_in_a_slice():
+    import pyarrow as pa
+    from mlpipe.serving.examples import first_values, list_lengths
+    column = pa.array([[1.5], [2.5], [3.5], [4.5]], pa.large_list(pa.float32()))
+    batch = pa.RecordBatch.from_arrays([column], ["x"])
+    assert first_values(batch)["x"].to_pylist() == [1.5, 2.5, 3.5, 4.5]
+    assert first_values(batch.slice(1, 2))["x"].to_pylist() == [2.5, 3.5]
+    # A null list may span values (Arrow allows it): it counts as empty, its value unread.
+    spanning = pa.ListArray.from_arrays(pa.array([0, 1, 2, 3], pa.int32()),
+                                        pa.array([1.5, 2.5, 3.5], pa.float32()),
+                                        mask=pa.array([False, True, False]))
+    assert list(list_lengths(spanning)) == [1, 0, 1]
+    assert first_values(pa.RecordBatch.from_arrays([spanning], ["x"]))["x"].to_pylist() == \
+        [1.5, None, 3.5]
+
+
 def test_one_value_lists_are_null_where_the_value_is():
     import pyarrow as pa
     from mlpipe.serving.examples import first_values, one_value_lists
