@@ -45,8 +45,7 @@ from mlpipe.core.schema_io import BYTES, EXAMPLE_KINDS, FLOAT, INT
 from mlpipe.serving import outputs as task_outputs
 from mlpipe.serving.batching import Overloaded
 from mlpipe.serving.examples import (FEW_ROWS, FLOAT32_MAX, RequestError, first_values,
-                                     list_lengths,
-                                     one_value_lists)
+                                     list_lengths, one_value_lists)
 from mlpipe.serving.labels import UnknownServable
 from mlpipe.serving.model import INPUT_NAME
 
