@@ -2,7 +2,8 @@
 
 A SavedModel exported by the Trainer is read by TFMA (Evaluator), BulkInferrer, `mlpipe serve`,
 `mlpipe predict` and `mlpipe monitor --evaluate`: its signatures and output key are defined once,
-here. So are the schema environments that separate training columns from serving columns.
+here. So are the schema environments that separate training columns from serving columns,
+and the names of a feature's kinds.
 """
 
 # The signature a request is answered with: serialized raw tf.Examples carrying the features only.
@@ -44,3 +45,5 @@ TRAINING_PLAN_LOG = "Training plan:"
 # Schema environments (TFDV): TRAINING has every column, SERVING lacks the label's sources.
 TRAINING = "TRAINING"
 SERVING = "SERVING"
+# The schema's names for a feature's kind (schema_io and the light data readers share them).
+INT, FLOAT, BYTES = "INT", "FLOAT", "BYTES"

@@ -27,10 +27,10 @@ import os
 import struct
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+from mlpipe.core.contract import BYTES, FLOAT, INT
 from mlpipe.errors import InputDataError
 
 FORMATS = ("csv", "parquet", "tfrecord")
-INT, FLOAT, BYTES = "INT", "FLOAT", "BYTES"   # the schema's names for a feature's kind
 GLOB_CHARACTERS = "*?["
 _GZIP_MAGIC = b"\x1f\x8b"
 

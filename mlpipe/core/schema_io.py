@@ -16,9 +16,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from mlpipe.config import ConfigError
-from mlpipe.core.contract import SERVING, TRAINING
-
-INT, FLOAT, BYTES = "INT", "FLOAT", "BYTES"
+from mlpipe.core.contract import BYTES, FLOAT, INT, SERVING, TRAINING
 # The tf.Example list that holds the values of each type.
 EXAMPLE_KINDS = {FLOAT: "float_list", INT: "int64_list", BYTES: "bytes_list"}
 

@@ -23,6 +23,7 @@ higher-is-better metric, a rise of a lower-is-better one such as rmse) is a cros
 too.
 """
 
+import contextlib
 import dataclasses
 import math
 import pathlib
@@ -81,15 +82,15 @@ def evaluate_csv(model, encoder: ExampleEncoder, path, label, kpi,
         raise RequestError(f"{path}: the label needs column(s) {missing}", missing[0])
     labels, predictions = [], []
     try:
-        chunks = csv_chunks(path, encoder, batch_size, header)
-        for chunk, outputs in scored_outputs(model, chunks):
-            labels.append(_chunk_labels(chunk, label))
-            if task == "multiclass":
-                predictions.append(task_outputs.class_scores(outputs, chunk.rows)
-                                   .astype(np.float64))
-            else:
-                predictions.append(task_outputs.single_values(outputs, chunk.rows)
-                                   .astype(np.float64))
+        with contextlib.closing(csv_chunks(path, encoder, batch_size, header)) as chunks:
+            for chunk, outputs in scored_outputs(model, chunks):
+                labels.append(_chunk_labels(chunk, label))
+                if task == "multiclass":
+                    predictions.append(task_outputs.class_scores(outputs, chunk.rows)
+                                       .astype(np.float64))
+                else:
+                    predictions.append(task_outputs.single_values(outputs, chunk.rows)
+                                       .astype(np.float64))
     except InputError as error:
         raise RequestError(str(error)) from error
     classes = list(label.classes or [])

@@ -46,6 +46,7 @@ PROGRESS_SECONDS = 2.0
 MIN_BLOCK_BYTES = 64 << 10     # pyarrow reads the file in blocks of at least this size ...
 MAX_BLOCK_BYTES = 4 << 20      # ... and at most this
 CHECK_THREADS = 2              # chunks checked and encoded at once, ahead of the model
+CHECK_THREAD_NAME = "csv-check"  # ... on threads of this name
 MAX_ROW_BYTES = 1 << 30        # blocks grow up to this size when a row does not fit in one
 _NEEDS_QUOTES = (b",", b'"', b"\n", b"\r")
 
@@ -106,11 +107,13 @@ def csv_chunks(path, encoder: ExampleEncoder, batch_size: int,
                header: Optional[Sequence[str]] = None,
                workers: int = CHECK_THREADS, skip_bad_rows: bool = False) -> Iterator[CsvChunk]:
     """The CSV a chunk at a time, in order, checked and serialized by `workers` threads (Arrow
-    and tfx_bsl release the GIL) while the caller scores; InputError names line and column."""
+    and tfx_bsl release the GIL) while the caller scores; InputError names line and column.
+    A caller that stops reading early closes the generator (`contextlib.closing`)."""
     path = pathlib.Path(path)
     header = list(header) if header is not None else read_header(path)
     texts = _text_chunks(path, header, batch_size)
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=CHECK_THREAD_NAME)
+    try:
         in_flight: collections.deque = collections.deque()
         while True:
             try:
@@ -127,6 +130,12 @@ def csv_chunks(path, encoder: ExampleEncoder, batch_size: int,
                 yield in_flight.popleft().result()
         while in_flight:
             yield in_flight.popleft().result()
+    finally:
+        # Never waits for the workers: a generator left unfinished is closed by whoever drops
+        # it last, which can be the garbage collector inside another thread's start, where
+        # joining a thread deadlocks Python's threading module (test-fast hung so, twice). The
+        # checks in flight finish on their own, and the idle workers exit.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _text_chunks(path: pathlib.Path, header: List[str],
@@ -270,15 +279,16 @@ def score_csv(model: LoadedModel, encoder: ExampleEncoder, input_path, output_pa
         if taken:
             raise InputError(f"{input_path}: already has a '{taken[0]}' column (the output "
                              f"adds {', '.join(added)})")
-        with partial.open("wb") as sink, \
-                (rejects_partial.open("w", newline="") if skip_bad_rows
-                 else contextlib.nullcontext()) as rejects_sink:
+        with contextlib.ExitStack() as stack:
+            sink = stack.enter_context(partial.open("wb"))
+            rejects_sink = stack.enter_context(rejects_partial.open("w", newline="")
+                                               if skip_bad_rows else contextlib.nullcontext())
             sink.write(_csv_line(header + added))
             rejects_writer = csv.writer(rejects_sink) if skip_bad_rows else None
             if rejects_writer:
                 rejects_writer.writerow(["line", "column", "error", *header])
-            chunks = csv_chunks(input_path, encoder, batch_size, header,
-                                skip_bad_rows=skip_bad_rows)
+            chunks = stack.enter_context(contextlib.closing(
+                csv_chunks(input_path, encoder, batch_size, header, skip_bad_rows=skip_bad_rows)))
             for chunk, outputs in scored_outputs(model, chunks):
                 for row in chunk.rejected:
                     rejects_writer.writerow([row.line, row.column or "", row.reason, *row.cells])

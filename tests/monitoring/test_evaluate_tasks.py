@@ -5,6 +5,8 @@ own answers, and a degradation past `evaluation.max_regression` exits 4."""
 
 import csv
 import json
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -114,6 +116,27 @@ def test_a_label_that_is_not_a_class_or_not_a_number_names_line_and_column(
     with pytest.raises(RequestError, match=words.replace("[", r"\[").replace("]", r"\]")) as error:
         evaluate_csv(XModel(task), ENCODER, data, label, {}, batch_size=2)
     assert error.value.field == "y"
+
+
+def test_a_label_error_leaves_no_csv_reader_threads_behind(tmp_path):
+    from mlpipe.serving.predict import CHECK_THREAD_NAME
+
+    def readers():
+        return {t for t in threading.enumerate() if t.name.startswith(CHECK_THREAD_NAME)}
+
+    before = readers()
+    rows = [(1.0, "2")] * 12
+    rows[3] = (1.0, "twelve")
+    data = _write(tmp_path / "bad.csv", rows)
+    # The error is kept, as a caller that reports it keeps it: its traceback holds the frames
+    # that read the CSV, so nothing is freed by being dropped.
+    with pytest.raises(RequestError) as error:
+        evaluate_csv(XModel(ModelTask("regression")), ENCODER, data, REGRESSION_LABEL, {},
+                     batch_size=2)
+    deadline = time.monotonic() + 5
+    while readers() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not readers() - before, f"reader threads left after: {error.value}"
 
 
 def test_a_rise_of_a_lower_is_better_metric_is_the_degradation():

@@ -3,6 +3,7 @@ the row-by-row rules of `ExampleEncoder.check_csv_row`, with a stand-in model (n
 model needed)."""
 
 import csv
+import threading
 
 import numpy as np
 import pytest
@@ -153,3 +154,34 @@ def test_a_row_longer_than_a_read_block_is_read(encoder, taxi_row, write_csv, tm
     with open(output, newline="") as scored_file:
         companies = [row["company"] for row in csv.DictReader(scored_file)]
     assert len(companies) == 3011 and companies[3000] == "x" * 100_000
+
+
+class HeldEncoder(ExampleEncoder):
+    """The real encoder, whose check of every chunk after the first waits for `release`: checks
+    still in flight when a reader stops."""
+
+    def __init__(self, features):
+        super().__init__(features)
+        self.release = threading.Event()
+
+    def check_csv_columns(self, columns, num_rows, first_line):
+        if first_line > 2:
+            self.release.wait(30)
+        return super().check_csv_columns(columns, num_rows, first_line)
+
+
+def test_a_reader_that_stops_early_does_not_wait_for_the_checks_in_flight(taxi_schema, taxi_row,
+                                                                          write_csv, tmp_path):
+    # Closing may fall to the garbage collector inside another thread's start, where joining
+    # a thread deadlocks Python's threading module: the close must not join the workers.
+    encoder = HeldEncoder(environment_features(taxi_schema, SERVING))
+    path = write_csv(tmp_path / "rows.csv", [taxi_row()] * 12)
+    chunks = csv_chunks(path, encoder, batch_size=2, workers=2)
+    assert next(chunks).first_line == 2
+    closer = threading.Thread(target=chunks.close, daemon=True)
+    closer.start()
+    closer.join(5)
+    try:
+        assert not closer.is_alive(), "closing the reader waited for the checks in flight"
+    finally:
+        encoder.release.set()
