@@ -180,9 +180,10 @@ def _mean_floor(before, after, quiet: bool = False):
     for size in before:
         floor[size] = {key: (before[size][key] + after[size][key]) / 2 for key in before[size]}
         if not quiet:
-            print(f"floor, {size} row(s): p50 {before[size]['p50_ms']:.2f} ms before the server, "
-              f"{after[size]['p50_ms']:.2f} ms after; {before[size]['rows_per_s']:,.0f} and "
-              f"{after[size]['rows_per_s']:,.0f} rows/s (ratios use the mean)")
+            print(f"floor, {size} row(s): p50 {before[size]['p50_ms']:.2f} ms before the "
+                  f"server, {after[size]['p50_ms']:.2f} ms after; "
+                  f"{before[size]['rows_per_s']:,.0f} and {after[size]['rows_per_s']:,.0f} "
+                  "rows/s (ratios use the mean)")
     return floor
 
 
@@ -371,11 +372,10 @@ TARGETS = [("gRPC Predict 1 row, concurrency 1: p50 / floor p50", ("grpc", (1, 1
 def _target_round(server, config, home, rows, seconds, scratch: pathlib.Path, with_http: bool):
     """One more round of only the target levels, between two floors of its own."""
     before = _in_process_floor(config, home, rows, seconds)
-    wanted = [level for _, (api, level, _), _, _ in TARGETS]
-    grpc_results = _grpc_levels(server, config.name, rows, seconds, scratch,
-                                [level for level in wanted if len(level) == 3])
-    http = (_http_levels(server, rows, seconds, scratch,
-                         [level for level in wanted if len(level) == 2]) if with_http else {})
+    def levels(of_api):
+        return [level for _, (api, level, _), _, _ in TARGETS if api == of_api]
+    grpc_results = _grpc_levels(server, config.name, rows, seconds, scratch, levels("grpc"))
+    http = (_http_levels(server, rows, seconds, scratch, levels("http")) if with_http else {})
     after = _in_process_floor(config, home, rows, seconds)
     return _target_ratios(http, grpc_results, _mean_floor(before, after, quiet=True))
 
