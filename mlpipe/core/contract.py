@@ -10,6 +10,10 @@ and the names of a feature's kinds.
 SERVING_SIGNATURE = "serving_default"
 # The signature TFMA's Evaluator uses to get the transformed features and label from raw examples.
 TRANSFORM_SIGNATURE = "transform_features"
+# The same model on raw feature tensors instead of serialized tf.Examples: one input per feature
+# the model reads, [n, 1] when every row has the value, [n, 0] when no row has it. `mlpipe serve`
+# calls it for gRPC tensor requests (no tf.Example encoding and parsing around the model).
+FEATURES_SIGNATURE = "serving_features"
 # The serving signature's outputs, by task. binary: P(label = 1); multiclass: a score per class
 # (softmax, in the order of `label.classes`) and the class names themselves, so a response is
 # readable without the config; regression: the predicted value.

@@ -6,8 +6,10 @@ the same model version) go in the next call. A lone request is called at once, n
 waiting for company, so concurrency adds rows per call instead of calls fighting for the cores.
 
 Each request keeps the model object it captured when it arrived (see `ModelManager`): a batch
-never mixes versions. When a batched call fails, its requests are retried one by one, so only the
-request that causes the failure gets the error.
+never mixes versions. Nor does it mix kinds of input: a request's rows are a list (serialized
+tf.Examples, joined by concatenation) or an object with a `batch_key` (requests with equal keys
+share a call) and a `joined` classmethod (`FeatureColumns`). When a batched call fails, its
+requests are retried one by one, so only the request that causes the failure gets the error.
 
 The queue is bounded (`max_queued_rows`): a request that would make more rows wait is refused at
 once with `Overloaded` (the server's 503 and Retry-After), so overload sheds requests instead of
@@ -93,14 +95,16 @@ class PredictBatcher:
             self._wake.clear()   # no await since the queue was seen empty: nothing is missed
 
     def _next_batch(self) -> List[_Request]:
-        """The oldest request and the next ones on its model version, in order, up to
-        max_rows. Requests on another version (a canary served beside the stable one) are
-        stepped over and keep their place, so interleaved versions still share calls."""
+        """The oldest request and the next ones on its model version and of its kind, in
+        order, up to max_rows. Requests on another version (a canary served beside the stable
+        one) or of another kind are stepped over and keep their place, so interleaved versions
+        and kinds still share calls."""
         head = self._waiting.popleft()
         batch, rows, others = [head], len(head.rows), collections.deque()
+        kind = _kind(head.rows)
         while self._waiting:
             request = self._waiting[0]
-            if request.model is not head.model:
+            if request.model is not head.model or _kind(request.rows) != kind:
                 others.append(self._waiting.popleft())
             elif rows + len(request.rows) <= self._max_rows:
                 batch.append(self._waiting.popleft())
@@ -115,7 +119,7 @@ class PredictBatcher:
     async def _call(self, batch: List[_Request]) -> None:
         if not batch:
             return
-        rows = [row for request in batch for row in request.rows]
+        rows = _joined([request.rows for request in batch])
         try:
             self.calls += 1
             self._calling = True
@@ -137,6 +141,20 @@ class PredictBatcher:
             return
         for request, answer in zip(batch, answers):
             _settle(request, answer)
+
+
+def _kind(rows) -> object:
+    """Requests of the same kind can share a model call."""
+    return getattr(rows, "batch_key", None)
+
+
+def _joined(parts: list):
+    """One model call's input from its requests' rows (all of one kind)."""
+    if len(parts) == 1:
+        return parts[0]
+    if isinstance(parts[0], list):
+        return [row for part in parts for row in part]
+    return type(parts[0]).joined(parts)
 
 
 def _split(outputs: Outputs, sizes: List[int]) -> List[Outputs]:

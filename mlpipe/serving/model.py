@@ -1,4 +1,9 @@
-"""Pushed model versions: load one, call its serving signature, switch to a newer one.
+"""Pushed model versions: load one, call its serving signatures, switch to a newer one.
+
+A version answers serialized tf.Examples (`predict`, the `serving_default` signature) and, when
+it was exported with one (core.contract.FEATURES_SIGNATURE, models trained since it exists),
+checked feature values (`predict_features`): no tf.Example encoding before the call and no
+parsing in it.
 
 `ModelManager` holds the version being served. A poller thread loads a newer pushed version off
 the request path, warms it up, then swaps one reference: requests already running keep the model
@@ -16,6 +21,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from mlpipe.core.contract import FEATURES_SIGNATURE
 from mlpipe.core.contract import SERVING_SIGNATURE as SIGNATURE
 from mlpipe.core.run_home import RunHome
 from mlpipe.errors import BadInputError
@@ -49,6 +55,26 @@ def resolve_version(home: RunHome, version: Optional[int] = None) -> (int, pathl
     return version, versions[version]
 
 
+@dataclasses.dataclass(frozen=True)
+class FeatureColumns:
+    """Checked values of the features one request (or one batch of requests) gives: feature ->
+    one value per row (numpy float32, int64, or an object array of bytes), in sorted order."""
+    columns: Dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+    @property
+    def batch_key(self) -> tuple:
+        """Requests giving the same features can share a model call (batching.py)."""
+        return tuple(self.columns)
+
+    @classmethod
+    def joined(cls, parts: List["FeatureColumns"]) -> "FeatureColumns":
+        return cls({name: np.concatenate([part.columns[name] for part in parts])
+                    for name in parts[0].columns})
+
+
 @dataclasses.dataclass
 class LoadedModel:
     version: int
@@ -57,6 +83,9 @@ class LoadedModel:
     function: Callable
     output_names: List[str]
     task: ModelTask = ModelTask()   # read from the warm-up call's outputs
+    features_function: Optional[Callable] = None
+    # The features signature's inputs: feature -> the numpy dtype it takes (object: bytes).
+    feature_dtypes: Dict[str, np.dtype] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def load(cls, version: int, path: pathlib.Path, label=None) -> "LoadedModel":
@@ -74,11 +103,39 @@ class LoadedModel:
         # the task (and the class names).
         model.task = ModelTask.of_outputs(model.predict([b""]))
         model.task.check(label, f"version {version} ({path})")
+        if FEATURES_SIGNATURE in loaded.signatures:
+            model.features_function = loaded.signatures[FEATURES_SIGNATURE]
+            model.feature_dtypes = {
+                name: np.dtype(object) if spec.dtype == tf.string else spec.dtype.as_numpy_dtype
+                for name, spec in model.features_function.structured_input_signature[1].items()}
+            model.predict_features(FeatureColumns({}), rows=1)   # every feature missing
         return model
 
     def predict(self, serialized: List[bytes]) -> Dict[str, np.ndarray]:
         import tensorflow as tf
         outputs = self.function(**{INPUT_NAME: tf.constant(serialized, dtype=tf.string)})
+        return {name: outputs[name].numpy() for name in self.output_names}
+
+    def takes_features(self, given: Dict[str, np.ndarray]) -> bool:
+        """Whether `predict_features` can answer these checked columns: the version has the
+        features signature, and each feature it reads comes in the type it takes (a version
+        trained on an older schema may not; the tf.Example path then answers as it did)."""
+        return self.features_function is not None and all(
+            given[name].dtype == dtype
+            for name, dtype in self.feature_dtypes.items() if name in given)
+
+    def predict_features(self, given: FeatureColumns,
+                         rows: Optional[int] = None) -> Dict[str, np.ndarray]:
+        """The outputs for checked feature values; a feature the version reads and the
+        columns lack is missing in every row. Features it does not read are not fed."""
+        import tensorflow as tf
+        rows = len(given) if rows is None else rows
+        feed = {}
+        for name, dtype in self.feature_dtypes.items():
+            values = given.columns.get(name)
+            feed[name] = tf.constant(np.empty((rows, 0), dtype) if values is None
+                                     else values.reshape(rows, 1))
+        outputs = self.features_function(**feed)
         return {name: outputs[name].numpy() for name in self.output_names}
 
     def metadata(self, model_name: str) -> dict:

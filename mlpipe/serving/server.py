@@ -49,7 +49,7 @@ from mlpipe.serving.examples import (FEW_ROWS, ExampleEncoder, RequestError,
                                      as_json_predictions, first_values)
 from mlpipe.serving.grpc_server import column_logger, row_logger, start_grpc
 from mlpipe.serving.labels import UnknownServable
-from mlpipe.serving.model import ModelManager
+from mlpipe.serving.model import FeatureColumns, ModelManager
 from mlpipe.serving.request_log import RequestLog
 
 
@@ -71,7 +71,9 @@ def create_app(state: ServerState, announce: Optional[str] = None, out: TextIO =
     (host:port, port 0 picks one) the gRPC API is served on the same loop, and a line
     `  grpc:    HOST:PORT` goes before the announcement's last line."""
     # Requests are serialized by their handlers (REST from checked rows, gRPC from tensors or
-    # tf.Examples), so one model call may carry both APIs' requests.
+    # tf.Examples), so one model call may carry both APIs' requests; gRPC tensors past a few
+    # rows go to the version's features signature instead (model.FeatureColumns), batched
+    # with requests giving the same features.
     batcher = PredictBatcher(_infer, state.settings.max_batch_rows, run_in_threadpool,
                              max_queued_rows=state.settings.max_queued_rows,
                              inline_rows=state.settings.inline_rows)
@@ -336,8 +338,10 @@ async def _read_body(request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _infer(model, serialized):
-    return model.predict(serialized)
+def _infer(model, given):
+    if isinstance(given, FeatureColumns):
+        return model.predict_features(given)
+    return model.predict(given)
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -11,11 +11,16 @@ follows `label.task`; with `train.ensemble` N, N such networks answer their mean
   deviation -> "value", Huber loss (the network learns a well-scaled target, the model answers
   in the label's own units; see _head).
 
-The exported SavedModel has two signatures, both taking serialized raw tf.Examples and applying
-the Transform graph inside the model, so serving never re-implements preprocessing:
-- `serving_default`: the features only (no label source) -> the task's outputs
-  (core.contract.OUTPUT_KEYS; multiclass adds "classes", the class names, to every answer);
-- `transform_features`: every raw column -> the transformed features and label, for TFMA.
+The exported SavedModel has three signatures, all applying the Transform graph inside the model,
+so serving never re-implements preprocessing:
+- `serving_default`: serialized raw tf.Examples of the features only (no label source) -> the
+  task's outputs (core.contract.OUTPUT_KEYS; multiclass adds "classes", the class names, to
+  every answer);
+- `serving_features`: the same outputs from one raw tensor per feature the model reads, [n, 1]
+  (a value in every row) or [n, 0] (missing in every row), handed to the Transform graph as
+  parsing would have, without the tf.Example round trip;
+- `transform_features`: serialized raw tf.Examples of every column -> the transformed features
+  and label, for TFMA.
 """
 
 import contextlib
@@ -30,8 +35,8 @@ from tensorflow.python.autograph.core import config as autograph_config
 from tfx import v1 as tfx
 
 from mlpipe.config.tune import tuned_train
-from mlpipe.core.contract import (CLASSES_KEY, PREDICTION_KEY, SERVING_SIGNATURE,
-                                  TRAINING_PLAN_LOG, TRANSFORM_SIGNATURE)
+from mlpipe.core.contract import (CLASSES_KEY, FEATURES_SIGNATURE, PREDICTION_KEY,
+                                  SERVING_SIGNATURE, TRAINING_PLAN_LOG, TRANSFORM_SIGNATURE)
 from mlpipe.trainer.distribution import TrainingPlan, cluster_workers, plan_training
 from mlpipe.trainer.features import ProblemSpec
 from mlpipe.trainer.inputs import training_input
@@ -196,8 +201,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     model = fit_model(spec, fn_args, transform_output, plan,
                       callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
                       base_model=fn_args.base_model)
+    model.tft_layer_serving = transform_output.transform_features_layer()
     signatures = {
         SERVING_SIGNATURE: _serving_signature(model, transform_output, spec),
+        FEATURES_SIGNATURE: _features_signature(model, transform_output, spec),
         TRANSFORM_SIGNATURE: _transform_signature(model, transform_output),
     }
     # Every worker must take part in saving (collective ops); only the chief writes the export.
@@ -372,22 +379,51 @@ def shard_policy(file_pattern, workers: int) -> tf.data.experimental.AutoShardPo
 
 
 def _serving_signature(model, transform_output, spec: ProblemSpec):
-    model.tft_layer_serving = transform_output.transform_features_layer()
-    feature_spec = {name: feature for name, feature in transform_output.raw_feature_spec().items()
-                    if name in spec.serving_columns}
-    output_key = PREDICTION_KEY[spec.label.task]
-    class_names = tf.constant(spec.label.classes or [], dtype=tf.string)
+    feature_spec = _serving_feature_spec(transform_output, spec)
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def serve(serialized_examples):
         raw = tf.io.parse_example(serialized_examples, feature_spec)
-        outputs = {output_key: model(read_by(model, model.tft_layer_serving(raw)))}
-        if spec.label.task == "multiclass":
-            rows = tf.shape(serialized_examples)[0]
-            outputs[CLASSES_KEY] = tf.tile(class_names[tf.newaxis, :], [rows, 1])
-        return outputs
+        return _answers(model, raw, spec, tf.shape(serialized_examples)[0])
 
     return serve
+
+
+def _features_signature(model, transform_output, spec: ProblemSpec):
+    feature_spec = _serving_feature_spec(transform_output, spec)
+
+    @tf.function
+    def serve_features(**columns):
+        raw = {name: _as_parsed(columns[name], feature) for name, feature in feature_spec.items()}
+        return _answers(model, raw, spec, tf.shape(columns[next(iter(feature_spec))])[0])
+
+    return serve_features.get_concrete_function(**{
+        name: tf.TensorSpec(shape=[None, None], dtype=feature.dtype, name=name)
+        for name, feature in feature_spec.items()})
+
+
+def _serving_feature_spec(transform_output, spec: ProblemSpec):
+    return {name: feature for name, feature in transform_output.raw_feature_spec().items()
+            if name in spec.serving_columns}
+
+
+def _answers(model, raw, spec: ProblemSpec, rows):
+    """The task's outputs for parsed raw features (core.contract.OUTPUT_KEYS)."""
+    outputs = {PREDICTION_KEY[spec.label.task]: model(read_by(model, model.tft_layer_serving(raw)))}
+    if spec.label.task == "multiclass":
+        class_names = tf.constant(spec.label.classes, dtype=tf.string)
+        outputs[CLASSES_KEY] = tf.tile(class_names[tf.newaxis, :], [rows, 1])
+    return outputs
+
+
+def _as_parsed(values, feature):
+    """A [n, k] tensor of k values in every row as `tf.io.parse_example` gives the feature: a
+    SparseTensor with every cell present for a VarLenFeature (k = 0: missing in every row), the
+    values in the feature's shape for a FixedLenFeature."""
+    if isinstance(feature, tf.io.FixedLenFeature):
+        return tf.reshape(values, [-1, *feature.shape])
+    shape = tf.shape(values, out_type=tf.int64)
+    return tf.SparseTensor(tf.where(tf.ones(shape, tf.bool)), tf.reshape(values, [-1]), shape)
 
 
 def _transform_signature(model, transform_output):

@@ -249,6 +249,7 @@ def test_input_format_lists_the_features_the_model_reads_typed_by_the_schema(tmp
     assert "reads 10 raw features: company (BYTES, may be missing), " in text
     assert "fare (FLOAT)" in text and "payment_type (BYTES)" in text
     assert "other columns of the schema's SERVING environment are accepted and ignored" in text
+    assert "to the 'serving_features' signature, one tensor per feature it reads" in text
     assert "tips" not in text
 
 

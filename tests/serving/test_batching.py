@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from mlpipe.serving.batching import Overloaded, PredictBatcher
+from mlpipe.serving.model import FeatureColumns
 
 
 class RowModel:
@@ -112,6 +113,35 @@ def test_versions_are_never_mixed_in_one_call():
     # canary beside the stable one) still batch.
     assert old.calls == [[1], [2, 4]] and new.calls == [[3]]
     assert [list(answer["name"]) for answer in answers] == [["old"], ["old"], ["new"], ["old"]]
+
+
+def test_kinds_of_input_are_never_mixed_and_columns_are_joined_per_feature():
+    """Serialized rows (lists) and feature columns (FeatureColumns) giving different features
+    each go in their own calls; requests of one kind still share one."""
+    model = RowModel()
+
+    def infer(model, given):
+        if isinstance(given, list):
+            return model.infer(model, given)
+        model.calls.append(sorted(given.columns))
+        return {"value": given.columns["n"][:, np.newaxis] * 10.0,
+                "name": np.array([model.name] * len(given))}
+
+    def columns(*numbers, **extra):
+        return FeatureColumns({"n": np.array(numbers, float),
+                               **{name: np.zeros(len(numbers)) for name in extra}})
+
+    requests = [(model, _rows(1)), (model, columns(2, 3)), (model, _rows(4)),
+                (model, columns(5, fare=1)), (model, columns(6))]
+
+    async def body(batcher):
+        return await _queue_behind_a_held_call(batcher, model, requests)
+
+    answers = asyncio.run(_with_batcher(infer, 100, body))
+    assert model.calls == [[1], ["n"], [4], ["fare", "n"]]
+    for (_, given), outputs in zip(requests, answers):
+        numbers = [row["n"] for row in given] if isinstance(given, list) else given.columns["n"]
+        np.testing.assert_array_equal(outputs["value"][:, 0], np.array(numbers) * 10.0)
 
 
 def test_a_failing_batch_is_retried_one_request_at_a_time():

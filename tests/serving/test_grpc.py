@@ -1,9 +1,12 @@
 """`mlpipe serve --grpc-port` over real gRPC on 127.0.0.1, with TF Serving's own generated
 stubs and messages (tensorflow-serving-api) as the client, and version labels on both APIs.
 
-The module's server runs over a copy of the pushed version under two numbers (OLD and NEW = OLD
-+ 1, the same SavedModel), labelled stable=OLD and canary=NEW, so a label and a version can be
-told apart by the version that answers. Each test leaves the server as it found it.
+The module's server runs over the pushed version under two numbers, labelled stable=OLD and
+canary=NEW (= OLD + 1), so a label and a version can be told apart by the version that answers.
+NEW is a copy of the pushed SavedModel; OLD is the same model re-saved without its
+`serving_features` signature, as versions exported before it are, so tensor requests take both
+ways into the model (feature columns on NEW, tf.Examples encoded by the server on OLD). Each
+test leaves the server as it found it.
 """
 
 import concurrent.futures
@@ -24,6 +27,7 @@ from mlpipe.serving.request_log import log_files
 from tests.support.cli import ServerProcess, run_mlpipe
 from tests.support.configs import write_config
 from tests.support.examples import example_of
+from tests.support.trained_home import save_without_features_signature
 
 pytestmark = pytest.mark.e2e
 
@@ -58,8 +62,8 @@ def _start(trained_home, folder, serving: ServingConfig, *flags) -> GrpcServer:
     source = trained_home["home"].pushed_versions()[-1]
     old, new = source.name, str(int(source.name) + 1)
     serving_dir = folder / "runs" / MODEL / "serving"
-    for version in (old, new):
-        shutil.copytree(source, serving_dir / version)
+    save_without_features_signature(source, serving_dir / old)
+    shutil.copytree(source, serving_dir / new)
     config_file = write_config(folder / "config.yaml", trained_home["config"], serving=serving)
     process = ServerProcess(config_file, folder / "runs", "--grpc-port", "0",
                             "--label", f"stable={old}", "--label", f"canary={new}", *flags)
@@ -138,10 +142,14 @@ def test_predict_on_feature_tensors_and_on_serialized_examples_matches_the_model
     assert probability.shape == (3, 1)
     np.testing.assert_allclose(probability, expected, rtol=1e-6)
 
-    # Past a few rows the tensors are encoded column by column (Arrow): the same answers.
-    answer = server.predictions.Predict(predict_request(columns_of(rows * 7)), timeout=30)
-    np.testing.assert_allclose(tf.make_ndarray(answer.outputs["probability"]),
-                               np.concatenate([expected] * 7), rtol=1e-6)
+    # Past a few rows the tensors go to the features signature (NEW), or are encoded column
+    # by column (OLD, exported without it): the same answers.
+    for version in (server.new, server.old):
+        answer = server.predictions.Predict(predict_request(columns_of(rows * 7),
+                                                            version=int(version)), timeout=30)
+        assert answer.model_spec.version.value == int(version)
+        np.testing.assert_allclose(tf.make_ndarray(answer.outputs["probability"]),
+                                   np.concatenate([expected] * 7), rtol=1e-5)
 
     # Doubles and int32 are taken for FLOAT and INT features, [n, 1] as well as [n].
     typed = columns_of(rows)
@@ -305,20 +313,22 @@ def test_labels_route_to_their_versions_on_both_apis(server):
 def test_both_apis_share_model_calls_and_the_request_log_keeps_each_version(trained_home,
                                                                             tmp_path, direct):
     """Concurrent gRPC and REST requests, on both labels: each gets its own rows' answers,
-    they share model calls, and the log holds every row with the version that answered."""
+    they share model calls, and the log holds every row with the version that answered. gRPC
+    sends tf.Examples, or tensors of 20 rows (on NEW, the features signature's way)."""
     import tensorflow as tf
     started = _start(trained_home, tmp_path, ServingConfig(log_dir=str(tmp_path / "log"),
                                                            log_flush_seconds=0.2))
-    requests = [([{**ROWS[i % 3], "fare": 2.0 + i}] * (1 + i % 3), ("stable", "canary")[i % 2],
-                 i % 4 < 2) for i in range(48)]
+    ways = ("examples", "tensors", "rest", "rest")
+    requests = [([{**ROWS[i % 3], "fare": 2.0 + i}] * (20 if i % 4 == 1 else 1 + i % 3),
+                 ("stable", "canary")[i // 4 % 2], ways[i % 4]) for i in range(48)]
 
     def send(request):
-        rows, label, over_grpc = request
-        if over_grpc:
-            serialized = [example_of(row).SerializeToString() for row in rows]
-            answer = started.predictions.Predict(predict_request(
-                {"examples": tf.make_tensor_proto(serialized, dtype=tf.string)}, label=label),
-                timeout=60)
+        rows, label, way = request
+        if way != "rest":
+            given = columns_of(rows) if way == "tensors" else {"examples": tf.make_tensor_proto(
+                [example_of(row).SerializeToString() for row in rows], dtype=tf.string)}
+            answer = started.predictions.Predict(predict_request(given, label=label),
+                                                 timeout=60)
             return (str(answer.model_spec.version.value),
                     tf.make_ndarray(answer.outputs["probability"]))
         answer = httpx.post(f"{started.process.url}/labels/{label}:predict",
@@ -332,7 +342,7 @@ def test_both_apis_share_model_calls_and_the_request_log_keeps_each_version(trai
         assert started.close() == 0
     for (rows, label, _), (version, predictions) in zip(requests, answers):
         assert version == {"stable": started.old, "canary": started.new}[label]
-        np.testing.assert_allclose(predictions, direct(rows), rtol=1e-6)
+        np.testing.assert_allclose(predictions, direct(rows), rtol=1e-5)
     stopped = re.search(r"Stopped: (\d+) requests served in (\d+) model calls",
                         started.process.output())
     assert int(stopped[1]) == len(requests) and int(stopped[2]) < len(requests)

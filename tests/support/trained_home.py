@@ -51,3 +51,13 @@ def _workspace(root, facts) -> dict:
     home = RunHome.for_pipeline(config.name, str(root / "runs"))
     return {"root": root, "config": config, "home": home, "csv": root / "data.csv",
             "base": str(root / "runs"), "pushed": facts["pushed"]}
+
+
+def save_without_features_signature(source, target) -> None:
+    """A copy of the pushed SavedModel at `source` as models exported before the
+    `serving_features` signature are: `serving_default` and `transform_features` only."""
+    import tensorflow as tf
+    from mlpipe.core.contract import SERVING_SIGNATURE, TRANSFORM_SIGNATURE
+    loaded = tf.saved_model.load(str(source))
+    tf.saved_model.save(loaded, str(target), signatures={
+        name: loaded.signatures[name] for name in (SERVING_SIGNATURE, TRANSFORM_SIGNATURE)})

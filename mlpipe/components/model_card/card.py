@@ -42,8 +42,8 @@ from mlpipe.config import LabelConfig, ModelCardConfig
 from mlpipe.config.metrics import LOWER_IS_BETTER, PER_CLASS_METRICS
 from mlpipe.core import lineage, strict_json, tfma_results
 from mlpipe.core.artifacts import SCHEMA_FILE, STATISTICS_FILE, split_uri
-from mlpipe.core.contract import (CLASSES_KEY, OUTPUT_KEY, PREDICTION_KEY, SCORES_KEY, SERVING,
-                                  SERVING_SIGNATURE, VALUE_KEY)
+from mlpipe.core.contract import (CLASSES_KEY, FEATURES_SIGNATURE, OUTPUT_KEY, PREDICTION_KEY,
+                                  SCORES_KEY, SERVING, SERVING_SIGNATURE, VALUE_KEY)
 from mlpipe.core.schema_io import environment_features, load_schema
 from mlpipe.core.thresholds import threshold_checks
 from mlpipe.core.tfma_results import finite_or_none
@@ -385,7 +385,9 @@ def input_format(schema_uri: Optional[str], problem: CardFacts) -> str:
             f"reads {len(read)} raw features: {columns}."
             + (f" The {others} other columns of the schema's SERVING environment are accepted "
                "and ignored; the label's source columns are not needed." if others else
-               " The label's source columns are not needed."))
+               " The label's source columns are not needed.")
+            + f" Or, to the '{FEATURES_SIGNATURE}' signature, one tensor per feature it reads: "
+            "[n, 1], or [n, 0] for a feature missing in every row.")
 
 
 def output_format(problem: CardFacts) -> str:
