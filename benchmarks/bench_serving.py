@@ -90,6 +90,7 @@ def main() -> None:
                                                               pathlib.Path(scratch))
                 grpc_results = _grpc_levels(server, config.name, rows, args.seconds,
                                             pathlib.Path(scratch))
+                empty = _empty_grpc_level(pathlib.Path(scratch), args.seconds)
                 # The cores are shared: the floor is taken before and after the server's
                 # levels, and the ratios use their mean, so a load that came or went in
                 # between shows.
@@ -98,6 +99,7 @@ def main() -> None:
                 if http:
                     _print_serving(http, floor, args.log_sample_rate)
                 _print_grpc(grpc_results, floor, args.log_sample_rate)
+                _print_empty_grpc(empty, floor)
                 rounds = [_target_ratios(http, grpc_results, floor)]
                 for _ in range(args.repeats - 1):
                     rounds.append(_target_round(server, config, home, rows, args.seconds,
@@ -304,6 +306,35 @@ def _grpc_levels(server, model_name, rows, seconds, scratch: pathlib.Path, level
             "server_cpu_ms": 1000 * cpu / requests,
             "client_cpu_ms": 1000 * level["client_cpu_s"] / requests}
     return results
+
+
+def _empty_grpc_level(scratch: pathlib.Path, seconds: float) -> dict:
+    """The 1-row, concurrency-1 level against benchmarks/grpc_empty_server.py (its own
+    process), with the request the server's level sent."""
+    import json
+    server = subprocess.Popen([sys.executable, "-m", "benchmarks.grpc_empty_server"],
+                              stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
+    try:
+        address = server.stdout.readline().split()[1]
+        command = [sys.executable, "-m", "benchmarks.grpc_load", "--target", address,
+                   "--request", str(scratch / "predict-1-tensors.bin"), "--concurrency", "1",
+                   "--seconds", str(seconds)]
+        cpu_before = _cpu_seconds(server.pid)
+        level = json.loads(subprocess.run(command, capture_output=True, text=True, check=True,
+                                          cwd=HERE.parent).stdout)
+        level["server_cpu_ms"] = 1000 * (_cpu_seconds(server.pid) - cpu_before) / max(
+            1, level["requests"])
+        return level
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def _print_empty_grpc(level: dict, floor) -> None:
+    print(f"  gRPC's own cost (benchmarks/grpc_empty_server.py: a grpc.aio Predict that does "
+          f"nothing), 1 row, concurrency 1:\n    p50 {level['p50_ms']:.2f} ms = "
+          f"{level['p50_ms'] / floor[1]['p50_ms']:.1f}x the floor's p50, "
+          f"{level['server_cpu_ms']:.2f} ms of server CPU per call")
 
 
 def _predict_request(model_name, rows, layout: str) -> bytes:

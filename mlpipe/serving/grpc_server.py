@@ -43,7 +43,7 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc, regression_pb2, status_pb2)
 
-from mlpipe.core.contract import SERVING_SIGNATURE
+from mlpipe.core.contract import FEATURES_SIGNATURE, SERVING_SIGNATURE
 from mlpipe.core.schema_io import BYTES, EXAMPLE_KINDS, FLOAT, INT
 from mlpipe.serving import outputs as task_outputs
 from mlpipe.serving.batching import Overloaded
@@ -105,8 +105,8 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
     async def Predict(self, request, context):
         async def run():
             model = self._model(request.model_spec)
-            _check_signature(request.model_spec.signature_name)
-            given, log_request = self._predict_inputs(model, request.inputs)
+            signature = _predict_signature(request.model_spec.signature_name)
+            given, log_request = self._predict_inputs(model, request.inputs, signature)
             outputs = await self._score(model, given, log_request)
             names = list(request.output_filter) or list(outputs)
             unknown = [name for name in names if name not in outputs]
@@ -114,7 +114,8 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
                 raise _Refused(grpc.StatusCode.INVALID_ARGUMENT,
                                f"output_filter: unknown output '{unknown[0]}' (the signature's "
                                f"outputs: {', '.join(outputs)})", "output_filter")
-            response = predict_pb2.PredictResponse(model_spec=_spec(self.state, model))
+            response = predict_pb2.PredictResponse(
+                model_spec=_spec(self.state, model, signature))
             for name in names:
                 response.outputs[name].CopyFrom(tensor_proto(outputs[name]))
             return response
@@ -213,12 +214,14 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
         version = spec.version.value if spec.HasField("version") else None
         return self.state.manager.find(spec.name, version, spec.version_label or None)
 
-    def _predict_inputs(self, model, inputs) -> Tuple[object, object]:
+    def _predict_inputs(self, model, inputs, signature: str) -> Tuple[object, object]:
         """(the model's input: serialized tf.Examples, or FeatureColumns for the version's
         features signature; the function that logs the request: see `_score`)."""
         if not inputs:
             raise RequestError("inputs is empty: send 'examples' (serialized tf.Examples) or "
                                "one tensor per feature", "inputs")
+        if signature == FEATURES_SIGNATURE:
+            return self._named_features_inputs(model, inputs)
         if INPUT_NAME in inputs:
             if len(inputs) > 1:
                 other = sorted(set(inputs) - {INPUT_NAME})[0]
@@ -236,6 +239,26 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
             return self.state.encoder.serialize_all(rows), row_logger(rows)
         batch, columns = self.batch_of_tensors(checked)
         return self.state.encoder.serialize_batch(batch), column_logger(columns)
+
+    def _named_features_inputs(self, model, inputs) -> Tuple[object, object]:
+        """Inputs of a Predict that names the features signature, as TF Serving takes them
+        for it: one tensor per feature, whatever the number of rows."""
+        if INPUT_NAME in inputs:
+            raise RequestError(f"inputs: '{INPUT_NAME}' (serialized tf.Examples) goes to "
+                               f"'{SERVING_SIGNATURE}'; '{FEATURES_SIGNATURE}' takes one tensor "
+                               "per feature", INPUT_NAME)
+        if model.features_function is None:
+            raise RequestError(f"model_spec.signature_name: version {model.version} has no "
+                               f"'{FEATURES_SIGNATURE}' signature (exported before it); use "
+                               f"'{SERVING_SIGNATURE}'", "model_spec.signature_name")
+        checked, count = self.checked_tensors(inputs)
+        self._check_count(count, "inputs")
+        if not model.takes_features(checked):
+            raise RequestError(f"inputs: version {model.version}'s '{FEATURES_SIGNATURE}' "
+                               "takes other types than the schema gives these features (a "
+                               f"model trained on an older schema); use '{SERVING_SIGNATURE}'",
+                               "inputs")
+        return FeatureColumns(checked), self.tensor_logger(checked)
 
     async def _one_task(self, request, verb: str):
         model = self._model(request.model_spec)
@@ -291,15 +314,20 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
         """Per-feature tensors -> (feature -> its n values (numpy, the schema's type), n),
         checked: known features, types, shapes, one count for all, the required ones present."""
         features = self.state.encoder.features
-        checked = {}
+        given = {}
         for name in sorted(inputs):   # a protobuf map's order is no order: errors would vary
             info = features.get(name)
             if info is None:
                 raise RequestError(f"inputs: unknown feature '{name}' (not in the schema's "
                                    f"SERVING environment, nor '{INPUT_NAME}')", name)
-            checked[name] = feature_tensor(inputs[name], info)
-        count = _common_count(checked)
-        missing = [name for name in self.state.encoder.required if name not in inputs]
+            given[name] = feature_tensor(inputs[name], info)
+        count = _common_count(given)
+        # A [n, 0] tensor is the feature missing in every row, as if left out.
+        checked = {name: values for name, values in given.items() if values.ndim == 1}
+        if not checked:
+            raise RequestError("inputs hold no values: every tensor is [n, 0] (missing in "
+                               "every row)", "inputs")
+        missing = [name for name in self.state.encoder.required if name not in checked]
         if missing:
             info = features[missing[0]]
             raise RequestError(f"inputs: missing required feature '{info.name}' ({info.type})",
@@ -458,16 +486,19 @@ def _examples_decoder():
 # ---- tensors -------------------------------------------------------------------------------
 
 def feature_tensor(tensor: tensor_pb2.TensorProto, info) -> np.ndarray:
-    """A feature's tensor, [n] or [n, 1], as n values of the schema's type (checked)."""
+    """A feature's tensor, [n] or [n, 1], as n values of the schema's type (checked); [n, 0],
+    the feature missing in every row, as an empty [n, 0] array."""
     name = info.name
     if tensor.dtype not in ACCEPTED_DTYPES[info.type]:
         accepted = " or ".join(types_pb2.DataType.Name(d) for d in ACCEPTED_DTYPES[info.type])
         raise RequestError(f"inputs['{name}']: feature '{name}' ({info.type}) takes "
                            f"{accepted}, got {types_pb2.DataType.Name(tensor.dtype)}", name)
     dims = [dim.size for dim in tensor.tensor_shape.dim]
-    if len(dims) not in (1, 2) or (len(dims) == 2 and dims[1] != 1):
+    if len(dims) not in (1, 2) or (len(dims) == 2 and dims[1] not in (0, 1)):
         raise RequestError(f"inputs['{name}']: shape {dims} is not [n] or [n, 1] (one value "
-                           "per example)", name)
+                           "per example), nor [n, 0] (missing in every example)", name)
+    if len(dims) == 2 and dims[1] == 0:
+        return np.empty((dims[0], 0))
     if tensor.dtype == types_pb2.DT_STRING:
         return np.array(string_tensor(tensor, name), dtype=object)
     values = tensor_array(tensor, dims[0], name)
@@ -541,9 +572,9 @@ def _regression(outputs, count: int) -> regression_pb2.RegressionResult:
     return result
 
 
-def _spec(state, model):
+def _spec(state, model, signature: str = SERVING_SIGNATURE):
     """The ModelSpec of an answer: the model, the version that answered, the signature."""
-    spec = model_pb2.ModelSpec(name=state.model_name, signature_name=SERVING_SIGNATURE)
+    spec = model_pb2.ModelSpec(name=state.model_name, signature_name=signature)
     spec.version.value = model.version
     return spec
 
@@ -570,6 +601,15 @@ def _check_signature(name: str, field: str = "model_spec") -> None:
     if name not in ("", SERVING_SIGNATURE):
         raise RequestError(f"{field}.signature_name: unknown signature '{name}' (this model "
                            f"serves '{SERVING_SIGNATURE}')", f"{field}.signature_name")
+
+
+def _predict_signature(name: str) -> str:
+    """The signature a Predict names: the default one, or the features one."""
+    if name in ("", SERVING_SIGNATURE, FEATURES_SIGNATURE):
+        return name or SERVING_SIGNATURE
+    raise RequestError(f"model_spec.signature_name: unknown signature '{name}' (Predict "
+                       f"serves '{SERVING_SIGNATURE}' and '{FEATURES_SIGNATURE}')",
+                       "model_spec.signature_name")
 
 
 def _check_verb(verb: str, model) -> None:

@@ -169,6 +169,43 @@ def test_predict_on_feature_tensors_and_on_serialized_examples_matches_the_model
                                rtol=1e-6)
 
 
+def test_predict_names_the_features_signature_as_tf_serving_takes_it(server, direct):
+    """`serving_features` by name: [n, 1] tensors, [n, 0] for a feature missing in every row
+    (the shape TF Serving would need for it); any number of rows, even below the few rows the
+    server encodes itself."""
+    import tensorflow as tf
+    rows = [REQUIRED, {**REQUIRED, "fare": 4.25, "payment_type": "Cash"}]
+    given = {name: tf.make_tensor_proto(np.array(values).reshape(2, 1))
+             for name, values in columns_of(rows).items()}
+    given["company"] = tf.make_tensor_proto(np.empty((2, 0), dtype=object), dtype=tf.string)
+    given["trip_seconds"] = tf.make_tensor_proto(np.empty((2, 0), np.int64))
+    answer = server.predictions.Predict(predict_request(given, signature="serving_features"),
+                                        timeout=30)
+    assert answer.model_spec.signature_name == "serving_features"
+    assert answer.model_spec.version.value == int(server.new)
+    np.testing.assert_allclose(tf.make_ndarray(answer.outputs["probability"]), direct(rows),
+                               rtol=1e-5)
+    # The default signature takes [n, 0] too: the feature left out.
+    answer = server.predictions.Predict(predict_request(given), timeout=30)
+    assert answer.model_spec.signature_name == "serving_default"
+    np.testing.assert_allclose(tf.make_ndarray(answer.outputs["probability"]), direct(rows),
+                               rtol=1e-5)
+
+    code, details, field = refusal(lambda: server.predictions.Predict(predict_request(
+        given, signature="serving_features", version=int(server.old)), timeout=30))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and field == "model_spec.signature_name"
+    assert f"version {server.old} has no 'serving_features' signature" in details
+    serialized = tf.make_tensor_proto([example_of(REQUIRED).SerializeToString()],
+                                      dtype=tf.string)
+    code, details, field = refusal(lambda: server.predictions.Predict(predict_request(
+        {"examples": serialized}, signature="serving_features"), timeout=30))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and field == "examples", details
+    missing_fare = {**given, "fare": tf.make_tensor_proto(np.empty((2, 0), np.float32))}
+    code, details, field = refusal(lambda: server.predictions.Predict(predict_request(
+        missing_fare, signature="serving_features"), timeout=30))
+    assert "missing required feature 'fare'" in details and field == "fare", details
+
+
 def test_classify_regress_and_multi_inference_as_tf_serving_answers_a_binary_model(server,
                                                                                     direct):
     from tensorflow_serving.apis import (classification_pb2, inference_pb2, predict_pb2,
@@ -258,6 +295,8 @@ def _bad_hour():
     (lambda: {}, {}, "inputs", "inputs is empty"),
     (lambda: columns_of([REQUIRED]), {"signature": "other"}, "model_spec.signature_name",
      "unknown signature 'other'"),
+    (lambda: {**columns_of([REQUIRED]), "trip_miles": np.zeros((1, 2), np.float32)}, {},
+     "trip_miles", "nor [n, 0] (missing in every example)"),
     (lambda: columns_of([REQUIRED]), {"output_filter": ["scores"]}, "output_filter",
      "unknown output 'scores'"),
     (lambda: {**columns_of([REQUIRED]), "examples": [b""]}, {}, "fare", "comes alone"),
@@ -266,8 +305,9 @@ def test_bad_requests_get_invalid_argument_naming_the_field_and_the_server_keeps
         server, columns, spec, field, words):
     import tensorflow as tf
     given = columns()
-    if isinstance(given.get("fare"), np.ndarray):
-        given["fare"] = tf.make_tensor_proto(given["fare"])   # float64: out of float32
+    for name, values in given.items():
+        if isinstance(values, np.ndarray):   # dtype and shape kept (fare: float64)
+            given[name] = tf.make_tensor_proto(values)
     if "examples" in given:
         given["examples"] = tf.make_tensor_proto(given["examples"], dtype=tf.string)
     code, details, named = refusal(lambda: server.predictions.Predict(
