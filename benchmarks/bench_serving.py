@@ -15,7 +15,9 @@ request, sequentially; taken before and after the server's levels, their mean us
 Issue 25's four targets are then measured in `--repeats` rounds in all (the full tables are the
 first; each further round runs only the four target levels between two floors of its own), and
 each verdict is on the median ratio, every round's ratio printed beside it: one round on these
-noisy shared cores can land on either side of a target. Then batch
+noisy shared cores can land on either side of a target. The 1-row request also goes to
+`benchmarks/grpc_empty_server.py` (a grpc.aio Predict that does nothing): gRPC's own cost,
+beside the floor. Then batch
 scoring of the taxi CSV repeated `--batch-copies` times
 (150,020 rows by default), three ways, with ratios: `mlpipe predict`'s `score_csv` (streaming read,
 checks, encoding, scoring, output CSV); "direct", the fastest hand-written path from the same CSV to
@@ -81,7 +83,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         config_file = _config_file(config, pathlib.Path(scratch))
         rows = _taxi_rows(config)
-        print(f"model: {home.pushed_versions()[-1]}")
+        print(f"model: {home.pushed_versions()[-1]} ({_tensor_path(home)})")
         if not args.batch_only:
             before = _in_process_floor(config, home, rows, args.seconds)
             server = _start_server(config_file, base, args.log_sample_rate)
@@ -168,6 +170,14 @@ def _in_process_floor(config, home, rows, seconds):
             i += 1
         results[size] = _summary(latencies, seconds / 2, size)
     return results
+
+
+def _tensor_path(home) -> str:
+    """Which way gRPC tensor requests of 100 rows take into this model."""
+    if _loaded(home).features_function is not None:
+        return "gRPC tensors of 4+ rows go to its serving_features signature"
+    return ("exported before serving_features: gRPC tensors are encoded to tf.Examples; delete "
+            "benchmarks/out/serving-home to train one with it")
 
 
 @functools.lru_cache(maxsize=1)
