@@ -201,6 +201,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     model = fit_model(spec, fn_args, transform_output, plan,
                       callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
                       base_model=fn_args.base_model)
+    export_model(model, transform_output, spec, plan, fn_args.serving_model_dir)
+
+
+def export_model(model: tf.keras.Model, transform_output, spec: ProblemSpec,
+                 plan: TrainingPlan, serving_model_dir: str) -> None:
+    """Saves the model with its three signatures (see the module's docstring) to
+    `serving_model_dir`; a non-chief worker saves a scratch copy and deletes it."""
     model.tft_layer_serving = transform_output.transform_features_layer()
     signatures = {
         SERVING_SIGNATURE: _serving_signature(model, transform_output, spec),
@@ -208,13 +215,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         TRANSFORM_SIGNATURE: _transform_signature(model, transform_output),
     }
     # Every worker must take part in saving (collective ops); only the chief writes the export.
-    export_dir = (fn_args.serving_model_dir if _is_chief(plan.strategy)
+    export_dir = (serving_model_dir if _is_chief(plan.strategy)
                   else tempfile.mkdtemp(prefix="non-chief-export-"))
     logging.info("Exporting the model to %s (%s)", export_dir,
-                 "the chief's export" if export_dir == fn_args.serving_model_dir
+                 "the chief's export" if export_dir == serving_model_dir
                  else "a non-chief worker's scratch copy, deleted after")
     model.save(export_dir, save_format="tf", signatures=signatures)
-    if export_dir != fn_args.serving_model_dir:
+    if export_dir != serving_model_dir:
         tf.io.gfile.rmtree(export_dir)
 
 
