@@ -201,10 +201,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     model = fit_model(spec, fn_args, transform_output, plan,
                       callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
                       base_model=fn_args.base_model)
-    export_model(model, transform_output, spec, plan, fn_args.serving_model_dir)
+    _export_model(model, transform_output, spec, plan, fn_args.serving_model_dir)
 
 
-def export_model(model: tf.keras.Model, transform_output, spec: ProblemSpec,
+def _export_model(model: tf.keras.Model, transform_output, spec: ProblemSpec,
                  plan: TrainingPlan, serving_model_dir: str) -> None:
     """Saves the model with its three signatures (see the module's docstring) to
     `serving_model_dir`; a non-chief worker saves a scratch copy and deletes it."""
