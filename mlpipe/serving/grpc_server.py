@@ -216,13 +216,16 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
 
     def _predict_inputs(self, model, inputs, signature: str) -> Tuple[object, object]:
         """(the model's input: serialized tf.Examples, or FeatureColumns for the version's
-        features signature; the function that logs the request: see `_score`)."""
+        features signature; the function that logs the request: see `_score`). A Predict
+        naming the features signature sends what TF Serving takes for it: one tensor per
+        feature, whatever the number of rows."""
         if not inputs:
             raise RequestError("inputs is empty: send 'examples' (serialized tf.Examples) or "
                                "one tensor per feature", "inputs")
-        if signature == FEATURES_SIGNATURE:
-            return self._named_features_inputs(model, inputs)
-        if INPUT_NAME in inputs:
+        named_features = signature == FEATURES_SIGNATURE
+        if named_features:
+            _check_features_signature(model, inputs)
+        elif INPUT_NAME in inputs:
             if len(inputs) > 1:
                 other = sorted(set(inputs) - {INPUT_NAME})[0]
                 raise RequestError(f"inputs: '{INPUT_NAME}' (serialized tf.Examples) comes "
@@ -232,33 +235,19 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
             return serialized, column_logger(self.columns_of_examples(serialized))
         checked, count = self.checked_tensors(inputs)
         self._check_count(count, "inputs")
-        if count >= FEATURES_MIN_ROWS and model.takes_features(checked):
+        takes_features = model.takes_features(checked)
+        if named_features and not takes_features:
+            raise RequestError(f"inputs: version {model.version}'s '{FEATURES_SIGNATURE}' "
+                               "takes other types than the schema gives these features (a "
+                               f"model trained on an older schema); use '{SERVING_SIGNATURE}'",
+                               "inputs")
+        if named_features or (takes_features and count >= FEATURES_MIN_ROWS):
             return FeatureColumns(checked), self.tensor_logger(checked)
         if count <= FEW_ROWS:
             rows = rows_of_tensors(checked, count)
             return self.state.encoder.serialize_all(rows), row_logger(rows)
         batch, columns = self.batch_of_tensors(checked)
         return self.state.encoder.serialize_batch(batch), column_logger(columns)
-
-    def _named_features_inputs(self, model, inputs) -> Tuple[object, object]:
-        """Inputs of a Predict that names the features signature, as TF Serving takes them
-        for it: one tensor per feature, whatever the number of rows."""
-        if INPUT_NAME in inputs:
-            raise RequestError(f"inputs: '{INPUT_NAME}' (serialized tf.Examples) goes to "
-                               f"'{SERVING_SIGNATURE}'; '{FEATURES_SIGNATURE}' takes one tensor "
-                               "per feature", INPUT_NAME)
-        if model.features_function is None:
-            raise RequestError(f"model_spec.signature_name: version {model.version} has no "
-                               f"'{FEATURES_SIGNATURE}' signature (exported before it); use "
-                               f"'{SERVING_SIGNATURE}'", "model_spec.signature_name")
-        checked, count = self.checked_tensors(inputs)
-        self._check_count(count, "inputs")
-        if not model.takes_features(checked):
-            raise RequestError(f"inputs: version {model.version}'s '{FEATURES_SIGNATURE}' "
-                               "takes other types than the schema gives these features (a "
-                               f"model trained on an older schema); use '{SERVING_SIGNATURE}'",
-                               "inputs")
-        return FeatureColumns(checked), self.tensor_logger(checked)
 
     async def _one_task(self, request, verb: str):
         model = self._model(request.model_spec)
@@ -348,10 +337,10 @@ class GrpcService(prediction_service_pb2_grpc.PredictionServiceServicer,
 
     def tensor_logger(self, checked: Dict[str, np.ndarray]):
         """Logs checked tensors as flat columns, built on the log's thread when sampled."""
-        types = {name: ARROW_TYPES[self.state.encoder.features[name].type] for name in checked}
+        features = self.state.encoder.features
 
         def log_tensors(request_log, model, outputs):
-            columns = {name: pa.array(values, type=types[name])
+            columns = {name: pa.array(values, type=ARROW_TYPES[features[name].type])
                        for name, values in checked.items()}
             column_logger(columns)(request_log, model, outputs)
         return log_tensors
@@ -610,6 +599,18 @@ def _predict_signature(name: str) -> str:
     raise RequestError(f"model_spec.signature_name: unknown signature '{name}' (Predict "
                        f"serves '{SERVING_SIGNATURE}' and '{FEATURES_SIGNATURE}')",
                        "model_spec.signature_name")
+
+
+def _check_features_signature(model, inputs) -> None:
+    """What a Predict naming the features signature needs before its tensors are read."""
+    if INPUT_NAME in inputs:
+        raise RequestError(f"inputs: '{INPUT_NAME}' (serialized tf.Examples) goes to "
+                           f"'{SERVING_SIGNATURE}'; '{FEATURES_SIGNATURE}' takes one tensor per "
+                           "feature", INPUT_NAME)
+    if model.features_function is None:
+        raise RequestError(f"model_spec.signature_name: version {model.version} has no "
+                           f"'{FEATURES_SIGNATURE}' signature (exported before it); use "
+                           f"'{SERVING_SIGNATURE}'", "model_spec.signature_name")
 
 
 def _check_verb(verb: str, model) -> None:
