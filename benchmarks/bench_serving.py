@@ -173,7 +173,7 @@ def _in_process_floor(config, home, rows, seconds):
 
 
 def _tensor_path(home) -> str:
-    """Which way gRPC tensor requests of 100 rows take into this model."""
+    """Which way gRPC tensor requests of 4 rows or more take into this model."""
     if _loaded(home).features_function is not None:
         return "gRPC tensors of 4+ rows go to its serving_features signature"
     return ("exported before serving_features: gRPC tensors are encoded to tf.Examples; delete "
@@ -294,50 +294,46 @@ GRPC_LEVELS = [(1, 1, "tensors"), (1, 8, "tensors"), (1, 32, "tensors"), (100, 1
 
 
 def _grpc_levels(server, model_name, rows, seconds, scratch: pathlib.Path, levels=GRPC_LEVELS):
-    """benchmarks/grpc_load.py (its own process) per (rows, concurrency, input) level; server
-    CPU from /proc around it."""
-    import json
-    pid, results = server["process"].pid, {}
+    """benchmarks/grpc_load.py per (rows, concurrency, input) level."""
+    results = {}
     for size, concurrency, layout in levels:
         request = scratch / f"predict-{size}-{layout}.bin"
         if not request.exists():
             request.write_bytes(_predict_request(model_name, rows[:size], layout))
             _check_grpc_answer(server["grpc"], request, size)
-        command = [sys.executable, "-m", "benchmarks.grpc_load", "--target", server["grpc"],
-                   "--request", str(request), "--concurrency", str(concurrency),
-                   "--seconds", str(seconds)]
-        cpu_before = _cpu_seconds(pid)
-        level = json.loads(subprocess.run(command, capture_output=True, text=True, check=True,
-                                          cwd=HERE.parent).stdout)
-        cpu = _cpu_seconds(pid) - cpu_before
-        requests = max(1, level["requests"])
-        results[(size, concurrency, layout)] = {
-            **level, "rows_per_s": level["requests_per_s"] * size,
-            "server_cpu_ms": 1000 * cpu / requests,
-            "client_cpu_ms": 1000 * level["client_cpu_s"] / requests}
+        level = _grpc_load(server["grpc"], server["process"].pid, request, concurrency, seconds)
+        results[(size, concurrency, layout)] = {**level,
+                                                "rows_per_s": level["requests_per_s"] * size}
     return results
 
 
 def _empty_grpc_level(scratch: pathlib.Path, seconds: float) -> dict:
     """The 1-row, concurrency-1 level against benchmarks/grpc_empty_server.py (its own
     process), with the request the server's level sent."""
-    import json
     server = subprocess.Popen([sys.executable, "-m", "benchmarks.grpc_empty_server"],
                               stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
     try:
         address = server.stdout.readline().split()[1]
-        command = [sys.executable, "-m", "benchmarks.grpc_load", "--target", address,
-                   "--request", str(scratch / "predict-1-tensors.bin"), "--concurrency", "1",
-                   "--seconds", str(seconds)]
-        cpu_before = _cpu_seconds(server.pid)
-        level = json.loads(subprocess.run(command, capture_output=True, text=True, check=True,
-                                          cwd=HERE.parent).stdout)
-        level["server_cpu_ms"] = 1000 * (_cpu_seconds(server.pid) - cpu_before) / max(
-            1, level["requests"])
-        return level
+        return _grpc_load(address, server.pid, scratch / "predict-1-tensors.bin", 1, seconds)
     finally:
         server.terminate()
         server.wait(30)
+
+
+def _grpc_load(address: str, pid: int, request: pathlib.Path, concurrency: int,
+               seconds: float) -> dict:
+    """One level of benchmarks/grpc_load.py (its own process) against the server at
+    `address`, process `pid`, whose CPU per request is read from /proc around it."""
+    import json
+    command = [sys.executable, "-m", "benchmarks.grpc_load", "--target", address,
+               "--request", str(request), "--concurrency", str(concurrency),
+               "--seconds", str(seconds)]
+    cpu_before = _cpu_seconds(pid)
+    level = json.loads(subprocess.run(command, capture_output=True, text=True, check=True,
+                                      cwd=HERE.parent).stdout)
+    requests = max(1, level["requests"])
+    return {**level, "server_cpu_ms": 1000 * (_cpu_seconds(pid) - cpu_before) / requests,
+            "client_cpu_ms": 1000 * level["client_cpu_s"] / requests}
 
 
 def _print_empty_grpc(level: dict, floor) -> None:
